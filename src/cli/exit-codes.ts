@@ -1,0 +1,10 @@
+/** Stable exit codes, documented in the README. */
+export const EXIT = {
+  ok: 0,
+  /** A manifest (or the units rendered from it) is invalid; the other apps were still handled. */
+  invalid: 1,
+  /** The command line is wrong: unknown verb or flag, missing argument. */
+  usage: 2,
+  /** The environment failed us: a file could not be written, a program could not run. */
+  failure: 3,
+} as const;

@@ -1,0 +1,85 @@
+import type { CliIo } from './io.js';
+import type { Paths } from '../paths.js';
+import { EXIT } from './exit-codes.js';
+import { renderUnits, type AppRenderReport } from '../output/render-units.js';
+import { findQuadlet } from '../output/quadlet-generator.js';
+import { unifiedDiff } from '../output/unified-diff.js';
+import { formatError, json } from './format.js';
+
+export interface RenderArgs {
+  io: CliIo;
+  paths: Paths;
+  appIds: string[];
+  outDir: string | undefined;
+  dryRun: boolean;
+  diff: boolean;
+  boot: boolean;
+  json: boolean;
+}
+
+const FAILED = new Set(['invalid', 'rejected', 'conflict']);
+
+export async function renderCommand(a: RenderArgs): Promise<number> {
+  const quadletBin = await findQuadlet(a.io.env);
+  let report;
+  try {
+    report = await renderUnits({
+      paths: a.paths,
+      appIds: a.appIds,
+      ...(a.outDir ? { outDir: a.outDir } : {}),
+      dryRun: a.dryRun,
+      startAtBoot: () => a.boot,
+      quadletBin,
+    });
+  } catch (e) {
+    a.io.stderr(`archy-quadlet render: ${(e as Error).message}\n`);
+    return EXIT.failure;
+  }
+  const failed = report.apps.filter((x) => FAILED.has(x.status));
+  if (a.json) {
+    const diffs = a.diff ? await diffsOf(report.apps) : undefined;
+    a.io.stdout(
+      json({
+        ...report,
+        apps: report.apps.map((x) => ({
+          ...x,
+          changes: x.changes.map((c) => ({ name: c.name, action: c.action, ...(diffs ? { diff: diffs.get(`${x.id}/${c.name}`) } : {}) })),
+        })),
+      }),
+    );
+    return failed.length > 0 ? EXIT.invalid : EXIT.ok;
+  }
+  const out = a.io.stdout;
+  if (!report.generator.checked) a.io.stderr('note: the Quadlet generator is not installed here; the units were not checked by it\n');
+  const verb = a.dryRun ? 'would ' : '';
+  for (const app of report.apps) {
+    const counts = ['create', 'update', 'remove'].map((k) => [k, app.changes.filter((c) => c.action === k).length] as const).filter(([, n]) => n > 0);
+    const summary = counts.length > 0 ? counts.map(([k, n]) => `${verb}${k} ${n}`).join(', ') : 'unchanged';
+    if (FAILED.has(app.status)) {
+      out(`${app.id}: ${app.status}, nothing written (its previous units stay)\n`);
+      for (const e of app.errors) a.io.stderr(`${formatError(e)}\n`);
+      for (const p of app.generator) a.io.stderr(`${app.file}: quadlet: ${p.message}\n`);
+      continue;
+    }
+    out(`${app.id}: ${app.status === 'removed' ? `gone from the catalog, ${summary}` : summary}\n`);
+    for (const p of app.generator) a.io.stderr(`${app.file}: quadlet ${p.severity}: ${p.message}\n`);
+    for (const c of app.changes) {
+      if (c.action === 'unchanged') continue;
+      out(`  ${verb}${c.action} ${report.outDir}/${app.id}/${c.name}\n`);
+      if (a.diff) out(await unifiedDiff(c.before ?? '', c.after ?? '', `${app.id}/${c.name}`));
+    }
+  }
+  const ok = report.apps.length - failed.length;
+  out(`${ok} app(s) ${a.dryRun ? 'checked (dry run)' : 'rendered'} into ${report.outDir}${failed.length > 0 ? `; ${failed.length} failed` : ''}\n`);
+  return failed.length > 0 ? EXIT.invalid : EXIT.ok;
+}
+
+async function diffsOf(apps: AppRenderReport[]): Promise<Map<string, string>> {
+  const diffs = new Map<string, string>();
+  for (const app of apps) {
+    for (const c of app.changes) {
+      if (c.action !== 'unchanged') diffs.set(`${app.id}/${c.name}`, await unifiedDiff(c.before ?? '', c.after ?? '', `${app.id}/${c.name}`));
+    }
+  }
+  return diffs;
+}

@@ -1,0 +1,85 @@
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT } from './exit-codes.js';
+import { BUNDLED_APPS_DIR, type CliIo } from './io.js';
+import { resolvePaths } from '../paths.js';
+import { validateCommand } from './validate-command.js';
+import { renderCommand } from './render-command.js';
+
+export const VERSION = '0.1.0';
+
+/** Parses argv (without node and script), runs the verb, returns the exit code. Never exits the process. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are not errors; everything else commander rejects is a usage error.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    io.stderr(`archy-quadlet: ${(e as Error).message}\n`);
+    return EXIT.failure;
+  }
+  return code;
+}
+
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('archy-quadlet')
+    .description('Render Archipelago app manifests into Podman Quadlet units, and keep systemd running them.')
+    .version(VERSION, '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Where manifests come from: --apps DIR, else $ARCHY_QUADLET_APPS, else the bundled catalog.
+Exit codes: 0 ok, 1 invalid manifest or units (other apps still handled), 2 usage error, 3 failure (I/O).`,
+    );
+  const appsOption = () => new Option('--apps <dir>', 'catalog of manifests (one folder per app)');
+  const pathsFor = (apps: string | undefined) => resolvePaths({ env: io.env, home: io.home, bundledAppsDir: BUNDLED_APPS_DIR, appsOption: apps });
+
+  program
+    .command('validate')
+    .description('check manifests against the schema and each other; print every error as file:line:col: field: message')
+    .argument('[app...]', 'app ids (default: every app of the catalog)')
+    .addOption(appsOption())
+    .option('--json', 'print a JSON report')
+    .addHelpText('after', '\nExamples:\n  archy-quadlet validate\n  archy-quadlet validate immich mempool --json\n  archy-quadlet validate --apps ./my-apps')
+    .action(async (apps: string[], opts: { apps?: string; json?: boolean }) => {
+      setExit(await validateCommand({ io, paths: pathsFor(opts.apps), appIds: apps, json: Boolean(opts.json) }));
+    });
+
+  program
+    .command('render')
+    .description('render manifests into Quadlet units, check them with the real generator, write what changed')
+    .argument('[app...]', 'app ids (default: every app of the catalog; apps gone from it lose their units)')
+    .addOption(appsOption())
+    .option('--out <dir>', 'unit directory (default: $XDG_CONFIG_HOME/containers/systemd/archy-quadlet)')
+    .option('--dry-run', 'show what would change, write nothing')
+    .option('--diff', 'show a unified diff of each change')
+    .option('--no-boot', 'do not start the apps at boot (no [Install] WantedBy=default.target)')
+    .option('--json', 'print a JSON report')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  archy-quadlet render                     # every app, into ~/.config/containers/systemd/archy-quadlet\n  archy-quadlet render immich --dry-run --diff\n  archy-quadlet render --out /tmp/units --json',
+    )
+    .action(async (apps: string[], opts: { apps?: string; out?: string; dryRun?: boolean; diff?: boolean; boot: boolean; json?: boolean }) => {
+      setExit(
+        await renderCommand({
+          io,
+          paths: pathsFor(opts.apps),
+          appIds: apps,
+          outDir: opts.out,
+          dryRun: Boolean(opts.dryRun),
+          diff: Boolean(opts.diff),
+          boot: opts.boot,
+          json: Boolean(opts.json),
+        }),
+      );
+    });
+  return program;
+}

@@ -1,0 +1,133 @@
+// The manifest as written in apps/<id>/manifest.yml, after schema validation.
+// Kept in step with schema/manifest.schema.json by test/manifest/schema-types.test.ts.
+
+export type Duration = number | string;
+export type NetworkMode = 'private' | 'default' | 'host' | 'none';
+export type SelinuxLabel = 'shared' | 'private' | 'none';
+
+export interface SecretSpec {
+  length?: number;
+  alphabet?: 'alphanumeric' | 'hex' | 'base64url';
+}
+
+export interface VolumeSpec {
+  labels?: Record<string, string>;
+}
+
+export interface BuildSpec {
+  context: string;
+  containerfile?: string;
+  args?: Record<string, string>;
+  target?: string;
+}
+
+export interface PortSpec {
+  hostIp?: string;
+  hostPort?: number;
+  containerPort: number;
+  protocol?: 'tcp' | 'udp';
+}
+
+export interface VolumeMountSpec {
+  volume: string;
+  target: string;
+  readOnly?: boolean;
+  chown?: boolean;
+  selinux?: SelinuxLabel;
+}
+
+export interface BindMountSpec {
+  source: string;
+  target: string;
+  readOnly?: boolean;
+  chown?: boolean;
+  selinux?: SelinuxLabel;
+}
+
+export interface TmpfsSpec {
+  target: string;
+  size?: string;
+  mode?: string;
+}
+
+export interface SecretFileSpec {
+  secret: string;
+  target: string;
+  uid?: number;
+  gid?: number;
+  mode?: string;
+}
+
+export interface HealthcheckSpec {
+  command?: string | string[];
+  http?: string;
+  tcp?: number;
+  interval?: Duration;
+  timeout?: Duration;
+  retries?: number;
+  startPeriod?: Duration;
+  onFailure?: 'none' | 'kill' | 'restart' | 'stop';
+  readiness?: boolean;
+}
+
+export interface DeviceSpec {
+  host: string;
+  container?: string;
+  permissions?: string;
+}
+
+export interface ContainerSpec {
+  name: string;
+  image?: string;
+  build?: BuildSpec;
+  pull?: 'missing' | 'newer' | 'always' | 'never';
+  command?: string[];
+  entrypoint?: string[];
+  workingDir?: string;
+  user?: string;
+  environment?: Record<string, string | number | boolean>;
+  secretEnvironment?: Record<string, string>;
+  secretFiles?: SecretFileSpec[];
+  ports?: PortSpec[];
+  volumes?: VolumeMountSpec[];
+  binds?: BindMountSpec[];
+  tmpfs?: TmpfsSpec[];
+  capabilities?: { add?: string[]; drop?: string[]; podmanDefaults?: boolean };
+  noNewPrivileges?: boolean;
+  readOnly?: boolean;
+  memory?: string;
+  healthcheck?: HealthcheckSpec;
+  stopTimeout?: Duration;
+  stopSignal?: string;
+  startTimeout?: Duration;
+  restart?: 'always' | 'on-failure' | 'no';
+  dependsOn?: Record<string, 'hard' | 'soft'>;
+  networkAliases?: string[];
+  labels?: Record<string, string>;
+  devices?: DeviceSpec[];
+}
+
+export interface Manifest {
+  schemaVersion: 1;
+  id: string;
+  name: string;
+  version: string;
+  description?: string;
+  network?: NetworkMode;
+  secrets?: Record<string, SecretSpec>;
+  volumes?: Record<string, VolumeSpec>;
+  containers: ContainerSpec[];
+}
+
+/** A path into the manifest, as keys and indexes: ['containers', 1, 'ports', 0]. */
+export type FieldPath = ReadonlyArray<string | number>;
+
+/** One problem found in a manifest, located in its file. */
+export interface ManifestError {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted field path as a user reads it: containers[1].ports[0].hostPort */
+  field: string;
+  message: string;
+}

@@ -1,0 +1,63 @@
+import { access, constants } from 'node:fs/promises';
+import { execa } from 'execa';
+
+export const DEFAULT_QUADLET_BINS = ['/usr/libexec/podman/quadlet', '/usr/lib/podman/quadlet'];
+
+/** The real Quadlet generator, if installed: ARCHY_QUADLET_BIN, else Podman's usual places. */
+export async function findQuadlet(env: Record<string, string | undefined>): Promise<string | undefined> {
+  const candidates = env.ARCHY_QUADLET_BIN ? [env.ARCHY_QUADLET_BIN] : DEFAULT_QUADLET_BINS;
+  for (const bin of candidates) {
+    if (await access(bin, constants.X_OK).then(() => true, () => false)) return bin;
+  }
+  return undefined;
+}
+
+export interface GeneratorProblem {
+  severity: 'error' | 'warning';
+  /** Source file the message names (base name, e.g. immich-server.container), when it names one. */
+  file?: string;
+  message: string;
+}
+
+export interface GeneratorResult {
+  exitCode: number;
+  /** Generated units by name (immich-server.service → its text). */
+  services: Map<string, string>;
+  problems: GeneratorProblem[];
+}
+
+const SOURCE_FILE = /([A-Za-z0-9_.@:-]+\.(?:container|network|volume|build|pod|kube|image))\b/;
+
+/** Parses `quadlet -dryrun` stderr into problems (pure). */
+export function parseGeneratorStderr(stderr: string): GeneratorProblem[] {
+  const problems: GeneratorProblem[] = [];
+  for (const raw of stderr.split('\n')) {
+    const line = raw.replace(/^quadlet-generator\[\d+\]:\s*/, '').trim();
+    if (line === '' || line.startsWith('Loading source unit file')) continue;
+    const severity = /^warning:/i.test(line) ? 'warning' : 'error';
+    const quoted = /converting "([^"]+)"/.exec(line)?.[1];
+    const file = quoted ?? SOURCE_FILE.exec(line)?.[1];
+    problems.push({ severity, message: line, ...(file ? { file: file.split('/').pop()! } : {}) });
+  }
+  return problems;
+}
+
+/** Splits `quadlet -dryrun` stdout (`---name.service---` then the unit) into units (pure). */
+export function parseGeneratorStdout(stdout: string): Map<string, string> {
+  const services = new Map<string, string>();
+  const parts = stdout.split(/^---([^\n]+)---$/m);
+  for (let i = 1; i < parts.length; i += 2) services.set(parts[i]!, (parts[i + 1] ?? '').replace(/^\n/, '').trimEnd() + '\n');
+  return services;
+}
+
+/** Runs the generator in dry-run mode over the given directories. */
+export async function runQuadletDryRun(bin: string, unitDirs: string[]): Promise<GeneratorResult> {
+  const r = await execa(bin, ['-dryrun', '-user'], {
+    env: { QUADLET_UNIT_DIRS: unitDirs.join(':') },
+    reject: false,
+    timeout: 30_000,
+    stdin: 'ignore',
+  });
+  if (r.exitCode === undefined || r.timedOut) throw new Error(`${bin} did not finish: ${r.shortMessage ?? 'timeout'}`);
+  return { exitCode: r.exitCode, services: parseGeneratorStdout(r.stdout), problems: parseGeneratorStderr(r.stderr) };
+}

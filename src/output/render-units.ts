@@ -1,0 +1,180 @@
+import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ManifestError } from '../manifest/types.js';
+import { createManifestValidator, type ManifestValidator } from '../manifest/validate-manifest.js';
+import { serviceNames } from '../manifest/app-spec.js';
+import { listCatalog, loadCatalogApp, type CatalogApp } from '../catalog/load-catalog.js';
+import { checkCatalog } from '../catalog/catalog-checks.js';
+import { APP_ID_PATTERN, unknownApp } from '../catalog/validate-catalog.js';
+import { renderApp, type RenderedFile } from '../render/render-app.js';
+import { appDataDir, type Paths } from '../paths.js';
+import { applyUnitDir, planUnitDir, readUnitDir, removeDirIfEmpty, type FileChange } from './unit-dir.js';
+import { runQuadletDryRun, type GeneratorProblem } from './quadlet-generator.js';
+
+
+export interface RenderRequest {
+  paths: Paths;
+  /** Apps to render; all apps of the catalog when empty. */
+  appIds: string[];
+  /** Unit root to write into; default paths.unitRoot. */
+  outDir?: string;
+  dryRun: boolean;
+  startAtBoot: (appId: string) => boolean;
+  /** Quadlet generator binary to check the units with; undefined: not installed, not checked. */
+  quadletBin: string | undefined;
+  validator?: ManifestValidator;
+}
+
+export type AppRenderStatus = 'rendered' | 'unchanged' | 'invalid' | 'rejected' | 'conflict' | 'removed';
+export interface AppRenderReport {
+  id: string;
+  status: AppRenderStatus;
+  file: string;
+  changes: FileChange[];
+  errors: ManifestError[];
+  generator: GeneratorProblem[];
+}
+
+export interface RenderReport {
+  outDir: string;
+  dryRun: boolean;
+  generator: { checked: boolean; bin?: string };
+  apps: AppRenderReport[];
+}
+
+/** Loads the catalog, renders, checks with the real generator, writes what changed. */
+export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
+  const validator = req.validator ?? createManifestValidator();
+  const outDir = req.outDir ?? req.paths.unitRoot;
+  const catalogIds = await listCatalog(req.paths.appsDir);
+  const selected = req.appIds.length > 0 ? [...new Set(req.appIds)].sort() : catalogIds;
+  const reports = new Map<string, AppRenderReport>();
+  const missing = selected.filter((id) => !catalogIds.includes(id));
+  for (const id of missing) reports.set(id, appReport(id, join(req.paths.appsDir, id), 'invalid', { errors: [unknownApp(req.paths.appsDir, id)] }));
+  // Cross-app checks need every app, even when only some are rendered.
+  const catalog = checkCatalog(await Promise.all(catalogIds.map((id) => loadCatalogApp(req.paths.appsDir, id, validator))));
+  const wanted = catalog.filter((a) => selected.includes(a.id));
+
+  const rendered = new Map<string, RenderedFile[]>();
+  for (const entry of wanted) {
+    if (!entry.result.ok) {
+      reports.set(entry.id, appReport(entry.id, entry.file, 'invalid', { errors: entry.result.errors }));
+      continue;
+    }
+    rendered.set(
+      entry.id,
+      renderApp(entry.result.app, {
+        startAtBoot: req.startAtBoot(entry.id),
+        source: entry.file,
+        appDir: entry.dir,
+        dataDir: appDataDir(req.paths, entry.id),
+      }),
+    );
+  }
+
+  if (req.quadletBin && rendered.size > 0) {
+    const verdicts = await checkWithGenerator(req.quadletBin, rendered, wanted);
+    for (const [id, problems] of verdicts) {
+      if (problems.some((p) => p.severity === 'error')) {
+        rendered.delete(id);
+        reports.set(id, appReport(id, wanted.find((a) => a.id === id)!.file, 'rejected', { generator: problems }));
+      } else if (problems.length > 0) {
+        reports.set(id, appReport(id, wanted.find((a) => a.id === id)!.file, 'rendered', { generator: problems }));
+      }
+    }
+  }
+
+  for (const [id, files] of rendered) {
+    const dir = join(outDir, id);
+    const { changes, conflicts } = planUnitDir(await readUnitDir(dir), files);
+    const prior = reports.get(id);
+    const file = wanted.find((a) => a.id === id)!.file;
+    if (conflicts.length > 0) {
+      const errors = conflicts.map((name) => ({ file: join(dir, name), line: 0, col: 0, field: 'unit', message: 'a file of this name exists and was not written by archy-quadlet: left alone, app not rendered' }));
+      reports.set(id, appReport(id, file, 'conflict', { errors }));
+      continue;
+    }
+    if (!req.dryRun) await applyUnitDir(dir, changes);
+    const status = changes.every((c) => c.action === 'unchanged') ? 'unchanged' : 'rendered';
+    reports.set(id, appReport(id, file, status, { changes, generator: prior?.generator ?? [] }));
+  }
+
+  if (req.appIds.length === 0) {
+    // Apps gone from the catalog: their files go too (ours only; the folder only if then empty).
+    for (const id of await listSubdirs(outDir)) {
+      if (catalogIds.includes(id)) continue;
+      const dir = join(outDir, id);
+      const { changes } = planUnitDir(await readUnitDir(dir), []);
+      if (changes.length === 0) continue;
+      if (!req.dryRun) {
+        await applyUnitDir(dir, changes);
+        await removeDirIfEmpty(dir);
+      }
+      reports.set(id, appReport(id, dir, 'removed', { changes }));
+    }
+  }
+  return {
+    outDir,
+    dryRun: req.dryRun,
+    generator: req.quadletBin ? { checked: true, bin: req.quadletBin } : { checked: false },
+    apps: [...reports.values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+  };
+}
+
+function appReport(
+  id: string,
+  file: string,
+  status: AppRenderStatus,
+  parts: Partial<Pick<AppRenderReport, 'changes' | 'errors' | 'generator'>>,
+): AppRenderReport {
+  return { id, file, status, changes: parts.changes ?? [], errors: parts.errors ?? [], generator: parts.generator ?? [] };
+}
+
+/**
+ * One generator run over a private staging copy, one subdirectory per app: a file the
+ * generator cannot parse drops only its own directory, so one app cannot sink another.
+ */
+async function checkWithGenerator(
+  bin: string,
+  rendered: Map<string, RenderedFile[]>,
+  apps: CatalogApp[],
+): Promise<Map<string, GeneratorProblem[]>> {
+  const staging = await mkdtemp(join(tmpdir(), 'archy-quadlet-staging-'));
+  try {
+    const owner = new Map<string, string>();
+    for (const [id, files] of rendered) {
+      await mkdir(join(staging, id));
+      for (const f of files) {
+        owner.set(f.name, id);
+        await writeFile(join(staging, id, f.name), f.content);
+      }
+    }
+    const result = await runQuadletDryRun(bin, [staging]);
+    const verdicts = new Map<string, GeneratorProblem[]>([...rendered.keys()].map((id) => [id, []]));
+    for (const p of result.problems) {
+      const id = (p.file && owner.get(p.file)) ?? [...rendered.keys()].find((k) => p.message.includes(join(staging, k)));
+      if (id) verdicts.get(id)!.push(p);
+      else for (const list of verdicts.values()) list.push(p); // cannot tell whose: nobody passes
+    }
+    for (const entry of apps) {
+      if (!rendered.has(entry.id) || !entry.result.ok) continue;
+      for (const unit of serviceNames(entry.result.app)) {
+        if (!result.services.has(unit)) {
+          verdicts.get(entry.id)!.push({ severity: 'error', message: `the generator produced no ${unit}` });
+        }
+      }
+    }
+    return verdicts;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function listSubdirs(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && APP_ID_PATTERN.test(e.name)).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
