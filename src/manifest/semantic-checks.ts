@@ -110,7 +110,7 @@ function checkContainer(
   c.tmpfs?.forEach((t, j) => claim(t.target, at('tmpfs', j, 'target'), `tmpfs[${j}]`));
   c.secretFiles?.forEach((f, j) => claim(f.target, at('secretFiles', j, 'target'), `secretFiles[${j}]`));
 
-  if (c.memory !== undefined && iecBytes(c.memory) < MIN_MEMORY) add(at('memory'), 'must be at least 6Mi (Podman\'s minimum)');
+  if (typeof c.memory === 'string' && /^[0-9]+(Ki|Mi|Gi|Ti)$/.test(c.memory) && iecBytes(c.memory) < MIN_MEMORY) add(at('memory'), 'must be at least 6Mi (Podman\'s minimum)');
   if (c.capabilities?.drop && !c.capabilities.podmanDefaults) {
     add(at('capabilities', 'drop'), 'only applies with podmanDefaults: true (every capability is dropped by default)');
   }

@@ -1,7 +1,7 @@
-import type { ManifestError, Manifest } from './types.js';
+import type { FieldPath, ManifestError, Manifest } from './types.js';
 import { parseYamlSource } from './yaml-source.js';
-import { compileSchemaCheck, type SchemaCheck } from './schema.js';
-import { checkManifestSemantics } from './semantic-checks.js';
+import { compileSchemaCheck, type SchemaCheck, type SchemaProblem } from './schema.js';
+import { checkManifestSemantics, type SemanticProblem } from './semantic-checks.js';
 import { toAppSpec, type AppSpec } from './app-spec.js';
 
 export type ManifestResult = { ok: true; app: AppSpec } | { ok: false; errors: ManifestError[] };
@@ -19,17 +19,32 @@ export function createManifestValidator(schemaCheck: SchemaCheck = compileSchema
       if (!parsed.ok) return parsed;
       const { source } = parsed;
       const schemaProblems = schemaCheck(source.data);
-      if (schemaProblems.length > 0) {
-        return { ok: false, errors: sortErrors(schemaProblems.map((p) => source.error(p.path, p.message, p.at))) };
-      }
       const manifest = source.data as Manifest;
-      const problems = checkManifestSemantics(manifest, expectedId);
+      const problems = [...schemaProblems, ...semanticProblems(manifest, expectedId, schemaProblems)];
       if (problems.length > 0) {
         return { ok: false, errors: sortErrors(problems.map((p) => source.error(p.path, p.message, p.at ?? 'value'))) };
       }
       return { ok: true, app: toAppSpec(manifest) };
     },
   };
+}
+
+/**
+ * Semantic checks also run on a manifest the schema rejected, so that every error is
+ * reported at once; a check that trips over a wrongly typed field (or reports on a field the
+ * schema already rejected) is left out rather than shown twice or as a crash.
+ */
+function semanticProblems(m: Manifest, expectedId: string | undefined, schema: SchemaProblem[]): SemanticProblem[] {
+  if (schema.length === 0) return checkManifestSemantics(m, expectedId);
+  if (m === null || typeof m !== 'object' || !Array.isArray(m.containers)) return [];
+  let found: SemanticProblem[];
+  try {
+    found = checkManifestSemantics(m, expectedId);
+  } catch {
+    return [];
+  }
+  const related = (a: FieldPath, b: FieldPath) => a.slice(0, Math.min(a.length, b.length)).every((seg, i) => seg === b[i]);
+  return found.filter((p) => !schema.some((s) => related(s.path, p.path)));
 }
 
 export function sortErrors(errors: ManifestError[]): ManifestError[] {
