@@ -59,6 +59,7 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
     });
   });
   checkDependencyCycles(m, add);
+  for (const path of loneSurrogates(m, [])) add(path, 'contains an unpaired UTF-16 surrogate (not valid text)');
   return problems;
 }
 
@@ -118,6 +119,9 @@ function checkContainer(
     if (k.startsWith(RESERVED_LABEL_PREFIX)) add(at('labels', k), `label keys starting with "${RESERVED_LABEL_PREFIX}" are reserved for archy-quadlet`, 'key');
   }
   const h = c.healthcheck;
+  if (h && Array.isArray(h.command) && /^(CMD|CMD-SHELL|NONE)$/i.test(String(h.command[0]))) {
+    add(at('healthcheck', 'command', 0), `list the program itself, not "${h.command[0]}" (a string is already run by /bin/sh -c)`);
+  }
   if (h) {
     const kinds = (['command', 'http', 'tcp'] as const).filter((k) => h[k] !== undefined);
     if (kinds.length !== 1) {
@@ -164,4 +168,16 @@ function checkDependencyCycles(m: Manifest, add: (path: FieldPath, message: stri
     state.set(name, 'done');
   };
   for (const c of m.containers) visit(c.name, []);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Paths of strings (keys or values) that are not well-formed text: YAML "\ud800" escapes make them. */
+function loneSurrogates(value: unknown, path: Array<string | number>): FieldPath[] {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => loneSurrogates(v, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => (LONE_SURROGATE.test(k) ? [[...path, k]] : loneSurrogates(v, [...path, k])));
+  }
+  return [];
 }

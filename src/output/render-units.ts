@@ -8,6 +8,7 @@ import { listCatalog, loadCatalogApp, type CatalogApp } from '../catalog/load-ca
 import { checkCatalog } from '../catalog/catalog-checks.js';
 import { APP_ID_PATTERN, unknownApp } from '../catalog/validate-catalog.js';
 import { renderApp, type RenderedFile } from '../render/render-app.js';
+import { UnitValueError } from '../render/escape.js';
 import { appDataDir, type Paths } from '../paths.js';
 import { applyUnitDir, planUnitDir, readUnitDir, removeDirIfEmpty, type FileChange } from './unit-dir.js';
 import { runQuadletDryRun, type GeneratorProblem } from './quadlet-generator.js';
@@ -62,15 +63,21 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
       reports.set(entry.id, appReport(entry.id, entry.file, 'invalid', { errors: entry.result.errors }));
       continue;
     }
-    rendered.set(
-      entry.id,
-      renderApp(entry.result.app, {
-        startAtBoot: req.startAtBoot(entry.id),
-        source: entry.file,
-        appDir: entry.dir,
-        dataDir: appDataDir(req.paths, entry.id),
-      }),
-    );
+    try {
+      rendered.set(
+        entry.id,
+        renderApp(entry.result.app, {
+          startAtBoot: req.startAtBoot(entry.id),
+          source: entry.file,
+          appDir: entry.dir,
+          dataDir: appDataDir(req.paths, entry.id),
+        }),
+      );
+    } catch (e) {
+      // A value outside the manifest (a folder path) that a unit file cannot carry.
+      if (!(e instanceof UnitValueError)) throw e;
+      reports.set(entry.id, appReport(entry.id, entry.file, 'invalid', { errors: [{ file: entry.file, line: 0, col: 0, field: '(render)', message: e.message }] }));
+    }
   }
 
   if (req.quadletBin && rendered.size > 0) {

@@ -1,7 +1,7 @@
 import type { AppSpec, ContainerPlan } from '../manifest/app-spec.js';
 import type { BindMountSpec, HealthcheckSpec, SelinuxLabel, VolumeMountSpec } from '../manifest/types.js';
 import { durationMs, formatGoDuration, iecBytes } from '../manifest/measures.js';
-import { rawValue, words, jsonArrayValue } from './escape.js';
+import { argumentLine, descriptionText, jsonArrayValue, keyValueWord, quoteWord, rawValue } from './escape.js';
 import { serializeSections, sha256, withHeader, type UnitEntry, type UnitSection } from './unit-file.js';
 
 export interface RenderOptions {
@@ -65,20 +65,20 @@ export function renderApp(app: AppSpec, options: RenderOptions): RenderedFile[] 
 }
 
 function unitSection(description: string, extra: UnitEntry[] = []): UnitSection {
-  return { name: 'Unit', entries: [['Description', rawValue(description)], ...extra] };
+  return { name: 'Unit', entries: [['Description', descriptionText(description)], ...extra] };
 }
 
 function ownershipLabels(appId: string): UnitEntry[] {
   return [
-    ['Label', words([`${LABEL_APP}=${appId}`])],
-    ['Label', words([`${LABEL_MANAGED_BY}=archy-quadlet`])],
+    ['Label', keyValueWord(LABEL_APP, appId)],
+    ['Label', keyValueWord(LABEL_MANAGED_BY, 'archy-quadlet')],
   ];
 }
 
 function labelEntries(labels: Record<string, string> | undefined): UnitEntry[] {
   return Object.entries(labels ?? {})
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([k, v]) => ['Label', words([`${k}=${v}`])]);
+    .map(([k, v]) => ['Label', keyValueWord(k, v)]);
 }
 
 function buildSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): UnitSection[] {
@@ -95,7 +95,7 @@ function buildSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): UnitSe
         ['SetWorkingDirectory', rawValue(context)],
         ...(b.target ? [['Target', rawValue(b.target)] as const] : []),
         ...ownershipLabels(app.id),
-        ...args.map(([k, v]): UnitEntry => ['PodmanArgs', words([`--build-arg=${k}=${v}`])]),
+        ...args.map(([k, v]): UnitEntry => ['PodmanArgs', quoteWord(`--build-arg=${k}=${v}`)]),
       ],
     },
     {
@@ -133,13 +133,13 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
     ctr.push(['Tmpfs', rawValue(`${t.target}:${opts.join(',')}`)]);
   }
   const env = Object.entries(s.environment ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  for (const [k, v] of env) ctr.push(['Environment', words([`${k}=${String(v)}`])]);
+  for (const [k, v] of env) ctr.push(['Environment', keyValueWord(k, String(v))]);
   for (const [k, secret] of Object.entries(s.secretEnvironment ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    ctr.push(['Secret', rawValue(`${app.names.secrets[secret]},type=env,target=${k}`)]);
+    ctr.push(['Secret', quoteWord(`${app.names.secrets[secret]},type=env,target=${k}`)]);
   }
   for (const f of s.secretFiles ?? []) {
     const mode = (f.mode ?? '0400').padStart(4, '0');
-    ctr.push(['Secret', rawValue(`${app.names.secrets[f.secret]},type=mount,target=${f.target},uid=${f.uid ?? 0},gid=${f.gid ?? 0},mode=${mode}`)]);
+    ctr.push(['Secret', quoteWord(`${app.names.secrets[f.secret]},type=mount,target=${f.target},uid=${f.uid ?? 0},gid=${f.gid ?? 0},mode=${mode}`)]);
   }
   if (s.capabilities?.podmanDefaults) {
     for (const cap of s.capabilities.drop ?? []) ctr.push(['DropCapability', capName(cap)]);
@@ -153,12 +153,13 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
   if (s.user) ctr.push(['User', rawValue(s.user)]);
   if (s.workingDir) ctr.push(['WorkingDir', rawValue(s.workingDir)]);
   if (s.entrypoint) ctr.push(['Entrypoint', jsonArrayValue(s.entrypoint)]);
-  if (s.command) ctr.push(['Exec', words(s.command)]);
+  const exec = s.command && s.command.length > 0 ? argumentLine(s.command) : undefined;
+  if (exec) ctr.push(['Exec', exec.line]);
   if (s.healthcheck) ctr.push(...healthEntries(s.healthcheck));
   ctr.push(['StopTimeout', String(c.stopTimeoutSec)]);
   if (s.stopSignal) ctr.push(['StopSignal', s.stopSignal]);
   ctr.push(...ownershipLabels(app.id), ...labelEntries(s.labels));
-  if (s.memory) ctr.push(['PodmanArgs', words([`--memory=${iecBytes(s.memory)}`])]);
+  if (s.memory) ctr.push(['PodmanArgs', quoteWord(`--memory=${iecBytes(s.memory)}`)]);
 
   const service: UnitEntry[] = [
     ['Restart', s.restart ?? 'always'],
@@ -169,6 +170,7 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
     ['TimeoutStopSec', String(c.stopTimeoutSec + STOP_TIMEOUT_MARGIN_SEC)],
     // A deliberate stop of a PID 1 that ignores SIGTERM ends in 137 (or 143): not a failure.
     ['SuccessExitStatus', '137 143'],
+    ...(exec?.serviceEnv ?? []),
   ];
   const sections: UnitSection[] = [
     unitSection(`${app.manifest.name}: ${s.name} (archy-quadlet app ${app.id})`, unit),
@@ -180,11 +182,14 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
 }
 
 function healthEntries(h: HealthcheckSpec): UnitEntry[] {
-  let cmd: string;
-  if (h.http !== undefined) cmd = jsonArrayValue(['CMD-SHELL', `wget -q -O /dev/null '${h.http}' || curl -fsS -o /dev/null '${h.http}'`]);
-  else if (h.tcp !== undefined) cmd = jsonArrayValue(['CMD', 'nc', '-z', '127.0.0.1', String(h.tcp)]);
-  else if (Array.isArray(h.command)) cmd = jsonArrayValue(['CMD', ...h.command]);
-  else cmd = jsonArrayValue(['CMD-SHELL', h.command!]);
+  // Always exec form, as JSON: Podman splits a ["CMD", ...] array on spaces and treats a
+  // string starting with CMD or NONE as a keyword, so the shell form is spelled out.
+  let argv: string[];
+  if (h.http !== undefined) argv = ['/bin/sh', '-c', `wget -q -O /dev/null '${h.http}' || curl -fsS -o /dev/null '${h.http}'`];
+  else if (h.tcp !== undefined) argv = ['nc', '-z', '127.0.0.1', String(h.tcp)];
+  else if (Array.isArray(h.command)) argv = h.command;
+  else argv = ['/bin/sh', '-c', h.command!];
+  const cmd = jsonArrayValue(argv);
   const out: UnitEntry[] = [
     ['HealthCmd', cmd],
     ['HealthInterval', formatGoDuration(durationMs(h.interval ?? 30))],

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { renderUnits, type RenderRequest } from '../../src/output/render-units.js';
 import { resolvePaths } from '../../src/paths.js';
 import { parseOwnedHeader } from '../../src/render/unit-file.js';
-import { BAD_CASES } from '../manifest/bad-manifests.test.js';
+import { BAD_CASES } from '../fixtures/bad/cases.js';
 import { QUADLET_BIN, requireLab } from '../support/lab.js';
 
 // The render pipeline on real files in a temporary catalog and unit directory.
