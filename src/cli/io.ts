@@ -8,6 +8,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   home: string;
   isTty: boolean;
+  /** Fixed width for --help (generated docs); default: the terminal's. */
+  helpWidth?: number;
 }
 
 export const BUNDLED_APPS_DIR = fileURLToPath(new URL('../../apps', import.meta.url));

@@ -32,6 +32,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .version(VERSION, '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .configureHelp(io.helpWidth ? { helpWidth: io.helpWidth } : {})
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',

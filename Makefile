@@ -1,0 +1,42 @@
+# archy-quadlet. `make test` is the test command CI runs (.ci/run).
+LAB := ../shared/lab
+NODE_BIN := ./node_modules/.bin
+
+.PHONY: all build test lint bench demo lab docs clean
+
+all: build
+
+node_modules: package-lock.json
+	npm ci
+	@touch node_modules
+
+build: node_modules
+	$(NODE_BIN)/tsc -p tsconfig.build.json
+
+# The lab (real systemd user manager, Podman, Quadlet) can only be brought up as root.
+lab:
+	@if [ -x $(LAB)/up ] && [ "$$(id -u)" = 0 ]; then $(LAB)/up >/dev/null; \
+	else echo "lab: not brought up here (needs root and $(LAB)); lab tests will say why they skip"; fi
+
+test: build lab
+	@mkdir -p out
+	$(NODE_BIN)/vitest run --reporter=default --reporter=json --outputFile.json=out/vitest.json; \
+	status=$$?; node scripts/test-summary.mjs out/vitest.json && exit $$status
+
+lint: node_modules
+	$(NODE_BIN)/tsc --noEmit -p .
+
+bench: build lab
+	node bench/run.mjs
+
+demo: build
+	@out=$$(mktemp -d); node dist/cli/bin.js render --out "$$out" && \
+	echo "--- what the Quadlet generator makes of them:" && \
+	if [ -x /usr/libexec/podman/quadlet ]; then QUADLET_UNIT_DIRS="$$out" /usr/libexec/podman/quadlet -dryrun -user 2>/dev/null | grep -E '^(---|ExecStart=)'; \
+	else echo "(Podman's Quadlet generator is not installed here)"; fi; rm -rf "$$out"
+
+docs: build
+	node scripts/update-readme.mjs
+
+clean:
+	rm -rf dist out
