@@ -1,0 +1,62 @@
+// Issue #2 benchmarks: validate + render 500 manifests in one process (target < 1 s), and
+// `archy-quadlet render` of the bundled catalog as a whole process (target < 400 ms wall),
+// as ratios to `node -e 0` and to the Quadlet generator's own dry run on the same units.
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createManifestValidator } from '../dist/manifest/validate-manifest.js';
+import { renderApp } from '../dist/render/render-app.js';
+import { fmt, median, ratio, timeProcess } from './lib.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const appsDir = join(root, 'apps');
+const bin = join(root, 'dist/cli/bin.js');
+const QUADLET = process.env.ARCHY_QUADLET_BIN ?? '/usr/libexec/podman/quadlet';
+
+export function benchRender() {
+  const lines = [];
+  // 1. 500 manifests: the catalog's apps, each under many ids, validated and rendered.
+  const texts = readdirSync(appsDir).map((id) => [id, readFileSync(join(appsDir, id, 'manifest.yml'), 'utf8')]);
+  const inputs = Array.from({ length: 500 }, (_, i) => {
+    const [id, text] = texts[i % texts.length];
+    const copy = `${id.slice(0, 30)}-${i}`;
+    return [copy, text.replace(new RegExp(`^id: ${id}$`, 'm'), `id: ${copy}`)];
+  });
+  const t0 = performance.now();
+  const validator = createManifestValidator();
+  const compileMs = performance.now() - t0;
+  const runs = [];
+  let files = 0;
+  for (let r = 0; r < 5; r++) {
+    const t = performance.now();
+    files = 0;
+    for (const [id, text] of inputs) {
+      const res = validator.validate(text, `${id}/manifest.yml`, id);
+      if (!res.ok) throw new Error(`${id}: ${JSON.stringify(res.errors[0])}`);
+      files += renderApp(res.app, { startAtBoot: true, source: `${id}/manifest.yml`, appDir: `/apps/${id}`, dataDir: `/data/${id}` }).length;
+    }
+    runs.push(performance.now() - t);
+  }
+  const m500 = median(runs);
+  lines.push(`| validate + render 500 manifests (${files} files), one process | ${fmt(m500)} (schema compile once: ${fmt(compileMs)}) | < 1000 ms | ${m500 + compileMs < 1000 ? 'met' : 'MISSED'} |`);
+
+  // 2. The whole CLI process on the catalog, steady state (units already there, nothing to write).
+  const out = mkdtempSync(join(tmpdir(), 'aq-bench-'));
+  try {
+    const env = { ...process.env, ARCHY_QUADLET_APPS: appsDir };
+    const first = timeProcess('node', [bin, 'render', '--out', out], { runs: 1, env });
+    const steady = timeProcess('node', [bin, 'render', '--out', out], { env });
+    const node0 = timeProcess('node', ['-e', '0']);
+    lines.push(`| \`archy-quadlet render\` of the catalog (${texts.length} apps), whole process, nothing to write | ${fmt(steady.median)} (min ${fmt(steady.min)}; first run writing everything: ${fmt(first.median)}) | < 400 ms | ${steady.median < 400 ? 'met' : 'MISSED'} |`);
+    lines.push(`| … as a ratio to \`node -e 0\` (${fmt(node0.median)}) | ${ratio(steady.median, node0.median)} | | |`);
+    try {
+      const q = timeProcess(QUADLET, ['-dryrun', '-user'], { env: { QUADLET_UNIT_DIRS: out }, check: false });
+      lines.push(`| … as a ratio to the Quadlet generator's own dry run on the same units (${fmt(q.median)}) | ${ratio(steady.median, q.median)} | | |`);
+    } catch (e) {
+      lines.push(`| Quadlet generator not runnable here (${QUADLET}) | – | | |`);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  return lines;
+}
