@@ -1,0 +1,230 @@
+import type { BackoffEntry, Desired, DesiredApp, Observed, ObservedFile, Step, UnitStatus } from './types.js';
+import { planUnitDir } from '../output/unit-dir.js';
+
+/** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
+export const BACKOFF = { baseSec: 5, capSec: 300, healthySec: 60 } as const;
+
+const SEC = 1_000_000; // µs
+
+/**
+ * The next batch of steps from what should be to what is. Pure. Files come first (one
+ * daemon-reload after them), then start, stop, restart; the caller applies the batch,
+ * observes again and plans again. A converged node plans [].
+ */
+export function planSteps(desired: Desired, observed: Observed): Step[] {
+  const apps = withOrphans(desired, observed);
+  const fileSteps = apps.flatMap((app) => planFiles(app, observed));
+  if (fileSteps.length > 0) return [...fileSteps, { kind: 'daemonReload', app: '*', reason: 'unit files changed' }];
+  const outdated = apps.flatMap((app) => servicesOf(app, observed)).filter((s) => observed.units[s]?.needDaemonReload);
+  if (outdated.length > 0) {
+    return [{ kind: 'daemonReload', app: '*', reason: `systemd holds outdated definitions of ${outdated.join(', ')}` }];
+  }
+  return apps.flatMap((app) => planApp(app, observed));
+}
+
+/** Apps whose files are on disk but which are not installed: ours to stop and remove. */
+function withOrphans(desired: Desired, observed: Observed): DesiredApp[] {
+  const known = new Set(desired.apps.map((a) => a.id));
+  const orphans = Object.keys(observed.files)
+    .filter((id) => !known.has(id) && observed.files[id]!.some((f) => f.owned))
+    .sort()
+    .map((id): DesiredApp => ({ id, intent: 'absent', purge: false, error: 'not installed' }));
+  return [...desired.apps, ...orphans];
+}
+
+function planFiles(app: DesiredApp, o: Observed): Step[] {
+  const existing = o.files[app.id] ?? [];
+  if (app.intent === 'absent') {
+    const owned = existing.filter((f) => f.owned);
+    if (owned.length === 0) return [];
+    if (servicesOf(app, o).some((s) => isUp(o.units[s]))) return []; // stop first, remove after
+    return owned.map((f) => ({ kind: 'removeUnit', app: app.id, path: `${app.id}/${f.name}`, reason: 'app uninstalled' }) as const);
+  }
+  if (!app.spec) return []; // manifest unusable: the last good units stay
+  const { changes } = planUnitDir(
+    existing.map((f) => ({ name: f.name, content: f.content, ...(f.owned ? { owned: { app: app.id, sha256: '', intact: true } } : {}) })),
+    app.spec.files,
+  );
+  return changes.flatMap((c): Step[] => {
+    const path = `${app.id}/${c.name}`;
+    if (c.action === 'create') return [{ kind: 'writeUnit', app: app.id, path, content: c.after!, reason: 'unit file missing' }];
+    if (c.action === 'update') {
+      const edited = existing.find((f) => f.name === c.name && !f.intact);
+      const reason = edited ? 'unit file edited by hand' : 'manifest changed';
+      return [{ kind: 'writeUnit', app: app.id, path, content: c.after!, reason }];
+    }
+    if (c.action === 'remove') return [{ kind: 'removeUnit', app: app.id, path, reason: 'no longer rendered from the manifest' }];
+    return [];
+  });
+}
+
+function planApp(app: DesiredApp, o: Observed): Step[] {
+  if (app.intent === 'running') return planRunning(app, o);
+  if (app.intent === 'stopped') return planStopped(app, o, containerServicesOf(app, o));
+  return planAbsent(app, o);
+}
+
+function planRunning(app: DesiredApp, o: Observed): Step[] {
+  const steps: Step[] = [];
+  const id = app.id;
+  if (app.spec && o.secrets) {
+    for (const s of app.spec.secrets) {
+      if (!(s.name in o.secrets)) steps.push({ kind: 'ensureSecret', app: id, secret: s.name, length: s.length, alphabet: s.alphabet, reason: 'secret missing' });
+    }
+  }
+  const start: string[] = [];
+  const restart: string[] = [];
+  const reset: string[] = [];
+  for (const svc of containerServicesOf(app, o)) {
+    const u = o.units[svc];
+    const backoff = o.backoff[svc];
+    if (!u || u.loadState === 'not-found') {
+      steps.push({ kind: 'wait', app: id, unit: svc, reason: `${svc} is not known to systemd (did the Quadlet generator reject its file?)` });
+      continue;
+    }
+    switch (u.activeState) {
+      case 'active':
+      case 'reloading': {
+        const fileName = svc.replace(/\.service$/, '.container');
+        const file = o.files[id]?.find((f) => f.name === fileName);
+        if (app.restartRequestedAt !== undefined && startedMs(u, o) < app.restartRequestedAt) restart.push(svc);
+        else if (file && file.mtimeMono > u.execMainStartMono) restart.push(svc);
+        else if (backoff && o.nowMono - u.activeEnterMono >= BACKOFF.healthySec * SEC) {
+          steps.push({ kind: 'clearBackoff', app: id, unit: svc, reason: `healthy for ${BACKOFF.healthySec} s` });
+        }
+        break;
+      }
+      case 'activating':
+        steps.push({ kind: 'wait', app: id, unit: svc, reason: u.subState === 'auto-restart' ? 'restarting after a crash' : 'starting' });
+        break;
+      case 'deactivating':
+        steps.push({ kind: 'wait', app: id, unit: svc, reason: 'stopping' });
+        break;
+      case 'failed':
+      case 'inactive': {
+        if (backoff && o.nowMono < backoff.notBeforeMono) {
+          const sec = Math.ceil((backoff.notBeforeMono - o.nowMono) / SEC);
+          steps.push({ kind: 'wait', app: id, unit: svc, reason: `backing off after ${backoff.failures} failure(s): next start in ${sec} s` });
+          break;
+        }
+        if (u.activeState === 'failed') {
+          reset.push(svc);
+          steps.push(backoffStep(id, svc, backoff, o.nowMono));
+        }
+        start.push(svc);
+        break;
+      }
+      default:
+        steps.push({ kind: 'wait', app: id, unit: svc, reason: `unit is ${u.activeState}` });
+    }
+  }
+  if (reset.length > 0) steps.push({ kind: 'resetFailed', app: id, units: reset, reason: 'failed: starting it again' });
+  if (start.length > 0) steps.push({ kind: 'start', app: id, units: start, reason: 'app should be running' });
+  if (restart.length > 0) {
+    const why = app.restartRequestedAt !== undefined ? 'restart requested' : 'unit file changed since it started';
+    steps.push({ kind: 'restart', app: id, units: restart, reason: why });
+  }
+  return steps;
+}
+
+function backoffStep(app: string, unit: string, prior: BackoffEntry | undefined, nowMono: number): Step {
+  const failures = (prior?.failures ?? 0) + 1;
+  const delaySec = Math.min(BACKOFF.capSec, BACKOFF.baseSec * 2 ** (failures - 1));
+  return { kind: 'setBackoff', app, unit, failures, notBeforeMono: nowMono + delaySec * SEC, reason: `failure ${failures}: next retry no sooner than ${delaySec} s` };
+}
+
+function planStopped(app: DesiredApp, o: Observed, services: string[]): Step[] {
+  const steps: Step[] = [];
+  const stop: string[] = [];
+  const reset: string[] = [];
+  for (const svc of [...services].reverse()) {
+    const u = o.units[svc];
+    if (o.backoff[svc]) steps.push({ kind: 'clearBackoff', app: app.id, unit: svc, reason: 'app stopped' });
+    if (!u) continue;
+    if (u.activeState === 'active' || u.activeState === 'reloading') stop.push(svc);
+    else if (u.activeState === 'activating') {
+      stop.push(svc);
+      const c = app.spec?.containers.find((x) => x.service === svc);
+      // A Notify=healthy unit that has not passed its first health check ignores a stop
+      // until TimeoutStopSec: stopping the container ends it within its own stop timeout.
+      if (c?.readiness && u.subState !== 'auto-restart') {
+        steps.push({ kind: 'stopContainer', app: app.id, container: c.containerName, timeoutSec: c.stopTimeoutSec, reason: 'stopping while still starting (health check not passed yet)' });
+      }
+    } else if (u.activeState === 'deactivating') steps.push({ kind: 'wait', app: app.id, unit: svc, reason: 'stopping' });
+    else if (u.activeState === 'failed') reset.push(svc);
+  }
+  if (stop.length > 0) steps.unshift({ kind: 'stop', app: app.id, units: stop, reason: app.intent === 'absent' ? 'app uninstalled' : 'app should be stopped' });
+  if (reset.length > 0) steps.push({ kind: 'resetFailed', app: app.id, units: reset, reason: 'stopped: a failure of a stopped app is not news' });
+  return steps;
+}
+
+function planAbsent(app: DesiredApp, o: Observed): Step[] {
+  // Everything the manifest or the files say the app has: a unit whose file was deleted
+  // may still be running.
+  const all = servicesOf(app, o);
+  const containers = [...new Set([...containerServicesOf(app, o), ...all.filter((s) => !isSupportService(s))])];
+  const support = all.filter(isSupportService);
+  const stopping = planStopped(app, o, [...support, ...containers]);
+  if (stopping.length > 0 || all.some((s) => isUp(o.units[s])) || (o.files[app.id] ?? []).some((f) => f.owned)) return stopping;
+  const steps: Step[] = [];
+  for (const [name, owner] of Object.entries(o.containers ?? {})) {
+    if (owner === app.id) steps.push({ kind: 'removeContainer', app: app.id, container: name, reason: 'container left behind by an uninstalled app' });
+  }
+  if (app.purge) {
+    for (const [name, owner] of Object.entries(o.volumes ?? {})) {
+      if (owner === app.id) steps.push({ kind: 'removeVolume', app: app.id, volume: name, reason: 'purge: app data' });
+    }
+    for (const [name, owner] of Object.entries(o.secrets ?? {})) {
+      if (owner === app.id) steps.push({ kind: 'removeSecret', app: app.id, secret: name, reason: 'purge: app secret' });
+    }
+  }
+  if (steps.length === 0 && app.error !== 'not installed') steps.push({ kind: 'forgetApp', app: app.id, reason: app.purge ? 'uninstalled and purged' : 'uninstalled (volumes and secrets kept)' });
+  return steps;
+}
+
+function isSupportService(s: string): boolean {
+  return /-(network|volume|build)\.service$/.test(s);
+}
+
+function isUp(u: UnitStatus | undefined): boolean {
+  return !!u && ['active', 'activating', 'deactivating', 'reloading'].includes(u.activeState);
+}
+
+function startedMs(u: UnitStatus, o: Observed): number {
+  return o.nowMs - (o.nowMono - u.execMainStartMono) / 1000;
+}
+
+/** Container services of an app: from the manifest in dependency order, else from its files. */
+export function containerServicesOf(app: DesiredApp, o: Observed): string[] {
+  if (app.spec) return app.spec.containers.map((c) => c.service);
+  return servicesOfFiles((o.files[app.id] ?? []).filter((f) => f.owned)).filter((s) => !isSupportService(s));
+}
+
+/** Every unit of an app: from the manifest, else from its files on disk. */
+export function servicesOf(app: DesiredApp, o: Observed): string[] {
+  const fromFiles = servicesOfFiles((o.files[app.id] ?? []).filter((f) => f.owned));
+  return [...new Set([...(app.spec?.services ?? []), ...fromFiles])];
+}
+
+/** The systemd unit Quadlet generates from a source file name. */
+export function serviceOfFile(name: string): string | undefined {
+  const m = /^(.+)\.(container|network|volume|build)$/.exec(name);
+  if (!m) return undefined;
+  return m[2] === 'container' ? `${m[1]}.service` : `${m[1]}-${m[2]}.service`;
+}
+
+export function servicesOfFiles(files: Array<{ name: string }>): string[] {
+  return files.map((f) => serviceOfFile(f.name)).filter((s): s is string => s !== undefined);
+}
+
+/**
+ * Whether this pass must ask Podman (secrets, volumes, containers): only when an app is
+ * on its way somewhere. A converged node costs no Podman process.
+ */
+export function needsPodman(desired: Desired, units: Record<string, UnitStatus>): boolean {
+  return desired.apps.some((app) => {
+    if (app.intent === 'absent') return true;
+    if (app.intent !== 'running') return false;
+    return (app.spec?.containers ?? []).some((c) => units[c.service]?.activeState !== 'active');
+  });
+}

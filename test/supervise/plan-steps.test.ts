@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { BACKOFF, planSteps } from '../../src/supervise/plan-steps.js';
+import type { Desired, Observed, Step } from '../../src/supervise/types.js';
+import { app, applyFake, converged, file, observed, S, unit } from './fake-systemd.js';
+
+const kinds = (steps: Step[]) => steps.map((s) => s.kind);
+const one = (id: string, intent: 'running' | 'stopped' | 'absent' = 'running', cs = ['web']) => app(id, intent, cs);
+
+describe('planSteps: table', () => {
+  it('plans nothing for a converged node', () => {
+    const d: Desired = { apps: [one('a'), app('b', 'running', ['db', 'api']), one('c', 'stopped')] };
+    expect(planSteps(d, converged(d.apps))).toEqual([]);
+  });
+
+  it('writes a missing unit file, then one daemon-reload, and nothing else in that batch', () => {
+    const d: Desired = { apps: [app('b', 'running', ['db', 'api'])] };
+    const o = converged(d.apps);
+    o.files.b = o.files.b!.filter((f) => f.name !== 'b-api.container');
+    o.units['b-db.service'] = unit('inactive');
+    const steps = planSteps(d, o);
+    expect(kinds(steps)).toEqual(['writeUnit', 'daemonReload']);
+    expect(steps[0]).toMatchObject({ app: 'b', path: 'b/b-api.container', reason: 'unit file missing' });
+  });
+
+  it('restores a unit file edited by hand, saying so', () => {
+    const d: Desired = { apps: [one('a')] };
+    const o = converged(d.apps);
+    o.files.a![0] = { ...o.files.a![0]!, content: 'edited', intact: false };
+    expect(planSteps(d, o)[0]).toMatchObject({ kind: 'writeUnit', reason: 'unit file edited by hand' });
+  });
+
+  it('never touches a file it does not own', () => {
+    const d: Desired = { apps: [one('a')] };
+    const o = converged(d.apps);
+    o.files.a!.push({ ...file('theirs.container', 'foreign'), owned: false, intact: false });
+    expect(planSteps(d, o)).toEqual([]);
+  });
+
+  it('reloads when systemd says a loaded unit is outdated', () => {
+    const d: Desired = { apps: [one('a')] };
+    const o = converged(d.apps);
+    o.units['a-web.service']!.needDaemonReload = true;
+    expect(planSteps(d, o)).toEqual([{ kind: 'daemonReload', app: '*', reason: 'systemd holds outdated definitions of a-web.service' }]);
+  });
+
+  it('starts the containers of a running app in dependency order, in one step', () => {
+    const d: Desired = { apps: [app('b', 'running', ['db', 'api'])] };
+    const o = converged(d.apps, 'inactive');
+    expect(planSteps(d, o)).toEqual([{ kind: 'start', app: 'b', units: ['b-db.service', 'b-api.service'], reason: 'app should be running' }]);
+  });
+
+  it('creates a missing secret before starting', () => {
+    const a = one('a');
+    a.spec!.secrets = [{ name: 'a-pw', length: 32, alphabet: 'hex' }];
+    const o = converged([a], 'inactive');
+    delete o.secrets!['a-pw'];
+    expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['ensureSecret', 'start']);
+  });
+
+  it('restarts a failed unit with backoff, and waits while the backoff runs', () => {
+    const d: Desired = { apps: [one('a')] };
+    const o = converged(d.apps, 'failed');
+    const steps = planSteps(d, o);
+    expect(kinds(steps)).toEqual(['setBackoff', 'resetFailed', 'start']);
+    expect(steps[0]).toMatchObject({ failures: 1, notBeforeMono: o.nowMono + BACKOFF.baseSec * S });
+    o.backoff['a-web.service'] = { failures: 3, notBeforeMono: o.nowMono + 7 * S };
+    expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'backing off after 3 failure(s): next start in 7 s' }]);
+    o.backoff['a-web.service'] = { failures: 3, notBeforeMono: o.nowMono - 1 };
+    expect(planSteps(d, o)[0]).toMatchObject({ kind: 'setBackoff', failures: 4, notBeforeMono: o.nowMono + 8 * BACKOFF.baseSec * S });
+  });
+
+  it('caps the backoff, and forgets it after a healthy minute', () => {
+    const d: Desired = { apps: [one('a')] };
+    const o = converged(d.apps, 'failed');
+    o.backoff['a-web.service'] = { failures: 30, notBeforeMono: 0 };
+    expect(planSteps(d, o)[0]).toMatchObject({ notBeforeMono: o.nowMono + BACKOFF.capSec * S });
+    const healthy = converged(d.apps);
+    healthy.backoff['a-web.service'] = { failures: 2, notBeforeMono: 0 };
+    healthy.units['a-web.service']!.activeEnterMono = healthy.nowMono - 61 * S;
+    expect(kinds(planSteps(d, healthy))).toEqual(['clearBackoff']);
+    healthy.units['a-web.service']!.activeEnterMono = healthy.nowMono - 10 * S;
+    expect(planSteps(d, healthy)).toEqual([]);
+  });
+
+  it('restarts only the units whose file changed after they started', () => {
+    const d: Desired = { apps: [app('b', 'running', ['db', 'api'])] };
+    const o = converged(d.apps);
+    o.files.b!.find((f) => f.name === 'b-api.container')!.mtimeMono = 200 * S; // started at 100 s
+    expect(planSteps(d, o)).toEqual([{ kind: 'restart', app: 'b', units: ['b-api.service'], reason: 'unit file changed since it started' }]);
+  });
+
+  it('restarts on request until every unit has started after the request', () => {
+    const o = converged([one('a')]);
+    const startedAtMs = o.nowMs - (o.nowMono - 100 * S) / 1000;
+    expect(kinds(planSteps({ apps: [one('a', 'running', ['web'])].map((a) => ({ ...a, restartRequestedAt: startedAtMs + 1 })) }, o))).toEqual(['restart']);
+    expect(planSteps({ apps: [{ ...one('a'), restartRequestedAt: startedAtMs - 1 }] }, o)).toEqual([]);
+  });
+
+  it('reports transitional states as waits', () => {
+    const d: Desired = { apps: [app('b', 'running', ['db', 'api'])] };
+    const o = converged(d.apps);
+    o.units['b-db.service'] = unit('activating', { subState: 'start' });
+    o.units['b-api.service'] = unit('activating', { subState: 'auto-restart' });
+    expect(planSteps(d, o).map((s) => s.reason)).toEqual(['starting', 'restarting after a crash']);
+  });
+
+  it('stops a stopped app (dependents first), and stops a still-starting one through its container', () => {
+    const d: Desired = { apps: [app('b', 'stopped', ['db', 'api'])] };
+    const o = converged(d.apps);
+    o.units['b-db.service'] = unit('active');
+    o.units['b-api.service'] = unit('activating', { subState: 'start' });
+    expect(planSteps(d, o)).toEqual([
+      { kind: 'stop', app: 'b', units: ['b-api.service', 'b-db.service'], reason: 'app should be stopped' },
+      { kind: 'stopContainer', app: 'b', container: 'b-api', timeoutSec: 10, reason: 'stopping while still starting (health check not passed yet)' },
+    ]);
+  });
+
+  it('clears a failure of a stopped app, and waits while it stops', () => {
+    const d: Desired = { apps: [app('b', 'stopped', ['db', 'api'])] };
+    const o = converged(d.apps);
+    o.units['b-db.service'] = unit('failed');
+    o.units['b-api.service'] = unit('deactivating');
+    expect(kinds(planSteps(d, o))).toEqual(['wait', 'resetFailed']);
+  });
+
+  it('holds the files of an app whose manifest is unusable, but still follows its intent', () => {
+    const a = one('a', 'stopped');
+    const o = converged([a]);
+    o.units['a-web.service'] = unit('active');
+    o.files.a![0] = { ...o.files.a![0]!, content: 'from an older manifest' };
+    const held = { ...a, spec: undefined, error: 'manifest invalid' };
+    expect(planSteps({ apps: [held] }, o)).toEqual([{ kind: 'stop', app: 'a', units: ['a-web.service'], reason: 'app should be stopped' }]);
+  });
+
+  it('uninstalls: stop, then remove files and reload, then forget (keeping volumes and secrets)', () => {
+    const a = app('b', 'absent', ['db', 'api']);
+    const o = converged([{ ...a, intent: 'running' }]);
+    o.volumes = { 'b-data': 'b' };
+    o.secrets = { 'b-pw': 'b' };
+    expect(planSteps({ apps: [a] }, o)[0]).toEqual({ kind: 'stop', app: 'b', units: ['b-api.service', 'b-db.service', 'b-network.service'], reason: 'app uninstalled' });
+    for (const s of Object.values(o.units)) s.activeState = 'inactive';
+    expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['removeUnit', 'removeUnit', 'removeUnit', 'daemonReload']);
+    o.files = {};
+    expect(planSteps({ apps: [a] }, o)).toEqual([{ kind: 'forgetApp', app: 'b', reason: 'uninstalled (volumes and secrets kept)' }]);
+    expect(kinds(planSteps({ apps: [{ ...a, purge: true }] }, o))).toEqual(['removeVolume', 'removeSecret']);
+    o.containers = { 'b-api': 'b' };
+    expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['removeContainer']);
+  });
+
+  it('removes the units of an app that is not installed, without touching state', () => {
+    const o = converged([one('gone')]);
+    expect(kinds(planSteps({ apps: [] }, o))).toEqual(['stop']);
+    o.units['gone-web.service']!.activeState = 'inactive';
+    expect(kinds(planSteps({ apps: [] }, o))).toEqual(['removeUnit', 'daemonReload']);
+    expect(planSteps({ apps: [] }, observed())).toEqual([]);
+  });
+});
+
+// Convergence: from any reachable state, the planner driving a fake systemd reaches a fixed
+// point within a few passes, and that fixed point is what the intents say.
+const activeStates = fc.constantFrom('active', 'inactive', 'failed', 'activating', 'deactivating');
+const intents = fc.constantFrom('running' as const, 'stopped' as const, 'absent' as const);
+
+describe('planSteps: convergence', () => {
+  it('reaches a fixed point that matches every intent, from random states', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ intent: intents, states: fc.array(activeStates, { minLength: 1, maxLength: 3 }), missing: fc.boolean(), edited: fc.boolean(), reload: fc.boolean(), purge: fc.boolean() }), { minLength: 1, maxLength: 4 }),
+        (specs) => {
+          const apps = specs.map((s, i) => ({ ...app(`app${i}`, s.intent, s.states.map((_, j) => `c${j}`)), purge: s.purge }));
+          let desired: Desired = { apps };
+          let o: Observed = converged(apps.map((a) => ({ ...a, intent: 'running' as const })));
+          specs.forEach((s, i) => {
+            s.states.forEach((st, j) => (o.units[`app${i}-c${j}.service`] = unit(st)));
+            if (s.missing) o.files[`app${i}`] = o.files[`app${i}`]!.slice(1);
+            if (s.edited && o.files[`app${i}`]!.length > 0) o.files[`app${i}`]![0] = { ...o.files[`app${i}`]![0]!, content: 'x', intact: false };
+            if (s.reload) o.units[`app${i}-c0.service`]!.needDaemonReload = true;
+          });
+          let passes = 0;
+          for (; passes < 40; passes++) {
+            const steps = planSteps(desired, o);
+            if (steps.length === 0) break;
+            ({ desired, observed: o } = applyFake(desired, o, steps));
+          }
+          expect(passes).toBeLessThan(40);
+          expect(planSteps(desired, o)).toEqual([]);
+          specs.forEach((s, i) => {
+            const services = s.states.map((_, j) => `app${i}-c${j}.service`);
+            if (s.intent === 'running') for (const svc of services) expect(o.units[svc]?.activeState).toBe('active');
+            if (s.intent === 'stopped') for (const svc of services) expect(o.units[svc]?.activeState).toBe('inactive');
+            if (s.intent === 'absent') {
+              expect(o.files[`app${i}`] ?? []).toEqual([]);
+              for (const svc of services) expect(o.units[svc]?.activeState ?? 'inactive').toBe('inactive');
+              expect(desired.apps.some((a) => a.id === `app${i}`)).toBe(false);
+            }
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
