@@ -7,4 +7,6 @@ export const EXIT = {
   usage: 2,
   /** The environment failed us: a file could not be written, a program could not run. */
   failure: 3,
+  /** --wait gave up: the app did not reach what was asked within --timeout. */
+  timeout: 4,
 } as const;

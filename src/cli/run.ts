@@ -1,9 +1,11 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT } from './exit-codes.js';
 import { BUNDLED_APPS_DIR, type CliIo } from './io.js';
 import { resolvePaths } from '../paths.js';
 import { validateCommand } from './validate-command.js';
 import { renderCommand } from './render-command.js';
+import { intentCommand, reconcileCommand, statusCommand } from './supervise-commands.js';
+import type { IntentChange } from '../supervise/intents.js';
 
 export const VERSION = '0.1.0';
 
@@ -82,5 +84,52 @@ Exit codes: 0 ok, 1 invalid manifest or units (other apps still handled), 2 usag
         }),
       );
     });
+  const intentVerb = (name: string, change: (o: { purge?: boolean }) => IntentChange, description: string, example: string) => {
+    const cmd = program
+      .command(name)
+      .description(description)
+      .argument('<app>', 'app id')
+      .addOption(appsOption())
+      .option('--wait', 'block until the app reached what was asked (or --timeout passed)')
+      .option('--timeout <seconds>', 'with --wait: give up after this long (exit 4)', parsePositiveInt, 600)
+      .option('--json', 'print a JSON report');
+    if (name === 'uninstall') cmd.option('--purge', 'also remove the app\'s volumes (its data) and secrets, and say what was removed');
+    cmd.addHelpText('after', `\nExample:\n  ${example}`).action(async (app: string, opts: { apps?: string; wait?: boolean; timeout: number; json?: boolean; purge?: boolean }) => {
+      setExit(await intentCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json), app, change: change(opts), wait: Boolean(opts.wait), timeoutSec: opts.timeout }));
+    });
+  };
+  intentVerb('install', () => 'install', 'install an app from the catalog and start it (records the intent, runs one pass, returns)', 'archy-quadlet install filebrowser --wait');
+  intentVerb('uninstall', (o) => (o.purge ? 'purge' : 'uninstall'), 'stop an app and remove its units and containers; volumes and secrets stay unless --purge', 'archy-quadlet uninstall immich --purge');
+  intentVerb('start', () => 'start', 'start an installed app (and start it at boot again)', 'archy-quadlet start lnd');
+  intentVerb('stop', () => 'stop', 'stop an installed app; it stays stopped across crashes, passes and reboots', 'archy-quadlet stop bitcoin-knots');
+  intentVerb('restart', () => 'restart', 'restart every container of an installed app', 'archy-quadlet restart mempool --wait');
+
+  program
+    .command('reconcile')
+    .description('one pass: compare what should run with what systemd says runs, and issue the steps between them')
+    .addOption(appsOption())
+    .option('--dry-run', 'print the plan, change nothing')
+    .option('--json', 'print a JSON report')
+    .addHelpText('after', '\nExamples:\n  archy-quadlet reconcile --dry-run\n  archy-quadlet reconcile --json')
+    .action(async (opts: { apps?: string; dryRun?: boolean; json?: boolean }) => {
+      setExit(await reconcileCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }));
+    });
+
+  program
+    .command('status')
+    .description('per app and unit: wanted, actual (starting/stopping included), last failure')
+    .argument('[app]', 'one app id (default: every installed app)')
+    .addOption(appsOption())
+    .option('--json', 'print a JSON report')
+    .addHelpText('after', '\nExamples:\n  archy-quadlet status\n  archy-quadlet status immich --json')
+    .action(async (app: string | undefined, opts: { apps?: string; json?: boolean }) => {
+      setExit(await statusCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json), ...(app ? { app } : {}) }));
+    });
   return program;
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < 1 || n > 86_400) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 86400');
+  return n;
 }

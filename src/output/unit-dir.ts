@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseOwnedHeader, type OwnedHeader } from '../render/unit-file.js';
@@ -21,6 +21,8 @@ export interface ExistingFile {
   name: string;
   content: string;
   owned?: OwnedHeader;
+  /** Modification time, ms since the epoch. */
+  mtimeMs?: number;
 }
 
 const TMP_PREFIX = '.archy-quadlet-tmp-';
@@ -37,9 +39,10 @@ export async function readUnitDir(dir: string): Promise<ExistingFile[]> {
   const out: ExistingFile[] = [];
   for (const e of entries) {
     if (!e.isFile() || e.name.startsWith(TMP_PREFIX)) continue;
-    const content = await readFile(join(dir, e.name), 'utf8');
+    const path = join(dir, e.name);
+    const [content, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
     const owned = parseOwnedHeader(content);
-    out.push({ name: e.name, content, ...(owned ? { owned } : {}) });
+    out.push({ name: e.name, content, mtimeMs: st.mtimeMs, ...(owned ? { owned } : {}) });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : 1));
 }

@@ -186,7 +186,7 @@ function healthEntries(h: HealthcheckSpec): UnitEntry[] {
   // string starting with CMD or NONE as a keyword, so the shell form is spelled out.
   let argv: string[];
   if (h.http !== undefined) argv = ['/bin/sh', '-c', `wget -q -O /dev/null '${h.http}' || curl -fsS -o /dev/null '${h.http}'`];
-  else if (h.tcp !== undefined) argv = ['nc', '-z', '127.0.0.1', String(h.tcp)];
+  else if (h.tcp !== undefined) argv = ['/bin/sh', '-c', tcpCheck(h.tcp)];
   else if (Array.isArray(h.command)) argv = h.command;
   else argv = ['/bin/sh', '-c', h.command!];
   const cmd = jsonArrayValue(argv);
@@ -200,6 +200,14 @@ function healthEntries(h: HealthcheckSpec): UnitEntry[] {
   ];
   if (h.readiness !== false) out.push(['Notify', 'healthy']);
   return out;
+}
+
+/**
+ * A TCP connect that works in most images: nc -z (OpenBSD/GNU netcat), busybox nc (no -z:
+ * connect with stdin closed), or bash's /dev/tcp.
+ */
+export function tcpCheck(port: number): string {
+  return `nc -z 127.0.0.1 ${port} 2>/dev/null || nc -w 2 127.0.0.1 ${port} </dev/null >/dev/null 2>&1 || bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}' 2>/dev/null`;
 }
 
 function publishSpec(ip: string | undefined, host: number, container: number, proto: string | undefined): string {

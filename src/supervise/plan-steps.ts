@@ -102,14 +102,14 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
         break;
       case 'failed':
       case 'inactive': {
-        if (backoff && o.nowMono < backoff.notBeforeMono) {
-          const sec = Math.ceil((backoff.notBeforeMono - o.nowMono) / SEC);
+        if (backoff && o.nowMs < backoff.notBeforeMs) {
+          const sec = Math.ceil((backoff.notBeforeMs - o.nowMs) / 1000);
           steps.push({ kind: 'wait', app: id, unit: svc, reason: `backing off after ${backoff.failures} failure(s): next start in ${sec} s` });
           break;
         }
         if (u.activeState === 'failed') {
           reset.push(svc);
-          steps.push(backoffStep(id, svc, backoff, o.nowMono));
+          steps.push(backoffStep(id, svc, backoff, o.nowMs));
         }
         start.push(svc);
         break;
@@ -127,10 +127,10 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
   return steps;
 }
 
-function backoffStep(app: string, unit: string, prior: BackoffEntry | undefined, nowMono: number): Step {
+function backoffStep(app: string, unit: string, prior: BackoffEntry | undefined, nowMs: number): Step {
   const failures = (prior?.failures ?? 0) + 1;
   const delaySec = Math.min(BACKOFF.capSec, BACKOFF.baseSec * 2 ** (failures - 1));
-  return { kind: 'setBackoff', app, unit, failures, notBeforeMono: nowMono + delaySec * SEC, reason: `failure ${failures}: next retry no sooner than ${delaySec} s` };
+  return { kind: 'setBackoff', app, unit, failures, notBeforeMs: nowMs + delaySec * 1000, reason: `failure ${failures}: next retry no sooner than ${delaySec} s` };
 }
 
 function planStopped(app: DesiredApp, o: Observed, services: string[]): Step[] {

@@ -33,6 +33,8 @@ export interface DesiredApp {
     /** Every unit the files generate: networks, volumes, builds, containers. */
     services: string[];
     secrets: DesiredSecret[];
+    /** Host directories of relative bind mounts: created before the app starts. */
+    dataDirs: string[];
   };
   /** Why the manifest could not be used (shown by status; the app is held). */
   error?: string;
@@ -68,8 +70,8 @@ export interface ObservedFile {
 
 export interface BackoffEntry {
   failures: number;
-  /** Monotonic µs before which the unit is not started again. */
-  notBeforeMono: number;
+  /** Wall-clock ms before which the unit is not started again (wall clock: kept across reboots). */
+  notBeforeMs: number;
 }
 
 export interface Observed {
@@ -102,7 +104,7 @@ type StepArgs = {
   removeContainer: { container: string };
   removeVolume: { volume: string };
   removeSecret: { secret: string };
-  setBackoff: { unit: string; failures: number; notBeforeMono: number };
+  setBackoff: { unit: string; failures: number; notBeforeMs: number };
   clearBackoff: { unit: string };
   forgetApp: Record<never, never>;
   /** Nothing to do until something in flight finishes; reported, not executed. */

@@ -78,7 +78,7 @@ describe.runIf(enabled)('the Quadlet generator on the catalog', () => {
         for (const [k, v] of Object.entries(s.environment ?? {})) expect(flagValues(argv, '--env')).toContain(`${k}=${String(v)}`);
         if (s.healthcheck) {
           const cmd = JSON.parse(flagValues(argv, '--health-cmd')[0]!) as string[];
-          if (s.healthcheck.tcp) expect(cmd).toEqual(['nc', '-z', '127.0.0.1', String(s.healthcheck.tcp)]);
+          if (s.healthcheck.tcp) expect(cmd).toEqual(['/bin/sh', '-c', expect.stringContaining(`nc -z 127.0.0.1 ${s.healthcheck.tcp} `)]);
           else if (s.healthcheck.http) expect(cmd.join(' ')).toContain(s.healthcheck.http);
           else expect(cmd).toEqual(Array.isArray(s.healthcheck.command) ? s.healthcheck.command : ['/bin/sh', '-c', s.healthcheck.command]);
           expect(argv.includes('--sdnotify=healthy')).toBe(s.healthcheck.readiness !== false);

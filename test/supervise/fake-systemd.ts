@@ -45,6 +45,7 @@ export function app(id: string, intent: DesiredApp['intent'], containers: string
       containers: containers.map((c) => ({ service: `${id}-${c}.service`, containerName: `${id}-${c}`, stopTimeoutSec: 10, readiness: true })),
       services: [...(containers.length > 1 ? [`${id}-network.service`] : []), ...containers.map((c) => `${id}-${c}.service`)],
       secrets: [],
+      dataDirs: [],
     },
     ...extra,
   };
@@ -127,7 +128,7 @@ export function applyFake(desired: Desired, o: Observed, steps: Step[]): { desir
         delete n.containers![st.container];
         break;
       case 'setBackoff':
-        n.backoff[st.unit] = { failures: st.failures, notBeforeMono: st.notBeforeMono };
+        n.backoff[st.unit] = { failures: st.failures, notBeforeMs: st.notBeforeMs };
         break;
       case 'clearBackoff':
         delete n.backoff[st.unit];

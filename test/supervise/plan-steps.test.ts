@@ -63,20 +63,20 @@ describe('planSteps: table', () => {
     const o = converged(d.apps, 'failed');
     const steps = planSteps(d, o);
     expect(kinds(steps)).toEqual(['setBackoff', 'resetFailed', 'start']);
-    expect(steps[0]).toMatchObject({ failures: 1, notBeforeMono: o.nowMono + BACKOFF.baseSec * S });
-    o.backoff['a-web.service'] = { failures: 3, notBeforeMono: o.nowMono + 7 * S };
+    expect(steps[0]).toMatchObject({ failures: 1, notBeforeMs: o.nowMs + BACKOFF.baseSec * 1000 });
+    o.backoff['a-web.service'] = { failures: 3, notBeforeMs: o.nowMs + 7 * 1000 };
     expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'backing off after 3 failure(s): next start in 7 s' }]);
-    o.backoff['a-web.service'] = { failures: 3, notBeforeMono: o.nowMono - 1 };
-    expect(planSteps(d, o)[0]).toMatchObject({ kind: 'setBackoff', failures: 4, notBeforeMono: o.nowMono + 8 * BACKOFF.baseSec * S });
+    o.backoff['a-web.service'] = { failures: 3, notBeforeMs: o.nowMs - 1 };
+    expect(planSteps(d, o)[0]).toMatchObject({ kind: 'setBackoff', failures: 4, notBeforeMs: o.nowMs + 8 * BACKOFF.baseSec * 1000 });
   });
 
   it('caps the backoff, and forgets it after a healthy minute', () => {
     const d: Desired = { apps: [one('a')] };
     const o = converged(d.apps, 'failed');
-    o.backoff['a-web.service'] = { failures: 30, notBeforeMono: 0 };
-    expect(planSteps(d, o)[0]).toMatchObject({ notBeforeMono: o.nowMono + BACKOFF.capSec * S });
+    o.backoff['a-web.service'] = { failures: 30, notBeforeMs: 0 };
+    expect(planSteps(d, o)[0]).toMatchObject({ notBeforeMs: o.nowMs + BACKOFF.capSec * 1000 });
     const healthy = converged(d.apps);
-    healthy.backoff['a-web.service'] = { failures: 2, notBeforeMono: 0 };
+    healthy.backoff['a-web.service'] = { failures: 2, notBeforeMs: 0 };
     healthy.units['a-web.service']!.activeEnterMono = healthy.nowMono - 61 * S;
     expect(kinds(planSteps(d, healthy))).toEqual(['clearBackoff']);
     healthy.units['a-web.service']!.activeEnterMono = healthy.nowMono - 10 * S;

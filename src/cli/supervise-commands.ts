@@ -1,0 +1,143 @@
+import type { CliIo } from './io.js';
+import type { Paths } from '../paths.js';
+import { EXIT } from './exit-codes.js';
+import { formatError, json } from './format.js';
+import { createLogger } from '../supervise/logger.js';
+import { createSupervisor, currentView, reconcilePass, withLock, type PassReport, type Supervisor } from '../supervise/supervisor.js';
+import { changeIntent, IntentError, type IntentChange } from '../supervise/intents.js';
+import { StateError } from '../supervise/state-store.js';
+import { LockTimeoutError } from '../supervise/lock.js';
+import { computeStatus, type AppView } from '../supervise/status.js';
+import type { Step } from '../supervise/types.js';
+
+export interface SuperviseArgs {
+  io: CliIo;
+  paths: Paths;
+  json: boolean;
+}
+
+function supervisorFor(a: SuperviseArgs): Supervisor {
+  // Step logs go to stderr (JSON for journald, short lines on a terminal); results to stdout.
+  return createSupervisor(a.paths, a.io.env, createLogger({ human: a.io.isTty, write: a.io.stderr }));
+}
+
+/** Maps the library's errors to messages and exit codes; nothing else is caught. */
+async function guarded(a: SuperviseArgs, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof IntentError) {
+      a.io.stderr(`archy-quadlet: ${e.message}\n`);
+      for (const err of e.errors) a.io.stderr(`${formatError(err)}\n`);
+      return EXIT.invalid;
+    }
+    if (e instanceof StateError || e instanceof LockTimeoutError) {
+      a.io.stderr(`archy-quadlet: ${e.message}\n`);
+      return EXIT.failure;
+    }
+    throw e;
+  }
+}
+
+export async function intentCommand(a: SuperviseArgs & { app: string; change: IntentChange; wait: boolean; timeoutSec: number }): Promise<number> {
+  return guarded(a, async () => {
+    const sv = supervisorFor(a);
+    let report = await changeIntent(sv, a.app, a.change);
+    if (a.wait) report = await waitConverged(sv, a, report, a.timeoutSec);
+    const now = await currentView(sv);
+    const view = computeStatus(now.desired, now.observed).find((v) => v.id === a.app);
+    if (a.json) a.io.stdout(json({ app: a.app, change: a.change, converged: report.converged, pending: report.pending, applied: report.applied.flat().map(outcomeJson), status: view ?? null }));
+    else a.io.stdout(`${summary(a.app, a.change, report, view)}\n`);
+    if (a.wait && !report.converged) return EXIT.timeout;
+    return report.applied.flat().some((o) => !o.ok) ? EXIT.failure : EXIT.ok;
+  });
+}
+
+async function waitConverged(sv: Supervisor, a: SuperviseArgs, first: PassReport, timeoutSec: number): Promise<PassReport> {
+  const deadline = sv.clock.nowMs() + timeoutSec * 1000;
+  let report = first;
+  let last = '';
+  while (!report.converged && sv.clock.nowMs() < deadline) {
+    const line = report.pending.map((s) => `${s.app}: ${'unit' in s && s.unit ? `${s.unit} ` : ''}${s.reason}`).join('; ');
+    if (line !== last && !a.json) a.io.stderr(`… ${line}\n`);
+    last = line;
+    await new Promise((r) => setTimeout(r, 1000));
+    const next = await withLock(sv, () => reconcilePass(sv));
+    report = { ...next, applied: [...report.applied, ...next.applied] };
+  }
+  return report;
+}
+
+function summary(app: string, change: IntentChange, r: PassReport, v: AppView | undefined): string {
+  const mine = r.applied.flat().filter((o) => o.step.app === app || o.step.app === '*');
+  const issued = mine.filter((o) => o.ok).length;
+  const failed = mine.filter((o) => !o.ok);
+  const now = v ? `${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}` : change === 'uninstall' || change === 'purge' ? 'uninstalled' : 'unknown';
+  const waits = r.pending.filter((s) => s.kind === 'wait' && s.app === app).map((s) => s.reason);
+  return [
+    `${app}: ${change} recorded; ${issued} step(s) issued${failed.length ? `, ${failed.length} failed: ${failed.map((o) => o.error).join('; ')}` : ''}; now ${now}`,
+    ...(waits.length ? [`  in progress: ${[...new Set(waits)].join(', ')}`] : []),
+    ...(v?.lastFailure ? [`  last failure: ${v.lastFailure}`] : []),
+  ].join('\n');
+}
+
+function outcomeJson(o: { step: Step; ok: boolean; error?: string; ms: number }) {
+  const { step } = o;
+  const { content: _content, ...rest } = step as Step & { content?: string };
+  return { ...rest, ok: o.ok, ms: o.ms, ...(o.error ? { error: o.error } : {}) };
+}
+
+export async function reconcileCommand(a: SuperviseArgs & { dryRun: boolean }): Promise<number> {
+  return guarded(a, async () => {
+    const sv = supervisorFor(a);
+    const report = a.dryRun ? await reconcilePass(sv, { dryRun: true }) : await withLock(sv, () => reconcilePass(sv));
+    const plan = a.dryRun ? report.pending.map(({ ...s }) => ({ ...s, ...('content' in s ? { content: `(${s.content.length} bytes)` } : {}) })) : undefined;
+    if (a.json) {
+      a.io.stdout(json({ dryRun: a.dryRun, converged: report.converged, ...(plan ? { plan } : { applied: report.applied.flat().map(outcomeJson) }), pending: report.pending.filter((s) => s.kind === 'wait'), errors: report.errors }));
+    } else {
+      if (a.dryRun) {
+        if (report.pending.length === 0) a.io.stdout('converged: nothing to do\n');
+        for (const s of report.pending) a.io.stdout(`${s.kind}${describe(s)}${s.app !== '*' ? ` [${s.app}]` : ''}: ${s.reason}\n`);
+      } else {
+        const n = report.applied.flat().length;
+        a.io.stdout(`${n} step(s) applied; ${report.converged ? 'converged' : `in progress: ${report.pending.map((s) => `${s.app}: ${s.reason}`).join('; ')}`}\n`);
+      }
+      for (const e of report.errors) a.io.stderr(`${e.app}: ${e.message}\n`);
+    }
+    return report.applied.flat().some((o) => !o.ok) ? EXIT.failure : EXIT.ok;
+  });
+}
+
+function describe(s: Step): string {
+  if ('units' in s) return ` ${s.units.join(' ')}`;
+  if ('path' in s) return ` ${s.path}`;
+  if ('container' in s) return ` ${s.container}`;
+  if ('secret' in s) return ` ${s.secret}`;
+  if ('volume' in s) return ` ${s.volume}`;
+  if ('unit' in s && s.unit) return ` ${s.unit}`;
+  return '';
+}
+
+export async function statusCommand(a: SuperviseArgs & { app?: string }): Promise<number> {
+  return guarded(a, async () => {
+    const sv = supervisorFor(a);
+    const view = await currentView(sv);
+    let apps = computeStatus(view.desired, view.observed);
+    if (a.app) {
+      apps = apps.filter((x) => x.id === a.app);
+      if (apps.length === 0) throw new IntentError(`"${a.app.slice(0, 64)}" is not installed`);
+    }
+    if (a.json) {
+      a.io.stdout(json({ apps }));
+      return EXIT.ok;
+    }
+    if (apps.length === 0) a.io.stdout('no apps installed (archy-quadlet install APP)\n');
+    for (const v of apps) {
+      a.io.stdout(`${v.id}: ${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}\n`);
+      for (const u of v.units) a.io.stdout(`  ${u.unit}: ${u.state} (${u.activeState}/${u.subState})${u.failure ? `, last failure: ${u.failure}` : ''}${u.restarts ? `, ${u.restarts} restart(s)` : ''}\n`);
+      if (v.backoff) a.io.stdout(`  backing off: ${v.backoff}\n`);
+      if (v.error) a.io.stdout(`  manifest problem: ${v.error}\n`);
+    }
+    return EXIT.ok;
+  });
+}

@@ -1,0 +1,121 @@
+import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
+import { writeFileAtomic } from '../output/unit-dir.js';
+import type { BackoffEntry, Desired, Step, StepKind, StepOf } from './types.js';
+import type { Systemctl } from './systemctl.js';
+import type { Podman } from './podman.js';
+import { generateSecret } from './generate-secret.js';
+import { updateState } from './state-store.js';
+
+export type Executors = { [K in StepKind]: (step: StepOf<K>) => Promise<void> };
+
+export interface ApplyDeps {
+  unitRoot: string;
+  stateDir: string;
+  systemctl: Systemctl;
+  podman: Podman;
+  desired: Desired;
+  /** Changed in place by setBackoff / clearBackoff; the caller persists it. */
+  backoff: Record<string, BackoffEntry>;
+  /** Runs a command in a transient user unit, without waiting for it (systemd-run --user --no-block). */
+  runDetached?: (unit: string, argv: string[]) => Promise<void>;
+}
+
+async function systemdRun(unit: string, argv: string[]): Promise<void> {
+  await execa('systemd-run', ['--user', '--no-block', '--collect', '--quiet', `--unit=${unit}`, '--', ...argv], { timeout: 30_000, stdin: 'ignore' });
+}
+
+/** One executor per kind of step; a missing one is a compile error. */
+export function makeExecutors(d: ApplyDeps): Executors {
+  const runDetached = d.runDetached ?? systemdRun;
+  return {
+    async writeUnit(s) {
+      const path = join(d.unitRoot, s.path);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFileAtomic(path, s.content);
+    },
+    async removeUnit(s) {
+      const path = join(d.unitRoot, s.path);
+      await rm(path, { force: true });
+      if ((await readdir(dirname(path)).catch(() => ['?'])).length === 0) await rmdir(dirname(path)).catch(() => undefined);
+    },
+    async daemonReload() {
+      await d.systemctl.daemonReload();
+    },
+    async ensureSecret(s) {
+      // The value exists only here and in Podman's store: never logged, printed or kept.
+      await d.podman.createSecret(s.secret, s.app, generateSecret(s.length, s.alphabet));
+    },
+    async start(s) {
+      const app = d.desired.apps.find((a) => a.id === s.app);
+      for (const dir of app?.spec?.dataDirs ?? []) await mkdir(dir, { recursive: true, mode: 0o750 });
+      await d.systemctl.start(s.units);
+    },
+    async stop(s) {
+      await d.systemctl.stop(s.units);
+    },
+    async restart(s) {
+      await d.systemctl.restart(s.units);
+    },
+    async resetFailed(s) {
+      await d.systemctl.resetFailed(s.units);
+    },
+    async stopContainer(s) {
+      // podman stop waits up to the container's stop timeout (600 s for a bitcoind): systemd
+      // runs it, so the pass does not wait. A second request while one runs is refused by
+      // systemd (the unit exists) and that is fine.
+      await runDetached(`archy-quadlet-stop-${s.container}`, ['podman', 'stop', '--ignore', '--time', String(s.timeoutSec), s.container]).catch(
+        (e: Error) => {
+          if (!/already (exists|loaded)|is active/i.test(e.message)) throw e;
+        },
+      );
+    },
+    async removeContainer(s) {
+      await d.podman.removeContainer(s.container);
+    },
+    async removeVolume(s) {
+      await d.podman.removeVolume(s.volume);
+    },
+    async removeSecret(s) {
+      await d.podman.removeSecret(s.secret);
+    },
+    async setBackoff(s) {
+      d.backoff[s.unit] = { failures: s.failures, notBeforeMs: s.notBeforeMs };
+    },
+    async clearBackoff(s) {
+      delete d.backoff[s.unit];
+    },
+    async forgetApp(s) {
+      await updateState(d.stateDir, (state) => {
+        delete state.apps[s.app];
+      });
+    },
+    async wait() {},
+  };
+}
+
+export interface StepOutcome {
+  step: Step;
+  ok: boolean;
+  error?: string;
+  ms: number;
+}
+
+/** Applies steps in order. A failing step is reported and the others still run: one broken app never blocks the rest. */
+export async function applySteps(steps: Step[], executors: Executors, onOutcome: (o: StepOutcome) => void): Promise<StepOutcome[]> {
+  const outcomes: StepOutcome[] = [];
+  for (const step of steps) {
+    const t0 = performance.now();
+    let outcome: StepOutcome;
+    try {
+      await (executors[step.kind] as (s: Step) => Promise<void>)(step);
+      outcome = { step, ok: true, ms: Math.round(performance.now() - t0) };
+    } catch (e) {
+      outcome = { step, ok: false, error: (e as Error).message, ms: Math.round(performance.now() - t0) };
+    }
+    outcomes.push(outcome);
+    onOutcome(outcome);
+  }
+  return outcomes;
+}

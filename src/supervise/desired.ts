@@ -1,0 +1,77 @@
+import { join } from 'node:path';
+import type { AppSpec } from '../manifest/app-spec.js';
+import { serviceNames } from '../manifest/app-spec.js';
+import type { CatalogApp } from '../catalog/load-catalog.js';
+import { renderApp } from '../render/render-app.js';
+import { UnitValueError } from '../render/escape.js';
+import { appDataDir, type Paths } from '../paths.js';
+import type { Desired, DesiredApp } from './types.js';
+import type { SupervisorState } from './state-store.js';
+
+/** What should be, from the state (intents) and the catalog (manifests). Pure. */
+export function buildDesired(state: SupervisorState, catalog: Map<string, CatalogApp>, paths: Paths): Desired {
+  const apps = Object.entries(state.apps)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([id, intent]): DesiredApp => {
+      const base: DesiredApp = {
+        id,
+        intent: intent.intent,
+        purge: intent.purge === true,
+        ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
+      };
+      const entry = catalog.get(id);
+      if (!entry) return { ...base, error: `no manifest for "${id}" in ${paths.appsDir}: its units are kept as they are` };
+      if (!entry.result.ok) {
+        const e = entry.result.errors[0]!;
+        const more = entry.result.errors.length > 1 ? ` (and ${entry.result.errors.length - 1} more)` : '';
+        return { ...base, error: `${e.file}:${e.line}:${e.col}: ${e.field}: ${e.message}${more}` };
+      }
+      try {
+        return { ...base, spec: specOf(entry.result.app, entry, paths, intent.intent === 'running') };
+      } catch (e) {
+        if (e instanceof UnitValueError) return { ...base, error: `${entry.file}: ${e.message}` };
+        throw e;
+      }
+    });
+  return { apps };
+}
+
+function specOf(app: AppSpec, entry: CatalogApp, paths: Paths, startAtBoot: boolean): NonNullable<DesiredApp['spec']> {
+  const dataDir = appDataDir(paths, app.id);
+  const files = renderApp(app, { startAtBoot, source: entry.file, appDir: entry.dir, dataDir }).map(({ name, content }) => ({ name, content }));
+  return {
+    files,
+    containers: dependencyOrder(app).map((c) => ({
+      service: c.service,
+      containerName: c.containerName,
+      stopTimeoutSec: c.stopTimeoutSec,
+      readiness: c.spec.healthcheck !== undefined && c.spec.healthcheck.readiness !== false,
+    })),
+    services: serviceNames(app),
+    secrets: Object.entries(app.manifest.secrets ?? {}).map(([name, s]) => ({
+      name: app.names.secrets[name]!,
+      length: s.length ?? 32,
+      alphabet: s.alphabet ?? 'alphanumeric',
+    })),
+    dataDirs: [
+      ...new Set(
+        app.manifest.containers.flatMap((c) => (c.binds ?? []).filter((b) => !b.source.startsWith('/')).map((b) => join(dataDir, b.source))),
+      ),
+    ].sort(),
+  };
+}
+
+/** Containers with their dependencies first (the manifest has no cycles: validated). */
+function dependencyOrder(app: AppSpec): AppSpec['containers'] {
+  const byName = new Map(app.containers.map((c) => [c.spec.name, c]));
+  const done = new Set<string>();
+  const out: AppSpec['containers'] = [];
+  const visit = (name: string) => {
+    if (done.has(name)) return;
+    done.add(name);
+    for (const dep of Object.keys(byName.get(name)!.spec.dependsOn ?? {}).sort()) if (byName.has(dep)) visit(dep);
+    out.push(byName.get(name)!);
+  };
+  for (const c of app.containers) visit(c.spec.name);
+  return out;
+}

@@ -1,0 +1,74 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readUnitDir } from '../output/unit-dir.js';
+import type { Desired, Observed, ObservedFile } from './types.js';
+import type { Systemctl } from './systemctl.js';
+import type { Podman } from './podman.js';
+import { needsPodman, serviceOfFile } from './plan-steps.js';
+import type { BackoffEntry } from './types.js';
+
+const APP_DIR = /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+export interface Clock {
+  nowMs(): number;
+  /** CLOCK_MONOTONIC in µs: the clock of systemd's *TimestampMonotonic properties. */
+  nowMono(): number;
+}
+
+export const systemClock: Clock = {
+  nowMs: () => Date.now(),
+  nowMono: () => Number(process.hrtime.bigint() / 1000n),
+};
+
+export interface ObserveDeps {
+  unitRoot: string;
+  systemctl: Systemctl;
+  podman: Podman;
+  clock: Clock;
+  backoff: Record<string, BackoffEntry>;
+}
+
+/**
+ * What is: our unit files, one `systemctl --user show` for every unit of ours, and Podman
+ * only when some app is on its way somewhere (a converged node costs no Podman process).
+ */
+export async function observe(desired: Desired, d: ObserveDeps): Promise<Observed> {
+  const nowMs = d.clock.nowMs();
+  const nowMono = d.clock.nowMono();
+  const files: Record<string, ObservedFile[]> = {};
+  const ids = new Set([...desired.apps.map((a) => a.id), ...(await appDirs(d.unitRoot))]);
+  for (const id of ids) {
+    const list = await readUnitDir(join(d.unitRoot, id));
+    if (list.length === 0) continue;
+    files[id] = list.map((f) => ({
+      name: f.name,
+      content: f.content,
+      owned: f.owned !== undefined,
+      intact: f.owned?.intact ?? false,
+      mtimeMono: nowMono - Math.round((nowMs - (f.mtimeMs ?? nowMs)) * 1000),
+    }));
+  }
+  const services = new Set<string>();
+  for (const app of desired.apps) for (const s of app.spec?.services ?? []) services.add(s);
+  for (const list of Object.values(files)) for (const f of list) if (f.owned) services.add(serviceOfFile(f.name) ?? '');
+  services.delete('');
+  const units = await d.systemctl.show([...services].sort());
+  const observed: Observed = { nowMs, nowMono, files, units, backoff: d.backoff };
+  if (needsPodman(desired, units)) {
+    observed.secrets = await d.podman.secrets();
+    if (desired.apps.some((a) => a.intent === 'absent')) {
+      observed.containers = await d.podman.containers();
+      if (desired.apps.some((a) => a.intent === 'absent' && a.purge)) observed.volumes = await d.podman.volumes();
+    }
+  }
+  return observed;
+}
+
+async function appDirs(root: string): Promise<string[]> {
+  try {
+    return (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && APP_DIR.test(e.name)).map((e) => e.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}

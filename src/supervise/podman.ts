@@ -1,0 +1,68 @@
+import { execa } from 'execa';
+import { LABEL_APP, LABEL_MANAGED_BY } from '../render/render-app.js';
+
+/** The few Podman operations the supervisor needs beyond what systemd does. */
+export interface Podman {
+  /** Our secrets (by label), name → app. */
+  secrets(): Promise<Record<string, string>>;
+  /** Creates a secret; the value reaches podman through its environment, never a command line. */
+  createSecret(name: string, app: string, value: string): Promise<void>;
+  removeSecret(name: string): Promise<void>;
+  volumes(): Promise<Record<string, string>>;
+  removeVolume(name: string): Promise<void>;
+  containers(): Promise<Record<string, string>>;
+  stopContainer(name: string, timeoutSec: number): Promise<void>;
+  removeContainer(name: string): Promise<void>;
+}
+
+const MANAGED = `label=${LABEL_MANAGED_BY}=archy-quadlet`;
+
+export function podmanCli(bin = 'podman'): Podman {
+  const run = async (args: string[], env?: Record<string, string>, timeout = 60_000) => {
+    const r = await execa(bin, args, { timeout, reject: false, stdin: 'ignore', ...(env ? { env } : {}) });
+    if (r.exitCode !== 0) throw new Error(`podman ${args[0]} ${args[1] ?? ''}: ${String(r.stderr || r.shortMessage).trim()}`);
+    return r.stdout;
+  };
+  const byLabel = (json: string, nameOf: (x: Record<string, unknown>) => string, labelsOf: (x: Record<string, unknown>) => unknown) => {
+    const out: Record<string, string> = {};
+    for (const x of (JSON.parse(json || '[]') as Array<Record<string, unknown>>) ?? []) {
+      const labels = (labelsOf(x) ?? {}) as Record<string, string>;
+      if (labels[LABEL_MANAGED_BY] === 'archy-quadlet' && labels[LABEL_APP]) out[nameOf(x)] = labels[LABEL_APP];
+    }
+    return out;
+  };
+  return {
+    async secrets() {
+      // podman 5.4's `secret ls` has neither a label filter nor JSON output: names, then inspect.
+      const names = (await run(['secret', 'ls', '--noheading', '--format', '{{.Name}}'])).split('\n').map((x) => x.trim()).filter(Boolean);
+      if (names.length === 0) return {};
+      const inspected = await run(['secret', 'inspect', ...names]);
+      return byLabel(inspected, (x) => String((x.Spec as Record<string, unknown>)?.Name ?? ''), (x) => (x.Spec as Record<string, unknown>)?.Labels);
+    },
+    async createSecret(name, app, value) {
+      // Through the environment of this one podman process (readable only by its owner):
+      // never on a command line, never in a file. (`-` for stdin refuses Node's socket pipes.)
+      await run(['secret', 'create', '--env', '--label', `${LABEL_APP}=${app}`, '--label', `${LABEL_MANAGED_BY}=archy-quadlet`, name, 'ARCHY_QUADLET_SECRET_VALUE'], {
+        ARCHY_QUADLET_SECRET_VALUE: value,
+      });
+    },
+    async removeSecret(name) {
+      await run(['secret', 'rm', name]);
+    },
+    async volumes() {
+      return byLabel(await run(['volume', 'ls', '--filter', MANAGED, '--format', 'json']), (x) => String(x.Name), (x) => x.Labels);
+    },
+    async removeVolume(name) {
+      await run(['volume', 'rm', '--force', name]);
+    },
+    async containers() {
+      return byLabel(await run(['ps', '--all', '--filter', MANAGED, '--format', 'json']), (x) => String((x.Names as string[])?.[0] ?? ''), (x) => x.Labels);
+    },
+    async stopContainer(name, timeoutSec) {
+      await run(['stop', '--ignore', '--time', String(timeoutSec), name], undefined, (timeoutSec + 30) * 1000);
+    },
+    async removeContainer(name) {
+      await run(['rm', '--force', '--ignore', name]);
+    },
+  };
+}

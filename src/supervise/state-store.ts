@@ -1,0 +1,97 @@
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../output/unit-dir.js';
+import type { BackoffEntry, Intent } from './types.js';
+
+/** The user's intent per installed app: with the manifests, the whole truth. */
+export interface AppIntent {
+  intent: Intent;
+  purge?: boolean;
+  installedAt: string;
+  /** ms since the epoch: units started before it are restarted. */
+  restartRequestedAt?: number;
+}
+
+export interface SupervisorState {
+  version: 1;
+  apps: Record<string, AppIntent>;
+}
+
+export class StateError extends Error {}
+
+export const STATE_FILE = 'state.json';
+const BACKOFF_FILE = 'backoff.json';
+const INTENTS = new Set(['running', 'stopped', 'absent']);
+
+/** Validates a parsed state document (pure). */
+export function parseState(text: string, file: string): SupervisorState {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(file, `not JSON (${(e as Error).message})`);
+  }
+  const d = doc as Partial<SupervisorState>;
+  if (d === null || typeof d !== 'object' || Array.isArray(d)) throw corrupt(file, 'not an object');
+  if (d.version !== 1) throw corrupt(file, `unknown version ${JSON.stringify(d.version)} (this archy-quadlet reads version 1)`);
+  if (d.apps === null || typeof d.apps !== 'object' || Array.isArray(d.apps)) throw corrupt(file, '"apps" is not an object');
+  for (const [id, a] of Object.entries(d.apps)) {
+    if (!/^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/.test(id)) throw corrupt(file, `"${id.slice(0, 60)}" is not an app id`);
+    if (!a || typeof a !== 'object' || !INTENTS.has((a as AppIntent).intent)) throw corrupt(file, `app "${id}" has no valid intent`);
+  }
+  return d as SupervisorState;
+}
+
+function corrupt(file: string, why: string): StateError {
+  return new StateError(
+    `the state file ${file} is unreadable: ${why}. Nothing was changed: archy-quadlet does not act on a state it cannot read. ` +
+      `To recover, restore the last good copy (cp ${file}.bak ${file}), or inspect and repair the file by hand; ` +
+      `volumes, secrets and unit files are untouched.`,
+  );
+}
+
+export async function readState(stateDir: string): Promise<SupervisorState> {
+  const file = join(stateDir, STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, apps: {} };
+    throw new StateError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  return parseState(text, file);
+}
+
+/** Writes the state atomically (temp + fsync + rename); the previous good copy goes to state.json.bak first. */
+export async function writeState(stateDir: string, state: SupervisorState): Promise<void> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const file = join(stateDir, STATE_FILE);
+  const sorted: SupervisorState = { version: 1, apps: Object.fromEntries(Object.entries(state.apps).sort(([a], [b]) => (a < b ? -1 : 1))) };
+  await copyFile(file, `${file}.bak`).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
+  await writeFileAtomic(file, `${JSON.stringify(sorted, null, 2)}\n`, 0o600);
+}
+
+/** Changes the state under the caller's lock: read, change, write. */
+export async function updateState(stateDir: string, change: (s: SupervisorState) => void): Promise<SupervisorState> {
+  const state = await readState(stateDir);
+  change(state);
+  await writeState(stateDir, state);
+  return state;
+}
+
+/** Crash-loop backoff per unit: operational memory; a damaged file only means starting afresh. */
+export async function readBackoff(stateDir: string): Promise<Record<string, BackoffEntry>> {
+  try {
+    const doc = JSON.parse(await readFile(join(stateDir, BACKOFF_FILE), 'utf8')) as { version?: number; units?: Record<string, BackoffEntry> };
+    return doc.version === 1 && doc.units && typeof doc.units === 'object' ? doc.units : {};
+  } catch {
+    return {};
+  }
+}
+
+export async function writeBackoff(stateDir: string, units: Record<string, BackoffEntry>): Promise<void> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(join(stateDir, BACKOFF_FILE), `${JSON.stringify({ version: 1, units }, null, 2)}\n`, 0o600);
+}

@@ -1,0 +1,98 @@
+import { execa } from 'execa';
+import type { UnitStatus } from './types.js';
+
+/** The properties one `systemctl --user show` asks for, for every unit at once. */
+export const SHOW_PROPERTIES = [
+  'Id',
+  'LoadState',
+  'ActiveState',
+  'SubState',
+  'Result',
+  'NeedDaemonReload',
+  'NRestarts',
+  'ExecMainStatus',
+  'ExecMainStartTimestampMonotonic',
+  'ActiveEnterTimestampMonotonic',
+  'InactiveEnterTimestampMonotonic',
+] as const;
+
+/** Parses `systemctl show -p ... u1 u2 ...` (blocks separated by blank lines). Pure. */
+export function parseShow(text: string): Record<string, UnitStatus> {
+  const out: Record<string, UnitStatus> = {};
+  for (const block of text.split(/\n\s*\n/)) {
+    const p: Record<string, string> = {};
+    for (const line of block.split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) p[line.slice(0, i)] = line.slice(i + 1);
+    }
+    if (!p.Id) continue;
+    const num = (k: string) => {
+      const n = Number(p[k] ?? 0);
+      return Number.isFinite(n) ? n : 0;
+    };
+    out[p.Id] = {
+      loadState: p.LoadState ?? 'not-found',
+      activeState: p.ActiveState ?? 'inactive',
+      subState: p.SubState ?? 'dead',
+      result: p.Result ?? 'success',
+      needDaemonReload: p.NeedDaemonReload === 'yes',
+      nRestarts: num('NRestarts'),
+      execMainStatus: num('ExecMainStatus'),
+      execMainStartMono: num('ExecMainStartTimestampMonotonic'),
+      activeEnterMono: num('ActiveEnterTimestampMonotonic'),
+      inactiveEnterMono: num('InactiveEnterTimestampMonotonic'),
+    };
+  }
+  return out;
+}
+
+export interface Systemctl {
+  /** One process for all units. Units systemd does not know come back as not-found. */
+  show(units: string[]): Promise<Record<string, UnitStatus>>;
+  daemonReload(): Promise<void>;
+  /** start / stop / restart are only enqueued (--no-block): the next pass sees the result. */
+  start(units: string[]): Promise<void>;
+  stop(units: string[]): Promise<void>;
+  restart(units: string[]): Promise<void>;
+  resetFailed(units: string[]): Promise<void>;
+  /** Counts the systemctl processes started (for benchmarks). */
+  readonly calls: number;
+}
+
+const TIMEOUT_MS = 30_000;
+
+export function userSystemctl(bin = 'systemctl'): Systemctl {
+  let calls = 0;
+  const run = async (args: string[]) => {
+    calls++;
+    const r = await execa(bin, ['--user', ...args], { timeout: TIMEOUT_MS, reject: false, stdin: 'ignore' });
+    if (r.exitCode !== 0) {
+      throw new Error(`systemctl --user ${args.join(' ')}: ${(r.stderr || r.stdout || r.shortMessage || '').toString().trim()}`);
+    }
+    return r.stdout;
+  };
+  return {
+    get calls() {
+      return calls;
+    },
+    async show(units) {
+      if (units.length === 0) return {};
+      return parseShow(await run(['show', '-p', SHOW_PROPERTIES.join(','), '--', ...units]));
+    },
+    async daemonReload() {
+      await run(['daemon-reload']);
+    },
+    async start(units) {
+      await run(['start', '--no-block', '--', ...units]);
+    },
+    async stop(units) {
+      await run(['stop', '--no-block', '--', ...units]);
+    },
+    async restart(units) {
+      await run(['restart', '--no-block', '--', ...units]);
+    },
+    async resetFailed(units) {
+      await run(['reset-failed', '--', ...units]);
+    },
+  };
+}
