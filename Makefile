@@ -2,7 +2,7 @@
 LAB := ../shared/lab
 NODE_BIN := ./node_modules/.bin
 
-.PHONY: all build test lint bench demo lab docs clean
+.PHONY: all build test lint bench demo lab lab-install docs clean
 
 all: build
 
@@ -18,7 +18,14 @@ lab:
 	@if [ -x $(LAB)/up ] && [ "$$(id -u)" = 0 ]; then $(LAB)/up >/dev/null; \
 	else echo "lab: not brought up here (needs root and $(LAB)); lab tests will say why they skip"; fi
 
-test: build lab
+# The lab user runs what a node runs: the packed package, installed globally.
+lab-install: build
+	@if [ "$$(id -u)" = 0 ] && [ -x $(LAB)/up ]; then \
+	  mkdir -p out && rm -f out/archy-quadlet-*.tgz && npm pack --silent --pack-destination out >/dev/null && \
+	  npm install -g --no-audit --no-fund --silent ./out/archy-quadlet-*.tgz && echo "lab: installed $$(archy-quadlet --version) globally"; \
+	else echo "lab-install: skipped (needs root and $(LAB))"; fi
+
+test: build lab lab-install
 	@mkdir -p out
 	$(NODE_BIN)/vitest run --reporter=default --reporter=json --outputFile.json=out/vitest.json; \
 	status=$$?; node scripts/test-summary.mjs out/vitest.json && exit $$status
@@ -26,7 +33,7 @@ test: build lab
 lint: node_modules
 	$(NODE_BIN)/tsc --noEmit -p .
 
-bench: build lab
+bench: build lab lab-install
 	node bench/run.mjs
 
 demo: build

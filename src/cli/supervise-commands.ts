@@ -76,6 +76,7 @@ function summary(app: string, change: IntentChange, r: PassReport, v: AppView | 
   const waits = r.pending.filter((s) => s.kind === 'wait' && s.app === app).map((s) => s.reason);
   return [
     `${app}: ${change} recorded; ${issued} step(s) issued${failed.length ? `, ${failed.length} failed: ${failed.map((o) => o.error).join('; ')}` : ''}; now ${now}`,
+    ...mine.filter((o) => o.ok && (o.step.kind === 'removeVolume' || o.step.kind === 'removeSecret')).map((o) => `  removed ${o.step.kind === 'removeVolume' ? `volume ${(o.step as { volume: string }).volume}` : `secret ${(o.step as { secret: string }).secret}`}`),
     ...(waits.length ? [`  in progress: ${[...new Set(waits)].join(', ')}`] : []),
     ...(v?.lastFailure ? [`  last failure: ${v.lastFailure}`] : []),
   ].join('\n');
