@@ -6,6 +6,7 @@ import { validateCommand } from './validate-command.js';
 import { renderCommand } from './render-command.js';
 import { intentCommand, reconcileCommand, statusCommand } from './supervise-commands.js';
 import type { IntentChange } from '../supervise/intents.js';
+import { generateCommand, setupCommand, watchCommand } from './ops-commands.js';
 
 export const VERSION = '0.1.0';
 
@@ -124,6 +125,41 @@ Exit codes: 0 ok, 1 invalid manifest or units (other apps still handled), 2 usag
     .addHelpText('after', '\nExamples:\n  archy-quadlet status\n  archy-quadlet status immich --json')
     .action(async (app: string | undefined, opts: { apps?: string; json?: boolean }) => {
       setExit(await statusCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json), ...(app ? { app } : {}) }));
+    });
+  program
+    .command('watch')
+    .description('long-running: a pass whenever a manifest or the state changes, and every --interval seconds; stops cleanly on SIGTERM')
+    .addOption(appsOption())
+    .option('--interval <seconds>', 'seconds between passes without changes', parsePositiveInt, 30)
+    .addHelpText('after', '\nExample:\n  archy-quadlet watch --interval 30')
+    .action(async (opts: { apps?: string; interval: number }) => {
+      setExit(await watchCommand({ io, paths: pathsFor(opts.apps), intervalSec: opts.interval }));
+    });
+
+  program
+    .command('setup')
+    .description('install the reconcile timer (and --watch service) for this user, or with --system as root the boot-time generator hook')
+    .addOption(appsOption())
+    .option('--watch', 'also install and start archy-quadlet-watch.service')
+    .option('--system', 'as root: install /etc/systemd/user-generators/archy-quadlet')
+    .option('--remove', 'undo what setup installed (apps are left as they are)')
+    .option('--json', 'print a JSON report')
+    .addHelpText('after', '\nExamples:\n  archy-quadlet setup --watch\n  sudo archy-quadlet setup --system\n  archy-quadlet setup --remove')
+    .action(async (opts: { apps?: string; watch?: boolean; system?: boolean; remove?: boolean; json?: boolean }) => {
+      setExit(
+        await setupCommand({ io, paths: pathsFor(opts.apps), system: Boolean(opts.system), remove: Boolean(opts.remove), watch: Boolean(opts.watch), appsOption: opts.apps, json: Boolean(opts.json) }),
+      );
+    });
+
+  program
+    .command('generate')
+    .description('the systemd generator hook: render the installed apps into systemd\'s early generator directory (normally run by systemd itself)')
+    .argument('<normal>', 'normal generator directory')
+    .argument('<early>', 'early generator directory (written)')
+    .argument('<late>', 'late generator directory')
+    .addOption(appsOption())
+    .action(async (normal: string, early: string, late: string, opts: { apps?: string }) => {
+      setExit(await generateCommand({ io, paths: pathsFor(opts.apps), dirs: [normal, early, late] }));
     });
   return program;
 }

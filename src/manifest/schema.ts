@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import type { FieldPath } from './types.js';
 import { parseJsonPointer } from './field-path.js';
 
@@ -20,19 +19,32 @@ export interface SchemaProblem {
 
 export type SchemaCheck = (data: unknown) => SchemaProblem[];
 
-// ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
-  ajv: Ajv2020,
-  formats: string[],
-) => void;
+type AjvOptions = ConstructorParameters<typeof Ajv2020>[0];
 
-/** Compiles the manifest schema once; the returned check is pure and reusable. */
-export function compileSchemaCheck(schema: Record<string, unknown> = readManifestSchema()): SchemaCheck {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-  addFormats(ajv, ['ipv4', 'ipv6']);
+/** The one Ajv configuration, shared by the runtime compile and the build-time standalone code. */
+export function newAjv(extra: AjvOptions = {}): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true, ...extra });
   ajv.addKeyword({ keyword: 'x-hint', schemaType: 'string' });
-  const validate: ValidateFunction = ajv.compile(schema);
+  return ajv;
+}
+
+// The validator precompiled at build time (dist only; tests from src compile at runtime).
+const precompiled: ValidateFunction | undefined = await import(new URL('./schema-validate.generated.js', import.meta.url).href)
+  .then((m: { default: ValidateFunction }) => m.default)
+  .catch(() => undefined);
+
+/**
+ * The schema check: the precompiled validator when there is one and no other schema is
+ * asked for, else a runtime compile. The returned check is pure and reusable.
+ */
+export function compileSchemaCheck(schema?: Record<string, unknown>, opts: { precompiled?: boolean } = {}): SchemaCheck {
+  const validate: ValidateFunction =
+    schema === undefined && opts.precompiled !== false && precompiled ? precompiled : newAjv().compile(schema ?? readManifestSchema());
   return (data) => (validate(data) ? [] : shapeErrors(validate.errors ?? [], data));
+}
+
+export function hasPrecompiledValidator(): boolean {
+  return precompiled !== undefined;
 }
 
 const TYPE_NAMES: Record<string, string> = {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { ContainerSpec, FieldPath, Manifest } from './types.js';
 import { durationMs, iecBytes } from './measures.js';
 
@@ -45,6 +46,7 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
     const at = (...rest: Array<string | number>): FieldPath => ['containers', i, ...rest];
     checkContainer(c, m, network, at, add);
     c.ports?.forEach((p, j) => {
+      if (typeof p.hostIp === 'string' && /^[0-9A-Fa-f:.]+$/.test(p.hostIp) && isIP(p.hostIp) === 0) add(at('ports', j, 'hostIp'), 'must be an IPv4 or IPv6 address');
       const port = p.hostPort ?? p.containerPort;
       const proto = p.protocol ?? 'tcp';
       const clash = published.find((q) => q.port === port && q.proto === proto && (!q.ip || !p.hostIp || q.ip === p.hostIp));

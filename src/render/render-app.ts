@@ -124,7 +124,11 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
   else ctr.push(['Image', rawValue(s.image!)], ['Pull', s.pull ?? 'missing']);
   if (app.network === 'private') ctr.push(['Network', rawValue(`${app.names.networkUnit}.network`)]);
   else if (app.network === 'host' || app.network === 'none') ctr.push(['Network', app.network]);
-  for (const alias of s.networkAliases ?? []) ctr.push(['NetworkAlias', rawValue(alias)]);
+  // On the app's network a container answers to its manifest name (`database`), not only to
+  // its Podman name (`immich-database`), and to its extra aliases.
+  if (app.network === 'private') {
+    for (const alias of [...new Set([s.name, ...(s.networkAliases ?? [])])]) ctr.push(['NetworkAlias', rawValue(alias)]);
+  }
   for (const p of s.ports ?? []) ctr.push(['PublishPort', rawValue(publishSpec(p.hostIp, p.hostPort ?? p.containerPort, p.containerPort, p.protocol))]);
   for (const v of s.volumes ?? []) ctr.push(['Volume', rawValue(volumeSpec(`${app.names.volumes[v.volume]!.unit}.volume`, v))]);
   for (const b of s.binds ?? []) ctr.push(['Volume', rawValue(volumeSpec(bindSource(b, o.dataDir), b))]);

@@ -91,12 +91,18 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
   const applied: StepOutcome[][] = [];
   let pending: Step[] = [];
   let desired: Desired | undefined;
+  let lastWasReloadOnly = false;
   for (let batch = 0; batch < MAX_BATCHES; batch++) {
     const view = await currentView(sv);
     desired = view.desired;
     pending = planSteps(view.desired, view.observed);
     const actionable = pending.filter((s) => s.kind !== 'wait');
     if (opts.dryRun || actionable.length === 0) break;
+    // A reload that did not clear systemd's "outdated" flag would not clear it the second
+    // time either: leave it to the next pass rather than spin.
+    const reloadOnly = actionable.length === 1 && actionable[0]!.kind === 'daemonReload';
+    if (reloadOnly && lastWasReloadOnly) break;
+    lastWasReloadOnly = reloadOnly;
     const backoff = { ...view.observed.backoff };
     const executors = makeExecutors({ unitRoot: sv.paths.unitRoot, stateDir: sv.paths.stateDir, systemctl: sv.systemctl, podman: sv.podman, desired: view.desired, backoff });
     applied.push(await applySteps(actionable, executors, (o) => logOutcome(sv.log, o)));

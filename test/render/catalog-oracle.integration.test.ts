@@ -70,7 +70,7 @@ describe.runIf(enabled)('the Quadlet generator on the catalog', () => {
         const mounted = flagValues(argv, '-v').map((v) => v.split(':').slice(0, 2).join(':'));
         for (const v of vols) expect(mounted).toContain(v);
         expect(flagValues(argv, '--memory')).toEqual(s.memory ? [String(bytes(s.memory))] : []);
-        expect(flagValues(argv, '--network-alias').sort()).toEqual([...(s.networkAliases ?? [])].sort());
+        expect(flagValues(argv, '--network-alias').sort()).toEqual(app.network === 'private' ? [...new Set([s.name, ...(s.networkAliases ?? [])])].sort() : []);
         if (app.network === 'private') expect(flagValues(argv, '--network')).toEqual([id]);
         const secrets = flagValues(argv, '--secret').map((x) => x.split(',')[0]);
         const wanted = [...Object.values(s.secretEnvironment ?? {}), ...(s.secretFiles ?? []).map((f) => f.secret)].map((x) => `${id}-${x}`);

@@ -63,6 +63,8 @@ export async function labNode(): Promise<LabNode> {
 export async function resetNode(user: LabUser): Promise<void> {
   const script = `
     set +e
+    systemctl --user disable --now archy-quadlet-reconcile.timer archy-quadlet-watch.service >/dev/null 2>&1
+    rm -f $HOME/.config/systemd/user/archy-quadlet-*
     root=$HOME/.config/containers/systemd/archy-quadlet
     units=$(for f in $(find "$root" -type f 2>/dev/null); do b=$(basename "$f"); case $b in
       *.container) echo "\${b%.container}.service";; *.network) echo "\${b%.network}-network.service";;

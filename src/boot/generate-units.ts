@@ -1,0 +1,85 @@
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Paths } from '../paths.js';
+import { createManifestValidator } from '../manifest/validate-manifest.js';
+import { loadCatalogApp, type CatalogApp } from '../catalog/load-catalog.js';
+import { checkCatalog } from '../catalog/catalog-checks.js';
+import { readState } from '../supervise/state-store.js';
+import { buildDesired } from '../supervise/desired.js';
+import { readUnitDir, type ExistingFile } from '../output/unit-dir.js';
+
+export interface GenerateRequest {
+  paths: Paths;
+  /** systemd's generator directories: normal, early, late. */
+  dirs: [normal: string, early: string, late: string];
+  quadletBin: string;
+  runtimeDir: string | undefined;
+}
+
+export interface GenerateReport {
+  /** Apps whose units were generated here (their files on disk were stale or missing). */
+  apps: string[];
+  /** Apps whose files on disk are current: left to podman-user-generator. */
+  current: string[];
+  skipped: Array<{ app: string; why: string }>;
+  quadlet?: { status: number | null; stderr: string };
+}
+
+/**
+ * The boot-time generator hook: the units of every installed app, rendered from the
+ * manifests and intents as they are now (even if they changed while the node was off),
+ * turned into services by the real Quadlet binary and written into the *early* directory,
+ * which systemd reads before the normal one where podman-user-generator writes. So the
+ * result does not depend on which generator runs first. Only the output directory is
+ * written; no systemctl, no network. Apps whose manifest is unusable are left to
+ * podman-user-generator, which still sees their last good files.
+ */
+export async function generateUnits(req: GenerateRequest): Promise<GenerateReport> {
+  const state = await readState(req.paths.stateDir);
+  const validator = createManifestValidator();
+  const ids = Object.keys(state.apps).sort();
+  const loaded: CatalogApp[] = [];
+  for (const id of ids) loaded.push(await loadCatalogApp(req.paths.appsDir, id, validator));
+  const catalog = new Map(checkCatalog(loaded).map((a) => [a.id, a]));
+  const desired = buildDesired(state, catalog, req.paths);
+  const report: GenerateReport = { apps: [], current: [], skipped: [] };
+  const staging = await mkdtemp(join(req.runtimeDir ?? tmpdir(), 'archy-quadlet-generate-'));
+  try {
+    for (const app of desired.apps) {
+      if (app.intent === 'absent') continue;
+      if (!app.spec) {
+        report.skipped.push({ app: app.id, why: app.error ?? 'manifest unusable' });
+        continue;
+      }
+      // Files on disk that already say what the manifest says are podman-user-generator's
+      // to turn into units. Only stale apps are overridden here, and only until the next
+      // pass rewrites their files: the early unit's SourcePath is our staging copy, which is
+      // gone after this run, so systemd keeps asking for a reload while the override lasts.
+      if (sameFiles(await readUnitDir(join(req.paths.unitRoot, app.id)), app.spec.files)) {
+        report.current.push(app.id);
+        continue;
+      }
+      await mkdir(join(staging, app.id));
+      for (const f of app.spec.files) await writeFile(join(staging, app.id, f.name), f.content);
+      report.apps.push(app.id);
+    }
+    if (report.apps.length > 0) {
+      const r = spawnSync(req.quadletBin, ['-user', '-no-kmsg-log', req.dirs[1]], {
+        env: { ...process.env, QUADLET_UNIT_DIRS: staging },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      report.quadlet = { status: r.status, stderr: (r.stderr ?? '').trim() };
+    }
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  return report;
+}
+
+function sameFiles(onDisk: ExistingFile[], rendered: Array<{ name: string; content: string }>): boolean {
+  const owned = onDisk.filter((f) => f.owned);
+  return owned.length === rendered.length && rendered.every((r) => owned.some((f) => f.name === r.name && f.content === r.content));
+}

@@ -1,0 +1,72 @@
+import type { CliIo } from './io.js';
+import type { Paths } from '../paths.js';
+import { EXIT } from './exit-codes.js';
+import { json } from './format.js';
+import { createLogger } from '../supervise/logger.js';
+import { createSupervisor } from '../supervise/supervisor.js';
+import { watchAndReconcile } from '../supervise/watch.js';
+import { removeUser, setupSystem, setupUser, type SetupAction } from '../setup/setup.js';
+import { generateUnits } from '../boot/generate-units.js';
+import { findQuadlet } from '../output/quadlet-generator.js';
+
+export async function setupCommand(a: { io: CliIo; paths: Paths; system: boolean; remove: boolean; watch: boolean; appsOption?: string | undefined; json: boolean }): Promise<number> {
+  let actions: SetupAction[];
+  const appsDir = a.appsOption ?? a.io.env.ARCHY_QUADLET_APPS;
+  try {
+    if (a.system) {
+      if (process.getuid?.() !== 0) {
+        a.io.stderr('archy-quadlet setup --system installs the boot-time generator into /etc/systemd/user-generators: run it as root\n');
+        return EXIT.failure;
+      }
+      actions = await setupSystem({ node: process.execPath, appsDir, remove: a.remove });
+    } else {
+      const configHome = a.paths.unitRoot.replace(/\/containers\/systemd\/archy-quadlet$/, '');
+      actions = a.remove ? await removeUser({ configHome }) : await setupUser({ configHome, node: process.execPath, appsDir, watch: a.watch, user: a.io.env.USER ?? '' });
+      if (!a.remove) actions.push({ what: 'the boot-time generator hook needs root', done: false, hint: `as root: ${process.execPath} ${process.argv[1] ?? 'archy-quadlet'} setup --system` });
+    }
+  } catch (e) {
+    a.io.stderr(`archy-quadlet setup: ${(e as Error).message}\n`);
+    return EXIT.failure;
+  }
+  if (a.json) a.io.stdout(json({ actions }));
+  else for (const x of actions) a.io.stdout(`${x.done ? '✓' : '!'} ${x.what}${x.hint ? `\n  → ${x.hint}` : ''}\n`);
+  return EXIT.ok;
+}
+
+export async function watchCommand(a: { io: CliIo; paths: Paths; intervalSec: number }): Promise<number> {
+  const log = createLogger({ human: a.io.isTty, write: a.io.stderr });
+  const sv = createSupervisor(a.paths, a.io.env, log);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  log.info({ apps: a.paths.appsDir, state: a.paths.stateDir, intervalSec: a.intervalSec }, 'watching');
+  try {
+    await watchAndReconcile(sv, {
+      intervalMs: a.intervalSec * 1000,
+      debounceMs: 300,
+      signal: controller.signal,
+      onPass: (trigger, r) => {
+        if (r instanceof Error) log.error({ trigger, error: r.message }, 'pass failed');
+        else log.info({ trigger, steps: r.applied.flat().length, converged: r.converged }, 'pass');
+      },
+    });
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+  log.info('stopped');
+  return EXIT.ok;
+}
+
+export async function generateCommand(a: { io: CliIo; paths: Paths; dirs: string[] }): Promise<number> {
+  const quadletBin = await findQuadlet(a.io.env);
+  if (!quadletBin) {
+    a.io.stderr('archy-quadlet generate: the Quadlet generator is not installed\n');
+    return EXIT.failure;
+  }
+  const report = await generateUnits({ paths: a.paths, dirs: a.dirs as [string, string, string], quadletBin, runtimeDir: a.io.env.XDG_RUNTIME_DIR });
+  for (const s of report.skipped) a.io.stderr(`${s.app}: ${s.why}\n`);
+  a.io.stdout(`generated the units of ${report.apps.length} app(s) into ${a.dirs[1]}; ${report.current.length} app(s) already current on disk\n`);
+  return report.quadlet && report.quadlet.status !== 0 ? EXIT.failure : EXIT.ok;
+}

@@ -1,0 +1,60 @@
+import { mkdir } from 'node:fs/promises';
+import { watch as chokidarWatch } from 'chokidar';
+import type { Supervisor, PassReport } from './supervisor.js';
+import { reconcilePass, withLock } from './supervisor.js';
+
+export interface WatchOptions {
+  /** A pass at least this often, changes or not. */
+  intervalMs: number;
+  /** Changes closer together than this make one pass. */
+  debounceMs: number;
+  signal: AbortSignal;
+  onPass?: (trigger: string, report: PassReport | Error) => void;
+}
+
+/**
+ * Long-running: a pass when a manifest or the state changes (within about a second), and
+ * every `intervalMs` regardless. One pass at a time; on abort (SIGTERM) the current pass
+ * finishes and the watcher closes.
+ */
+export async function watchAndReconcile(sv: Supervisor, o: WatchOptions): Promise<void> {
+  await mkdir(sv.paths.stateDir, { recursive: true, mode: 0o700 });
+  const watcher = chokidarWatch([sv.paths.appsDir, sv.paths.stateDir], { ignoreInitial: true, persistent: true });
+  let running: Promise<void> | undefined;
+  let again: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const runPass = (trigger: string) => {
+    if (o.signal.aborted) return;
+    if (running) {
+      again = trigger; // one more pass after this one: never two at once, never a change lost
+      return;
+    }
+    running = withLock(sv, () => reconcilePass(sv))
+      .then((r) => o.onPass?.(trigger, r), (e: Error) => o.onPass?.(trigger, e))
+      .finally(() => {
+        running = undefined;
+        if (again !== undefined) {
+          const t = again;
+          again = undefined;
+          runPass(t);
+        }
+      });
+  };
+  const onChange = (path: string) => {
+    if (path.endsWith('.lock') || /\.archy-quadlet-tmp-|\.bak$|backoff\.json$/.test(path)) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => runPass(`change: ${path}`), o.debounceMs);
+  };
+  watcher.on('all', (_event, path) => onChange(path));
+  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  runPass('start');
+  const interval = setInterval(() => runPass('interval'), o.intervalMs);
+  await new Promise<void>((resolve) => {
+    if (o.signal.aborted) resolve();
+    o.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  clearInterval(interval);
+  clearTimeout(timer);
+  await watcher.close();
+  while (running) await running;
+}
