@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { parseShow } from '../../src/supervise/systemctl.js';
+
+// Output captured from the lab's real `systemctl --user show` (systemd 257), one file per
+// situation; show-multi.txt asks for an active, a not-found, a failed and an inactive unit at once.
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/systemctl/${name}.txt`, import.meta.url), 'utf8');
+
+describe('parseShow on real output', () => {
+  it('reads every unit of a multi-unit answer, by Id, whatever the property order', () => {
+    const units = parseShow(fixture('show-multi'));
+    expect(Object.keys(units)).toEqual(['sfacts-d.service', 'sfacts-nonexistent.service', 'sfacts-f.service', 'sfacts-a.service']);
+    expect(units['sfacts-d.service']).toMatchObject({ loadState: 'loaded', activeState: 'active', subState: 'running', result: 'success', needDaemonReload: false });
+    expect(units['sfacts-d.service']!.execMainStartMono).toBe(5367940000);
+    expect(units['sfacts-nonexistent.service']).toMatchObject({ loadState: 'not-found', activeState: 'inactive', execMainStartMono: 0 });
+    expect(units['sfacts-f.service']).toMatchObject({ activeState: 'failed', result: 'exit-code', execMainStatus: 3 });
+    expect(units['sfacts-a.service']).toMatchObject({ activeState: 'inactive', subState: 'dead' });
+  });
+
+  it('sees that a loaded unit needs a daemon-reload', () => {
+    expect(Object.values(parseShow(fixture('show-needreload')))[0]).toMatchObject({ needDaemonReload: true, activeState: 'active' });
+  });
+
+  it('agrees with the single-unit answers', () => {
+    for (const name of ['show-active', 'show-failed', 'show-inactive', 'show-notfound']) {
+      const [unit] = Object.values(parseShow(fixture(name)));
+      expect(unit, name).toBeDefined();
+    }
+    expect(Object.values(parseShow(fixture('show-failed')))[0]).toMatchObject({ activeState: 'failed', result: 'exit-code' });
+  });
+});
