@@ -3,11 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Paths } from '../paths.js';
-import { createManifestValidator } from '../manifest/validate-manifest.js';
-import { loadCatalogApp, type CatalogApp } from '../catalog/load-catalog.js';
-import { checkCatalog } from '../catalog/catalog-checks.js';
 import { readState } from '../supervise/state-store.js';
-import { buildDesired } from '../supervise/desired.js';
+import { loadDesired } from '../supervise/load-desired.js';
 import { readUnitDir, type ExistingFile } from '../output/unit-dir.js';
 
 export interface GenerateRequest {
@@ -38,12 +35,11 @@ export interface GenerateReport {
  */
 export async function generateUnits(req: GenerateRequest): Promise<GenerateReport> {
   const state = await readState(req.paths.stateDir);
-  const validator = createManifestValidator();
-  const ids = Object.keys(state.apps).sort();
-  const loaded: CatalogApp[] = [];
-  for (const id of ids) loaded.push(await loadCatalogApp(req.paths.appsDir, id, validator));
-  const catalog = new Map(checkCatalog(loaded).map((a) => [a.id, a]));
-  const desired = buildDesired(state, catalog, req.paths);
+  // Generators may write only into their output directories: the render cache is read, not refreshed.
+  const desired = await loadDesired(req.paths, state, {
+    writeCache: false,
+    validator: () => import('../manifest/validate-manifest.js').then((m) => m.createManifestValidator()),
+  });
   const report: GenerateReport = { apps: [], current: [], skipped: [] };
   const staging = await mkdtemp(join(req.runtimeDir ?? tmpdir(), 'archy-quadlet-generate-'));
   try {

@@ -2,11 +2,18 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { EXIT } from './exit-codes.js';
 import { BUNDLED_APPS_DIR, type CliIo } from './io.js';
 import { resolvePaths } from '../paths.js';
-import { validateCommand } from './validate-command.js';
-import { renderCommand } from './render-command.js';
-import { intentCommand, reconcileCommand, statusCommand } from './supervise-commands.js';
 import type { IntentChange } from '../supervise/intents.js';
-import { generateCommand, setupCommand, watchCommand } from './ops-commands.js';
+
+// Each verb's module is loaded only when that verb runs: a reconcile pass does not pay for
+// the renderer, the schema or the YAML parser unless a manifest changed.
+const validateCommand: typeof import('./validate-command.js').validateCommand = async (a) => (await import('./validate-command.js')).validateCommand(a);
+const renderCommand: typeof import('./render-command.js').renderCommand = async (a) => (await import('./render-command.js')).renderCommand(a);
+const intentCommand: typeof import('./supervise-commands.js').intentCommand = async (a) => (await import('./supervise-commands.js')).intentCommand(a);
+const reconcileCommand: typeof import('./supervise-commands.js').reconcileCommand = async (a) => (await import('./supervise-commands.js')).reconcileCommand(a);
+const statusCommand: typeof import('./supervise-commands.js').statusCommand = async (a) => (await import('./supervise-commands.js')).statusCommand(a);
+const setupCommand: typeof import('./ops-commands.js').setupCommand = async (a) => (await import('./ops-commands.js')).setupCommand(a);
+const watchCommand: typeof import('./ops-commands.js').watchCommand = async (a) => (await import('./ops-commands.js')).watchCommand(a);
+const generateCommand: typeof import('./ops-commands.js').generateCommand = async (a) => (await import('./ops-commands.js')).generateCommand(a);
 
 export const VERSION = '0.1.0';
 

@@ -36,14 +36,16 @@ export async function readUnitDir(dir: string): Promise<ExistingFile[]> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  const out: ExistingFile[] = [];
-  for (const e of entries) {
-    if (!e.isFile() || e.name.startsWith(TMP_PREFIX)) continue;
-    const path = join(dir, e.name);
-    const [content, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-    const owned = parseOwnedHeader(content);
-    out.push({ name: e.name, content, mtimeMs: st.mtimeMs, ...(owned ? { owned } : {}) });
-  }
+  const out = await Promise.all(
+    entries
+      .filter((e) => e.isFile() && !e.name.startsWith(TMP_PREFIX))
+      .map(async (e): Promise<ExistingFile> => {
+        const path = join(dir, e.name);
+        const [content, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+        const owned = parseOwnedHeader(content);
+        return { name: e.name, content, mtimeMs: st.mtimeMs, ...(owned ? { owned } : {}) };
+      }),
+  );
   return out.sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 

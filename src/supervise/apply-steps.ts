@@ -1,6 +1,5 @@
 import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { execa } from 'execa';
 import { writeFileAtomic } from '../output/unit-dir.js';
 import type { BackoffEntry, Desired, Step, StepKind, StepOf } from './types.js';
 import type { Systemctl } from './systemctl.js';
@@ -23,6 +22,7 @@ export interface ApplyDeps {
 }
 
 async function systemdRun(unit: string, argv: string[]): Promise<void> {
+  const { execa } = await import('execa'); // loaded only when a step needs it
   await execa('systemd-run', ['--user', '--no-block', '--collect', '--quiet', `--unit=${unit}`, '--', ...argv], { timeout: 30_000, stdin: 'ignore' });
 }
 

@@ -29,7 +29,7 @@ export async function changeIntent(sv: Supervisor, appId: string, change: Intent
     if (change === 'install') {
       const ids = await listCatalog(sv.paths.appsDir);
       if (!ids.includes(appId)) throw new IntentError(`no app "${appId}" in the catalog ${sv.paths.appsDir}`);
-      const entry = await loadCatalogApp(sv.paths.appsDir, appId, sv.validator);
+      const entry = await loadCatalogApp(sv.paths.appsDir, appId, await sv.validator());
       if (!entry.result.ok) throw new IntentError(`the manifest of "${appId}" is invalid; nothing was installed`, entry.result.errors);
       state.apps[appId] = { ...(current && current.intent !== 'absent' ? current : {}), intent: 'running', installedAt: current?.installedAt ?? new Date(sv.clock.nowMs()).toISOString() };
       delete state.apps[appId]!.purge;

@@ -35,11 +35,16 @@ export interface ObserveDeps {
 export async function observe(desired: Desired, d: ObserveDeps): Promise<Observed> {
   const nowMs = d.clock.nowMs();
   const nowMono = d.clock.nowMono();
+  // systemctl (for the units the manifests name) runs while the unit files are read.
+  const known = new Set<string>();
+  for (const app of desired.apps) for (const s of app.spec?.services ?? []) known.add(s);
+  const shown = d.systemctl.show([...known].sort());
+  const ids = [...new Set([...desired.apps.map((a) => a.id), ...(await appDirs(d.unitRoot))])];
+  const lists = await Promise.all(ids.map((id) => readUnitDir(join(d.unitRoot, id))));
   const files: Record<string, ObservedFile[]> = {};
-  const ids = new Set([...desired.apps.map((a) => a.id), ...(await appDirs(d.unitRoot))]);
-  for (const id of ids) {
-    const list = await readUnitDir(join(d.unitRoot, id));
-    if (list.length === 0) continue;
+  ids.forEach((id, i) => {
+    const list = lists[i]!;
+    if (list.length === 0) return;
     files[id] = list.map((f) => ({
       name: f.name,
       content: f.content,
@@ -47,12 +52,13 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
       intact: f.owned?.intact ?? false,
       mtimeMono: nowMono - Math.round((nowMs - (f.mtimeMs ?? nowMs)) * 1000),
     }));
-  }
-  const services = new Set<string>();
-  for (const app of desired.apps) for (const s of app.spec?.services ?? []) services.add(s);
-  for (const list of Object.values(files)) for (const f of list) if (f.owned) services.add(serviceOfFile(f.name) ?? '');
-  services.delete('');
-  const units = await d.systemctl.show([...services].sort());
+  });
+  // Units known only from files (apps no longer installed, or held): asked about separately.
+  const extra = new Set<string>();
+  for (const list of Object.values(files)) for (const f of list) if (f.owned) extra.add(serviceOfFile(f.name) ?? '');
+  extra.delete('');
+  for (const s of known) extra.delete(s);
+  const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
   const observed: Observed = { nowMs, nowMono, files, units, backoff: d.backoff };
   if (needsPodman(desired, units)) {
     observed.secrets = await d.podman.secrets();

@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { LABEL_APP, LABEL_MANAGED_BY } from '../render/render-app.js';
 
 /** The few Podman operations the supervisor needs beyond what systemd does. */
@@ -19,6 +18,7 @@ const MANAGED = `label=${LABEL_MANAGED_BY}=archy-quadlet`;
 
 export function podmanCli(bin = 'podman'): Podman {
   const run = async (args: string[], env?: Record<string, string>, timeout = 60_000) => {
+    const { execa } = await import('execa'); // loaded only when a pass needs Podman
     const r = await execa(bin, args, { timeout, reject: false, stdin: 'ignore', ...(env ? { env } : {}) });
     if (r.exitCode !== 0) throw new Error(`podman ${args[0]} ${args[1] ?? ''}: ${String(r.stderr || r.shortMessage).trim()}`);
     return r.stdout;

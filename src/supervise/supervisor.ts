@@ -1,15 +1,13 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Paths } from '../paths.js';
-import { createManifestValidator, type ManifestValidator } from '../manifest/validate-manifest.js';
-import { loadCatalogApp, type CatalogApp } from '../catalog/load-catalog.js';
-import { checkCatalog } from '../catalog/catalog-checks.js';
+import type { ManifestValidator } from '../manifest/validate-manifest.js';
 import { userSystemctl, type Systemctl } from './systemctl.js';
 import { podmanCli, type Podman } from './podman.js';
 import { systemClock, observe, type Clock } from './observe.js';
 import { acquireLock, type PassLock } from './lock.js';
 import { readBackoff, readState, writeBackoff, type SupervisorState } from './state-store.js';
-import { buildDesired } from './desired.js';
+import { loadDesired } from './load-desired.js';
 import { planSteps } from './plan-steps.js';
 import { applySteps, makeExecutors, type StepOutcome } from './apply-steps.js';
 import { logOutcome } from './logger.js';
@@ -22,7 +20,8 @@ export interface Supervisor {
   podman: Podman;
   clock: Clock;
   log: Logger;
-  validator: ManifestValidator;
+  /** The manifest validator, loaded when first needed (a pass over unchanged manifests never needs it). */
+  validator: () => Promise<ManifestValidator>;
   /** Lock file shared by every archy-quadlet process of this user. */
   lockPath: string;
   lockWaitMs: number;
@@ -36,7 +35,7 @@ export function createSupervisor(paths: Paths, env: Record<string, string | unde
     podman: podmanCli(),
     clock: systemClock,
     log,
-    validator: createManifestValidator(),
+    validator: lazyValidator(),
     lockPath: join(runtime, 'archy-quadlet.lock'),
     lockWaitMs,
   };
@@ -51,16 +50,14 @@ export interface PassReport {
   errors: Array<{ app: string; message: string }>;
 }
 
-/** Reads the installed apps' manifests (only those) and checks them against each other. */
-export async function loadInstalled(sv: Supervisor, state: SupervisorState): Promise<Map<string, CatalogApp>> {
-  const ids = Object.keys(state.apps).sort();
-  const loaded = await Promise.all(ids.map((id) => loadCatalogApp(sv.paths.appsDir, id, sv.validator).catch(() => undefined)));
-  return new Map(checkCatalog(loaded.filter((x): x is CatalogApp => x !== undefined)).map((a) => [a.id, a]));
+function lazyValidator(): () => Promise<ManifestValidator> {
+  let v: Promise<ManifestValidator> | undefined;
+  return () => (v ??= import('../manifest/validate-manifest.js').then((m) => m.createManifestValidator()));
 }
 
 export async function currentView(sv: Supervisor): Promise<{ state: SupervisorState; desired: Desired; observed: Observed }> {
   const state = await readState(sv.paths.stateDir);
-  const desired = buildDesired(state, await loadInstalled(sv, state), sv.paths);
+  const desired = await loadDesired(sv.paths, state, { writeCache: true, validator: sv.validator });
   const observed = await observe(desired, {
     unitRoot: sv.paths.unitRoot,
     systemctl: sv.systemctl,

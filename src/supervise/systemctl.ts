@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 import type { UnitStatus } from './types.js';
 
 /** The properties one `systemctl --user show` asks for, for every unit at once. */
@@ -63,14 +63,17 @@ const TIMEOUT_MS = 30_000;
 
 export function userSystemctl(bin = 'systemctl'): Systemctl {
   let calls = 0;
-  const run = async (args: string[]) => {
-    calls++;
-    const r = await execa(bin, ['--user', ...args], { timeout: TIMEOUT_MS, reject: false, stdin: 'ignore' });
-    if (r.exitCode !== 0) {
-      throw new Error(`systemctl --user ${args.join(' ')}: ${(r.stderr || r.stdout || r.shortMessage || '').toString().trim()}`);
-    }
-    return r.stdout;
-  };
+  // node:child_process rather than execa here, on purpose: this adapter runs on every pass
+  // (every 30 s, and in every CLI call), and importing execa alone costs ~60 ms of the
+  // 300 ms a whole no-op pass may take (measured: bench/, README). Everything else uses execa.
+  const run = (args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      calls++;
+      execFile(bin, ['--user', ...args], { timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`systemctl --user ${args.join(' ')}: ${(stderr || stdout || err.message).trim()}`));
+        else resolve(stdout);
+      });
+    });
   return {
     get calls() {
       return calls;

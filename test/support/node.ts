@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { get } from 'node:http';
@@ -123,4 +124,22 @@ export async function containerId(name: string): Promise<string | undefined> {
 
 export async function reboot(): Promise<void> {
   await execa(join(LAB_DIR, 'reboot'), [], { timeout: 180_000, stdin: 'ignore' });
+}
+
+/**
+ * A lab node for one test file: made fresh before its tests, cleaned up after. Returns a
+ * getter, since the node exists only once beforeAll has run.
+ */
+export function useLabNode(enabled: boolean): () => LabNode {
+  let node: LabNode | undefined;
+  beforeAll(async () => {
+    if (enabled) node = await labNode();
+  }, 180_000);
+  afterAll(async () => {
+    if (node) await node.cleanup();
+  }, 180_000);
+  return () => {
+    if (!node) throw new Error('the lab node is not ready');
+    return node;
+  };
 }

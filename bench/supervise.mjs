@@ -1,0 +1,174 @@
+// Issue #3 benchmarks, in the lab, as the lab user, through the installed package:
+// - a no-op reconcile pass at 10 / 50 / 200 installed running apps: systemctl and podman
+//   processes (counted by PATH shims), writes, daemon-reloads, whole-process wall time;
+// - install of a fresh app to active: our part (the CLI returns) and systemd's (to active);
+// - the boot-time generator hook at 50 apps, against the Quadlet binary alone.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fmt, median, ratio } from './lib.mjs';
+
+const LAB = new URL('../../shared/lab/', import.meta.url).pathname;
+const AS = join(LAB, 'as-user');
+const user = process.env.ARCHY_LAB_USER ?? 'archy';
+const [, , uid, gid, , home] = execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).trim().split(':');
+const own = (p) => chownSync(p, Number(uid), Number(gid));
+
+function as(args, env = {}) {
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return spawnSync(AS, ['env', ...envArgs, ...args], { encoding: 'utf8', cwd: '/', timeout: 600_000 });
+}
+
+function reset() {
+  as(['bash', '-c', 'f=label=io.archipelago.managed-by=archy-quadlet; root=$HOME/.config/containers/systemd/archy-quadlet; units=$(ls $root 2>/dev/null | sed "s/$/.service/"); [ -n "$units" ] && systemctl --user kill -s KILL $units; [ -n "$units" ] && timeout 120 systemctl --user stop $units; rm -rf $root ~/.local/state/archy-quadlet; systemctl --user daemon-reload; systemctl --user reset-failed; podman ps -aq --filter $f | xargs -r podman rm -f -t 0 >/dev/null 2>&1; true']);
+}
+
+function catalog(n) {
+  const dir = mkdtempSync('/tmp/aq-bench-apps-');
+  for (let i = 0; i < n; i++) {
+    const id = `bench${i}`;
+    mkdirSync(join(dir, id));
+    writeFileSync(join(dir, id, 'manifest.yml'), `schemaVersion: 1\nid: ${id}\nname: Bench ${i}\nversion: "1"\ncontainers:\n  - name: ${id}\n    image: localhost/busybox:latest\n    pull: never\n    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]\n    ports:\n      - hostIp: 127.0.0.1\n        hostPort: ${21000 + i}\n        containerPort: 8080\n    stopTimeout: 1s\n`);
+  }
+  spawnSync('chmod', ['-R', 'a+rX', dir]);
+  return dir;
+}
+
+/** A directory of shims that log each call of systemctl / podman, then run the real one. */
+function shims() {
+  const dir = mkdtempSync('/tmp/aq-bench-shims-');
+  for (const tool of ['systemctl', 'podman']) {
+    writeFileSync(join(dir, tool), `#!/bin/sh\necho "${tool} $*" >> ${dir}/calls.log\nexec /usr/bin/${tool} "$@"\n`);
+    chmodSync(join(dir, tool), 0o755);
+  }
+  writeFileSync(join(dir, 'calls.log'), '');
+  chmodSync(join(dir, 'calls.log'), 0o666);
+  own(dir);
+  return dir;
+}
+
+/** Installs n apps and waits until they run; returns how many did (the lab may not bring up all). */
+function installAll(apps, n) {
+  const state = { version: 1, apps: Object.fromEntries(Array.from({ length: n }, (_, i) => [`bench${i}`, { intent: 'running', installedAt: new Date().toISOString() }])) };
+  as(['bash', '-c', `mkdir -p ~/.local/state/archy-quadlet && cat > ~/.local/state/archy-quadlet/state.json <<'JSON'\n${JSON.stringify(state)}\nJSON`]);
+  let running = 0;
+  for (let pass = 0; pass < 60; pass++) {
+    as(['archy-quadlet', 'reconcile'], { ARCHY_QUADLET_APPS: apps });
+    const r = as(['archy-quadlet', 'status', '--json'], { ARCHY_QUADLET_APPS: apps });
+    running = JSON.parse(r.stdout).apps.filter((a) => a.state === 'running').length;
+    if (running === n) return n;
+    spawnSync('sleep', ['2']);
+  }
+  return running;
+}
+
+function mtimes(dir) {
+  const out = spawnSync('find', [dir, '-type', 'f', '-printf', '%p %T@\\n'], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter(Boolean).sort().join('\n');
+}
+
+export function benchSupervise() {
+  const rows = [];
+  const unitRoot = join(home, '.config/containers/systemd/archy-quadlet');
+  const stateDir = join(home, '.local/state/archy-quadlet');
+  const noop = {};
+  // BENCH_APP_COUNTS=10,50 to leave out the 200-app run (a cgroup v1 lab can fail to start 200).
+  const counts = (process.env.BENCH_APP_COUNTS ?? '10,50,200').split(',').map(Number);
+  for (const n of counts) {
+    reset();
+    const apps = catalog(n);
+    const up = installAll(apps, n);
+    if (up < n) {
+      rows.push(`| no-op pass, ${n} running apps | not measured: only ${up} of ${n} apps came up in the lab | | |`);
+      rmSync(apps, { recursive: true, force: true });
+      continue;
+    }
+    const sh = shims();
+    const before = mtimes(unitRoot) + mtimes(stateDir);
+    const times = [];
+    for (let i = 0; i < 7; i++) {
+      writeFileSync(join(sh, 'calls.log'), '');
+      const t0 = process.hrtime.bigint();
+      const r = as(['archy-quadlet', 'reconcile'], { ARCHY_QUADLET_APPS: apps, PATH: `${sh}:/usr/local/bin:/usr/bin:/bin` });
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (!/converged/.test(r.stdout)) throw new Error(`pass at ${n} apps did not converge: ${r.stdout} ${r.stderr}`);
+    }
+    const calls = readFileSync(join(sh, 'calls.log'), 'utf8').split('\n').filter(Boolean);
+    const writes = before === mtimes(unitRoot) + mtimes(stateDir) ? 0 : 'SOME';
+    const m = median(times);
+    noop[n] = m;
+    rows.push(`| no-op pass, ${n} running apps: whole CLI process (as the lab user) | ${fmt(m)} (min ${fmt(Math.min(...times))}); systemctl processes: ${calls.filter((c) => c.startsWith('systemctl')).length}, podman: ${calls.filter((c) => c.startsWith('podman')).length}, daemon-reloads: ${calls.filter((c) => c.includes('daemon-reload')).length}, files written: ${writes} | ${n === 50 ? '< 300 ms, 1 systemctl, 0 writes, 0 reloads' : ''} | ${n === 50 ? (m < 300 && calls.length === 1 && writes === 0 ? 'met' : 'MISSED') : ''} |`);
+    rmSync(sh, { recursive: true, force: true });
+    if (n === 50) rows.push(...benchGenerator(apps));
+    rmSync(apps, { recursive: true, force: true });
+  }
+  if (noop[200]) rows.push(`| … growth: 10 → 50 → 200 apps | ${fmt(noop[10])} → ${fmt(noop[50])} → ${fmt(noop[200])} (${ratio(noop[200], noop[10])} for 20× the apps) | | |`);
+  rows.push(...benchInstall());
+  reset();
+  return rows;
+}
+
+function benchGenerator(apps) {
+  const gen = '/usr/lib/node_modules/archy-quadlet/dist/cli/generator.js';
+  const run = (stale, cold = false) => {
+    const times = [];
+    for (let i = 0; i < 7; i++) {
+      const dirs = mkdtempSync('/tmp/aq-bench-gen-');
+      for (const d of ['n', 'e', 'l']) mkdirSync(join(dirs, d));
+      spawnSync('chown', ['-R', `${uid}:${gid}`, dirs]);
+      if (stale) as(['bash', '-c', 'for f in ~/.config/containers/systemd/archy-quadlet/*/*.container; do echo "# stale" >> "$f"; done']);
+      if (cold) as(['rm', '-f', join(home, '.local/state/archy-quadlet/render-cache.json')]);
+      const t0 = process.hrtime.bigint();
+      const r = as(['node', gen, join(dirs, 'n'), join(dirs, 'e'), join(dirs, 'l')], { ARCHY_QUADLET_APPS: apps });
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const made = spawnSync('ls', [join(dirs, 'e')], { encoding: 'utf8' }).stdout.split('\n').filter((x) => x.endsWith('.service')).length;
+      if (stale && made !== 50) throw new Error(`generator made ${made} units: ${r.stderr}`);
+      rmSync(dirs, { recursive: true, force: true });
+      if (stale) as(['archy-quadlet', 'reconcile'], { ARCHY_QUADLET_APPS: apps });
+    }
+    return median(times);
+  };
+  const current = run(false);
+  const stale = run(true);
+  const cold = run(true, true);
+  const q = [];
+  for (let i = 0; i < 7; i++) {
+    const out = mkdtempSync('/tmp/aq-bench-q-');
+    spawnSync('chown', [`${uid}:${gid}`, out]);
+    const t0 = process.hrtime.bigint();
+    as(['/usr/libexec/podman/quadlet', '-user', '-no-kmsg-log', out], { QUADLET_UNIT_DIRS: join(home, '.config/containers/systemd/archy-quadlet') });
+    q.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    rmSync(out, { recursive: true, force: true });
+  }
+  const qm = median(q);
+  return [
+    `| generator hook, 50 apps, all units current (nothing to override) | ${fmt(current)} | < 250 ms | ${current < 250 ? 'met' : 'MISSED'} |`,
+    `| generator hook, 50 apps, every unit file on disk stale (all 50 overridden through Quadlet into the early dir; manifests in the render cache) | ${fmt(stale)} | < 250 ms | ${stale < 250 ? 'met' : 'MISSED'} |`,
+    `| generator hook, 50 apps, stale and no render cache (every manifest parsed, validated, rendered) | ${fmt(cold)} | (worst case) | |`,
+    `| … ratio to the Quadlet generator alone on the same 50 apps (${fmt(qm)}) | current ${ratio(current, qm)}, stale ${ratio(stale, qm)}, cold ${ratio(cold, qm)} | | |`,
+  ];
+}
+
+function benchInstall() {
+  reset();
+  const apps = catalog(1);
+  const ours = [];
+  const theirs = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint();
+    as(['archy-quadlet', 'install', 'bench0'], { ARCHY_QUADLET_APPS: apps });
+    const t1 = process.hrtime.bigint();
+    for (;;) {
+      const s = as(['systemctl', '--user', 'is-active', 'bench0.service']).stdout.trim();
+      if (s === 'active') break;
+    }
+    const t2 = process.hrtime.bigint();
+    ours.push(Number(t1 - t0) / 1e6);
+    theirs.push(Number(t2 - t1) / 1e6);
+    as(['archy-quadlet', 'uninstall', 'bench0', '--wait', '--timeout', '60'], { ARCHY_QUADLET_APPS: apps });
+  }
+  rmSync(apps, { recursive: true, force: true });
+  const o = median(ours);
+  const t = median(theirs);
+  return [`| install of a fresh app to active: archy-quadlet (validate, render, write, reload, enqueue start; CLI returns) / systemd + podman (to active) | ${fmt(o)} / ${fmt(t)} (${Math.round((100 * o) / (o + t))}% ours) | report | |`];
+}

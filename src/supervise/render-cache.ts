@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../output/unit-dir.js';
+import type { DesiredApp } from './types.js';
+
+/**
+ * What a valid manifest rendered to, by a key over everything the rendering depends on:
+ * the manifest's text, the build of the renderer, and the render options. A no-op pass then
+ * costs a read and a hash per app instead of YAML, schema and rendering. Derived data only:
+ * a damaged or missing cache is ignored and rebuilt.
+ */
+export interface RenderCache {
+  version: 1;
+  entries: Record<string, { key: string; spec: NonNullable<DesiredApp['spec']> }>;
+}
+
+const FILE = 'render-cache.json';
+
+/** Identifies this build of the renderer (written by the build next to the code). */
+export function buildId(): string {
+  try {
+    return readFileSync(fileURLToPath(new URL('../build-id.txt', import.meta.url)), 'utf8').trim();
+  } catch {
+    return `dev-${process.pid}-${Date.now()}`; // running from source: never reuse a cache
+  }
+}
+
+export function cacheKey(parts: { build: string; manifest: string; appsDir: string; dataDir: string; startAtBoot: boolean }): string {
+  return createHash('sha256').update(JSON.stringify([parts.build, parts.appsDir, parts.dataDir, parts.startAtBoot, parts.manifest])).digest('hex');
+}
+
+export async function readRenderCache(stateDir: string): Promise<RenderCache> {
+  try {
+    const doc = JSON.parse(await readFile(join(stateDir, FILE), 'utf8')) as RenderCache;
+    if (doc.version === 1 && doc.entries && typeof doc.entries === 'object') return doc;
+  } catch {
+    // missing or damaged: start afresh
+  }
+  return { version: 1, entries: {} };
+}
+
+export async function writeRenderCache(stateDir: string, cache: RenderCache): Promise<void> {
+  await writeFileAtomic(join(stateDir, FILE), JSON.stringify(cache), 0o600);
+}
