@@ -1,4 +1,5 @@
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { makeDir } from '../fs/make-dir.js';
+import { open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseOwnedHeader, type OwnedHeader } from '../render/unit-file.js';
@@ -73,7 +74,7 @@ export function planUnitDir(existing: ExistingFile[], files: UnitFile[]): { chan
 
 /** Applies a plan: each write is temp file + fsync + rename, so a file is either old or new, never half. */
 export async function applyUnitDir(dir: string, changes: FileChange[]): Promise<void> {
-  if (changes.some((c) => c.action === 'create' || c.action === 'update')) await mkdir(dir, { recursive: true });
+  if (changes.some((c) => c.action === 'create' || c.action === 'update')) await makeDir(dir);
   for (const c of changes) {
     if (c.action === 'create' || c.action === 'update') await writeFileAtomic(join(dir, c.name), c.after!);
     else if (c.action === 'remove') await rm(join(dir, c.name), { force: true });

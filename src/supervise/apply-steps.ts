@@ -1,4 +1,5 @@
-import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
+import { makeDir } from '../fs/make-dir.js';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../output/unit-dir.js';
 import type { BackoffEntry, Desired, Step, StepKind, StepOf } from './types.js';
@@ -32,7 +33,7 @@ export function makeExecutors(d: ApplyDeps): Executors {
   return {
     async writeUnit(s) {
       const path = join(d.unitRoot, s.path);
-      await mkdir(dirname(path), { recursive: true });
+      await makeDir(dirname(path));
       await writeFileAtomic(path, s.content);
     },
     async removeUnit(s) {
@@ -49,7 +50,7 @@ export function makeExecutors(d: ApplyDeps): Executors {
     },
     async start(s) {
       const app = d.desired.apps.find((a) => a.id === s.app);
-      for (const dir of app?.spec?.dataDirs ?? []) await mkdir(dir, { recursive: true, mode: 0o750 });
+      for (const dir of app?.spec?.dataDirs ?? []) await makeDir(dir, 0o750);
       await d.systemctl.start(s.units);
     },
     async stop(s) {
@@ -73,6 +74,12 @@ export function makeExecutors(d: ApplyDeps): Executors {
     },
     async removeContainer(s) {
       await d.podman.removeContainer(s.container);
+    },
+    async removeNetwork(s) {
+      await d.podman.removeNetwork(s.network);
+    },
+    async removeImage(s) {
+      await d.podman.removeImage(s.image);
     },
     async removeVolume(s) {
       await d.podman.removeVolume(s.volume);

@@ -45,6 +45,8 @@ function specOf(app: AppSpec, entry: CatalogApp, paths: Paths, startAtBoot: bool
       service: c.service,
       containerName: c.containerName,
       stopTimeoutSec: c.stopTimeoutSec,
+      startTimeoutSec: c.startTimeoutSec,
+      ...(c.build ? { image: c.build.imageTag, buildService: c.build.service } : c.spec.image ? { image: c.spec.image } : {}),
       readiness: c.spec.healthcheck !== undefined && c.spec.healthcheck.readiness !== false,
     })),
     services: serviceNames(app),

@@ -17,12 +17,17 @@ export class IntentError extends Error {
   }
 }
 
+/** Refuses a name that cannot be an app (`../etc`, unicode, 300 characters) before anything is read. */
+export function checkAppId(appId: string): void {
+  if (!APP_ID_PATTERN.test(appId)) throw new IntentError(`"${printable(appId)}" is not an app id (lower-case letters, digits and inner hyphens)`);
+}
+
 /**
  * Records what the user wants for one app and runs one pass, under the node's lock.
  * Returns as soon as the steps are issued; systemd does the rest.
  */
 export async function changeIntent(sv: Supervisor, appId: string, change: IntentChange): Promise<PassReport> {
-  if (!APP_ID_PATTERN.test(appId)) throw new IntentError(`"${printable(appId)}" is not an app id (lower-case letters, digits and inner hyphens)`);
+  checkAppId(appId);
   return withLock(sv, async () => {
     const state = await readState(sv.paths.stateDir);
     const current = state.apps[appId];

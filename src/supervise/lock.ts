@@ -1,4 +1,4 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 
 /**
@@ -29,6 +29,34 @@ function holderAlive(content: string): boolean {
   return processStart(n) === start;
 }
 
+/**
+ * Removes a dead holder's lock. Breakers take turns through a second lock file, and each
+ * re-reads the lock under it: without that, two processes that both saw the dead holder
+ * could race, and the slower one would remove the lock the faster one had just taken.
+ */
+async function breakStaleLock(path: string, staleContent: string): Promise<void> {
+  const breaker = `${path}.break`;
+  let fh;
+  try {
+    fh = await open(breaker, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    // Breakers hold it for microseconds: one older than a few seconds was left by a breaker
+    // that died in between, and is removed.
+    const age = await stat(breaker).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (age > 5000) await unlink(breaker).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    return;
+  }
+  try {
+    await fh.close();
+    const now = await readFile(path, 'utf8').catch(() => '');
+    if (now === staleContent) await unlink(path).catch(() => undefined);
+  } finally {
+    await unlink(breaker).catch(() => undefined);
+  }
+}
+
 export async function acquireLock(path: string, waitMs: number, onWait?: (holder: string) => void): Promise<PassLock> {
   const me = `${process.pid} ${processStart(process.pid) ?? '0'}`;
   const deadline = Date.now() + waitMs;
@@ -49,9 +77,7 @@ export async function acquireLock(path: string, waitMs: number, onWait?: (holder
     }
     const holder = await readFile(path, 'utf8').catch(() => '');
     if (holder !== '' && !holderAlive(holder)) {
-      // Stale: move it aside atomically (only one contender wins the rename), then retry.
-      const aside = `${path}.stale-${process.pid}`;
-      if (await rename(path, aside).then(() => true, () => false)) await unlink(aside).catch(() => undefined);
+      await breakStaleLock(path, holder);
       continue;
     }
     if (Date.now() >= deadline) throw new LockTimeoutError(`another archy-quadlet pass is running (pid ${holder.split(' ')[0] || '?'}); try again`);

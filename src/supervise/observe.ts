@@ -39,6 +39,9 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   const known = new Set<string>();
   for (const app of desired.apps) for (const s of app.spec?.services ?? []) known.add(s);
   const shown = d.systemctl.show([...known].sort());
+  // Awaited below, after the files are read: until then a failure must not count as unhandled
+  // (Node would end the process with a stack trace instead of our message).
+  shown.catch(() => undefined);
   const ids = [...new Set([...desired.apps.map((a) => a.id), ...(await appDirs(d.unitRoot))])];
   const lists = await Promise.all(ids.map((id) => readUnitDir(join(d.unitRoot, id))));
   const files: Record<string, ObservedFile[]> = {};
@@ -60,10 +63,10 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   for (const s of known) extra.delete(s);
   const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
   const observed: Observed = { nowMs, nowMono, files, units, backoff: d.backoff };
-  if (needsPodman(desired, units)) {
+  if (needsPodman(desired, units, files)) {
     observed.secrets = await d.podman.secrets();
     if (desired.apps.some((a) => a.intent === 'absent')) {
-      observed.containers = await d.podman.containers();
+      [observed.containers, observed.networks, observed.images] = await Promise.all([d.podman.containers(), d.podman.networks(), d.podman.images()]);
       if (desired.apps.some((a) => a.intent === 'absent' && a.purge)) observed.volumes = await d.podman.volumes();
     }
   }

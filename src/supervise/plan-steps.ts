@@ -1,4 +1,4 @@
-import type { BackoffEntry, Desired, DesiredApp, Observed, ObservedFile, Step, UnitStatus } from './types.js';
+import type { BackoffEntry, Desired, DesiredApp, Observed, Step, UnitStatus } from './types.js';
 import { planUnitDir } from '../output/unit-dir.js';
 
 /** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
@@ -170,6 +170,14 @@ function planAbsent(app: DesiredApp, o: Observed): Step[] {
   for (const [name, owner] of Object.entries(o.containers ?? {})) {
     if (owner === app.id) steps.push({ kind: 'removeContainer', app: app.id, container: name, reason: 'container left behind by an uninstalled app' });
   }
+  if (steps.length > 0) return steps; // containers first: a network or image in use cannot go
+  // Not data: the app's network and the images built for it go with it.
+  for (const [name, owner] of Object.entries(o.networks ?? {})) {
+    if (owner === app.id) steps.push({ kind: 'removeNetwork', app: app.id, network: name, reason: 'network of an uninstalled app' });
+  }
+  for (const [id, owner] of Object.entries(o.images ?? {})) {
+    if (owner === app.id) steps.push({ kind: 'removeImage', app: app.id, image: id, reason: 'image built for an uninstalled app' });
+  }
   if (app.purge) {
     for (const [name, owner] of Object.entries(o.volumes ?? {})) {
       if (owner === app.id) steps.push({ kind: 'removeVolume', app: app.id, volume: name, reason: 'purge: app data' });
@@ -221,9 +229,11 @@ export function servicesOfFiles(files: Array<{ name: string }>): string[] {
  * Whether this pass must ask Podman (secrets, volumes, containers): only when an app is
  * on its way somewhere. A converged node costs no Podman process.
  */
-export function needsPodman(desired: Desired, units: Record<string, UnitStatus>): boolean {
+export function needsPodman(desired: Desired, units: Record<string, UnitStatus>, files: Observed['files'] = {}): boolean {
   return desired.apps.some((app) => {
-    if (app.intent === 'absent') return true;
+    // An uninstall needs Podman only for its last steps (leftover containers, network, images,
+    // purge): while its units still stop or its files are still there, it is not asked.
+    if (app.intent === 'absent') return !(files[app.id] ?? []).some((f) => f.owned) && !(app.spec?.services ?? []).some((s) => isUp(units[s]));
     if (app.intent !== 'running') return false;
     return (app.spec?.containers ?? []).some((c) => units[c.service]?.activeState !== 'active');
   });

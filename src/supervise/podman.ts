@@ -10,6 +10,14 @@ export interface Podman {
   volumes(): Promise<Record<string, string>>;
   removeVolume(name: string): Promise<void>;
   containers(): Promise<Record<string, string>>;
+  /** One app's containers: state and health (from `podman ps`). */
+  appContainers(app: string): Promise<Record<string, { state: string; health?: string }>>;
+  imageExists(ref: string): Promise<boolean>;
+  networks(): Promise<Record<string, string>>;
+  removeNetwork(name: string): Promise<void>;
+  /** Images built for our apps (a `.build` unit labels them), id → app. */
+  images(): Promise<Record<string, string>>;
+  removeImage(id: string): Promise<void>;
   stopContainer(name: string, timeoutSec: number): Promise<void>;
   removeContainer(name: string): Promise<void>;
 }
@@ -57,6 +65,34 @@ export function podmanCli(bin = 'podman'): Podman {
     },
     async containers() {
       return byLabel(await run(['ps', '--all', '--filter', MANAGED, '--format', 'json']), (x) => String((x.Names as string[])?.[0] ?? ''), (x) => x.Labels);
+    },
+    async appContainers(app) {
+      const list = JSON.parse((await run(['ps', '--all', '--filter', `label=${LABEL_APP}=${app}`, '--filter', MANAGED, '--format', 'json'])) || '[]') as Array<{ Names?: string[]; State?: string; Status?: string }>;
+      const out: Record<string, { state: string; health?: string }> = {};
+      for (const c of list) {
+        const health = /\((healthy|unhealthy|starting)\)/.exec(c.Status ?? '')?.[1];
+        out[c.Names?.[0] ?? ''] = { state: c.State ?? 'unknown', ...(health ? { health } : {}) };
+      }
+      return out;
+    },
+    async imageExists(ref) {
+      const { execa } = await import('execa');
+      return (await execa(bin, ['image', 'exists', ref], { reject: false, timeout: 20_000, stdin: 'ignore' })).exitCode === 0;
+    },
+    async networks() {
+      return byLabel(await run(['network', 'ls', '--filter', MANAGED, '--format', 'json']), (x) => String(x.name), (x) => x.labels);
+    },
+    async removeNetwork(name) {
+      // Without --force: a network some container still uses is not ours to break.
+      await run(['network', 'rm', name]).catch((e: Error) => {
+        if (!/network not found|no such network/i.test(e.message)) throw e;
+      });
+    },
+    async images() {
+      return byLabel(await run(['images', '--all', '--filter', MANAGED, '--format', 'json']), (x) => String(x.Id), (x) => x.Labels);
+    },
+    async removeImage(id) {
+      await run(['image', 'rm', '--ignore', id]);
     },
     async stopContainer(name, timeoutSec) {
       await run(['stop', '--ignore', '--time', String(timeoutSec), name], undefined, (timeoutSec + 30) * 1000);

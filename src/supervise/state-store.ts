@@ -1,4 +1,5 @@
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { makeDir } from '../fs/make-dir.js';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../output/unit-dir.js';
 import type { BackoffEntry, Intent } from './types.js';
@@ -45,7 +46,7 @@ export function parseState(text: string, file: string): SupervisorState {
 function corrupt(file: string, why: string): StateError {
   return new StateError(
     `the state file ${file} is unreadable: ${why}. Nothing was changed: archy-quadlet does not act on a state it cannot read. ` +
-      `To recover, restore the last good copy (cp ${file}.bak ${file}), or inspect and repair the file by hand; ` +
+      `To recover, restore the copy of the state as last written (cp ${file}.bak ${file}), or inspect and repair the file by hand; ` +
       `volumes, secrets and unit files are untouched.`,
   );
 }
@@ -62,15 +63,18 @@ export async function readState(stateDir: string): Promise<SupervisorState> {
   return parseState(text, file);
 }
 
-/** Writes the state atomically (temp + fsync + rename); the previous good copy goes to state.json.bak first. */
+/**
+ * Writes the state atomically (temp + fsync + rename), then the same into state.json.bak:
+ * if state.json is ever damaged (by hand, by a disk), the copy is the state as last written,
+ * not one change behind (which would forget the last app installed).
+ */
 export async function writeState(stateDir: string, state: SupervisorState): Promise<void> {
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await makeDir(stateDir, 0o700);
   const file = join(stateDir, STATE_FILE);
   const sorted: SupervisorState = { version: 1, apps: Object.fromEntries(Object.entries(state.apps).sort(([a], [b]) => (a < b ? -1 : 1))) };
-  await copyFile(file, `${file}.bak`).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'ENOENT') throw e;
-  });
-  await writeFileAtomic(file, `${JSON.stringify(sorted, null, 2)}\n`, 0o600);
+  const text = `${JSON.stringify(sorted, null, 2)}\n`;
+  await writeFileAtomic(file, text, 0o600);
+  await writeFileAtomic(`${file}.bak`, text, 0o600);
 }
 
 /** Changes the state under the caller's lock: read, change, write. */
@@ -92,6 +96,6 @@ export async function readBackoff(stateDir: string): Promise<Record<string, Back
 }
 
 export async function writeBackoff(stateDir: string, units: Record<string, BackoffEntry>): Promise<void> {
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await makeDir(stateDir, 0o700);
   await writeFileAtomic(join(stateDir, BACKOFF_FILE), `${JSON.stringify({ version: 1, units }, null, 2)}\n`, 0o600);
 }

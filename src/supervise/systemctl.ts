@@ -61,6 +61,18 @@ export interface Systemctl {
 
 const TIMEOUT_MS = 30_000;
 
+/** A failed systemctl call as a user can act on: which verb, and what to do when the manager is out of reach. */
+export function systemctlError(args: string[], output: string): string {
+  const units = args.indexOf('--');
+  const what = units >= 0 ? `${args[0]} (${args.length - units - 1} unit(s))` : args.join(' ');
+  const unreachable = /failed to connect|\bbus\b|XDG_RUNTIME_DIR/i.test(output);
+  return `systemctl --user ${what}: ${output.split('\n')[0]}${
+    unreachable
+      ? ' (the systemd user manager cannot be reached: run archy-quadlet as the user that owns the apps, in a session with XDG_RUNTIME_DIR set, such as `machinectl shell USER@`; with linger enabled: loginctl enable-linger USER)'
+      : ''
+  }`;
+}
+
 export function userSystemctl(bin = 'systemctl'): Systemctl {
   let calls = 0;
   // node:child_process rather than execa here, on purpose: this adapter runs on every pass
@@ -70,7 +82,7 @@ export function userSystemctl(bin = 'systemctl'): Systemctl {
     new Promise<string>((resolve, reject) => {
       calls++;
       execFile(bin, ['--user', ...args], { timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`systemctl --user ${args.join(' ')}: ${(stderr || stdout || err.message).trim()}`));
+        if (err) reject(new Error(systemctlError(args, (stderr || stdout || err.message).trim())));
         else resolve(stdout);
       });
     });

@@ -7,6 +7,10 @@ export interface DesiredContainer {
   service: string;
   containerName: string;
   stopTimeoutSec: number;
+  startTimeoutSec: number;
+  /** The image it runs, and the unit that builds it when it is built locally. */
+  image?: string;
+  buildService?: string;
   /** Notify=healthy: the unit stays `activating` until the health check passes. */
   readiness: boolean;
 }
@@ -87,6 +91,10 @@ export interface Observed {
   volumes?: Record<string, string>;
   /** Podman containers of ours (name → app); undefined when not looked at. */
   containers?: Record<string, string>;
+  /** Podman networks of ours (name → app); undefined when not looked at. */
+  networks?: Record<string, string>;
+  /** Images built for our apps (id → app); undefined when not looked at. */
+  images?: Record<string, string>;
   backoff: Record<string, BackoffEntry>;
 }
 
@@ -103,6 +111,8 @@ type StepArgs = {
   stopContainer: { container: string; timeoutSec: number };
   removeContainer: { container: string };
   removeVolume: { volume: string };
+  removeNetwork: { network: string };
+  removeImage: { image: string };
   removeSecret: { secret: string };
   setBackoff: { unit: string; failures: number; notBeforeMs: number };
   clearBackoff: { unit: string };

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { makeDir } from '../fs/make-dir.js';
 import { watch as chokidarWatch } from 'chokidar';
 import type { Supervisor, PassReport } from './supervisor.js';
 import { reconcilePass, withLock } from './supervisor.js';
@@ -18,7 +18,7 @@ export interface WatchOptions {
  * finishes and the watcher closes.
  */
 export async function watchAndReconcile(sv: Supervisor, o: WatchOptions): Promise<void> {
-  await mkdir(sv.paths.stateDir, { recursive: true, mode: 0o700 });
+  await makeDir(sv.paths.stateDir, 0o700);
   const watcher = chokidarWatch([sv.paths.appsDir, sv.paths.stateDir], { ignoreInitial: true, persistent: true });
   let running: Promise<void> | undefined;
   let again: string | undefined;

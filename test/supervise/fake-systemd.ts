@@ -27,7 +27,7 @@ export function file(name: string, content = `# Written by archy-quadlet from x.
 }
 
 export function observed(partial: Partial<Observed> = {}): Observed {
-  return { nowMono: 1000 * S, nowMs: 1_800_000_000_000, files: {}, units: {}, secrets: {}, volumes: {}, containers: {}, backoff: {}, ...partial };
+  return { nowMono: 1000 * S, nowMs: 1_800_000_000_000, files: {}, units: {}, secrets: {}, volumes: {}, containers: {}, networks: {}, images: {}, backoff: {}, ...partial };
 }
 
 /** A desired app with containers c1..cn (c1 first in dependency order), all files given as content. */
@@ -42,7 +42,7 @@ export function app(id: string, intent: DesiredApp['intent'], containers: string
     purge: false,
     spec: {
       files,
-      containers: containers.map((c) => ({ service: `${id}-${c}.service`, containerName: `${id}-${c}`, stopTimeoutSec: 10, readiness: true })),
+      containers: containers.map((c) => ({ service: `${id}-${c}.service`, containerName: `${id}-${c}`, stopTimeoutSec: 10, startTimeoutSec: 60, readiness: true })),
       services: [...(containers.length > 1 ? [`${id}-network.service`] : []), ...containers.map((c) => `${id}-${c}.service`)],
       secrets: [],
       dataDirs: [],
@@ -126,6 +126,12 @@ export function applyFake(desired: Desired, o: Observed, steps: Step[]): { desir
         break;
       case 'removeContainer':
         delete n.containers![st.container];
+        break;
+      case 'removeNetwork':
+        delete n.networks![st.network];
+        break;
+      case 'removeImage':
+        delete n.images![st.image];
         break;
       case 'setBackoff':
         n.backoff[st.unit] = { failures: st.failures, notBeforeMs: st.notBeforeMs };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BACKOFF, planSteps } from '../../src/supervise/plan-steps.js';
+import { BACKOFF, needsPodman, planSteps } from '../../src/supervise/plan-steps.js';
 import type { Desired, Observed, Step } from '../../src/supervise/types.js';
 import { app, applyFake, converged, file, observed, S, unit } from './fake-systemd.js';
 
@@ -144,8 +144,18 @@ describe('planSteps: table', () => {
     o.files = {};
     expect(planSteps({ apps: [a] }, o)).toEqual([{ kind: 'forgetApp', app: 'b', reason: 'uninstalled (volumes and secrets kept)' }]);
     expect(kinds(planSteps({ apps: [{ ...a, purge: true }] }, o))).toEqual(['removeVolume', 'removeSecret']);
-    o.containers = { 'b-api': 'b' };
-    expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['removeContainer']);
+    o.containers = { 'b-api': 'b', 'other-api': 'other' };
+    o.networks = { b: 'b', other: 'other' };
+    o.images = { '0123abcd': 'b', '4567ef01': 'other' };
+    expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['removeContainer']); // containers before what they use
+    delete o.containers['b-api'];
+    expect(planSteps({ apps: [a] }, o)).toEqual([
+      { kind: 'removeNetwork', app: 'b', network: 'b', reason: 'network of an uninstalled app' },
+      { kind: 'removeImage', app: 'b', image: '0123abcd', reason: 'image built for an uninstalled app' },
+    ]);
+    o.networks = {};
+    o.images = {};
+    expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['forgetApp']);
   });
 
   it('removes the units of an app that is not installed, without touching state', () => {
@@ -161,6 +171,22 @@ describe('planSteps: table', () => {
 // point within a few passes, and that fixed point is what the intents say.
 const activeStates = fc.constantFrom('active', 'inactive', 'failed', 'activating', 'deactivating');
 const intents = fc.constantFrom('running' as const, 'stopped' as const, 'absent' as const);
+
+describe('needsPodman: Podman is asked only when a plan can use it', () => {
+  it('not for a converged node, nor for an uninstall whose units still stop or whose files are still there', () => {
+    const running = app('a', 'running', ['web']);
+    const o = converged([running]);
+    expect(needsPodman({ apps: [running] }, o.units, o.files)).toBe(false);
+    const absent = { ...running, intent: 'absent' as const };
+    expect(needsPodman({ apps: [absent] }, o.units, o.files)).toBe(false); // still up
+    o.units['a-web.service']!.activeState = 'inactive';
+    expect(needsPodman({ apps: [absent] }, o.units, o.files)).toBe(false); // files still there
+    o.files = {};
+    expect(needsPodman({ apps: [absent] }, o.units, o.files)).toBe(true); // leftovers: containers, network, images
+    o.units['a-web.service']!.activeState = 'activating';
+    expect(needsPodman({ apps: [running] }, o.units, o.files)).toBe(true); // starting: its secrets
+  });
+});
 
 describe('planSteps: convergence', () => {
   it('reaches a fixed point that matches every intent, from random states', () => {

@@ -14,12 +14,13 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('state store', () => {
-  it('starts empty, writes atomically with 0600, keeps the previous good copy', async () => {
+  it('starts empty, writes atomically with 0600, keeps a copy of what it last wrote', async () => {
     expect(await readState(dir)).toEqual({ version: 1, apps: {} });
     await writeState(dir, { version: 1, apps: { web: { intent: 'running', installedAt: 't' } } });
     await updateState(dir, (s) => (s.apps.web!.intent = 'stopped'));
     expect((await readState(dir)).apps.web!.intent).toBe('stopped');
-    expect(JSON.parse(readFileSync(join(dir, 'state.json.bak'), 'utf8')).apps.web.intent).toBe('running');
+    expect(readFileSync(join(dir, 'state.json.bak'), 'utf8')).toBe(readFileSync(join(dir, 'state.json'), 'utf8'));
+    expect(statSync(join(dir, 'state.json.bak')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'state.json')).mode & 0o777).toBe(0o600);
   });
 
@@ -62,6 +63,33 @@ describe('pass lock', () => {
     expect(readFileSync(path, 'utf8').split(' ')[0]).toBe(String(process.pid));
     await lock.release();
   });
+
+  it('several processes racing for a dead holder\'s lock: still one holder at a time', async () => {
+    const path = join(dir, 'lock');
+    const log = join(dir, 'log');
+    writeFileSync(path, '999999999 1\n'); // no such process: stale
+    const lockModule = new URL('../../dist/supervise/lock.js', import.meta.url).href;
+    const script = `
+      const { acquireLock } = await import(${JSON.stringify(lockModule)});
+      const { appendFileSync } = await import('node:fs');
+      for (let i = 0; i < 3; i++) {
+        const lock = await acquireLock(${JSON.stringify(path)}, 30000);
+        appendFileSync(${JSON.stringify(log)}, 'in ' + process.pid + '\\n');
+        await new Promise((r) => setTimeout(r, 15));
+        appendFileSync(${JSON.stringify(log)}, 'out ' + process.pid + '\\n');
+        if (i === 2) process.exit(0); // dies holding the lock, as after kill -9: the others take it over
+        await lock.release();
+      }`;
+    const children = Array.from({ length: 10 }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' }));
+    const codes = await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
+    expect(codes).toEqual(Array(10).fill(0));
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(60);
+    for (let i = 0; i < lines.length; i += 2) {
+      expect(lines[i]).toMatch(/^in \d+$/);
+      expect(lines[i + 1]).toBe(lines[i]!.replace('in', 'out'));
+    }
+  }, 60_000);
 });
 
 describe('generateSecret', () => {

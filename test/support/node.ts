@@ -24,7 +24,7 @@ export interface AppStatus {
   desired: string;
   state: string;
   converged: boolean;
-  units: Array<{ unit: string; state: string; activeState: string; subState: string; result: string; failure?: string }>;
+  units: Array<{ unit: string; state: string; activeState: string; subState: string; result: string; restarts: number; failure?: string }>;
   lastFailure?: string;
 }
 
