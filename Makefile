@@ -2,7 +2,7 @@
 LAB := ../shared/lab
 NODE_BIN := ./node_modules/.bin
 
-.PHONY: all build test lint bench demo lab lab-install docs clean
+.PHONY: all build test gate gate-release lint bench demo lab lab-install docs clean
 
 all: build
 
@@ -25,10 +25,27 @@ lab-install: build
 	  npm install -g --no-audit --no-fund --silent ./out/archy-quadlet-*.tgz && echo "lab: installed $$(archy-quadlet --version) globally"; \
 	else echo "lab-install: skipped (needs root and $(LAB))"; fi
 
+# Every test, the gate included (ARCHY_ITERATIONS times; 1 unless set).
 test: build lab lab-install
-	@mkdir -p out
+	@mkdir -p out && rm -rf out/gate
+	@node scripts/gate-meta.mjs > out/gate-meta.json
 	$(NODE_BIN)/vitest run --reporter=default --reporter=json --outputFile.json=out/vitest.json; \
-	status=$$?; node scripts/test-summary.mjs out/vitest.json && exit $$status
+	status=$$?; node scripts/test-summary.mjs out/vitest.json && $(GATE_REPORT) && exit $$status
+
+# The production gate alone: the lifecycle matrix and the chaos scenarios, in the lab.
+# TAP in out/gate/gate.tap, the matrix in out/gate/matrix.md.
+ARCHY_ITERATIONS ?= 3
+# The run's facts (commit, versions) are taken before it starts: the tree may change while it runs.
+GATE_REPORT = ARCHY_GATE_META="$$(cat out/gate-meta.json)" node scripts/gate-report.mjs out/gate/results.jsonl out/gate/matrix.md
+gate: build lab lab-install
+	@mkdir -p out && rm -rf out/gate
+	@node scripts/gate-meta.mjs > out/gate-meta.json
+	ARCHY_ITERATIONS=$(ARCHY_ITERATIONS) $(NODE_BIN)/vitest run test/lifecycle test/chaos --reporter=default --reporter=tap-flat --outputFile.tap-flat=out/gate/gate.tap; \
+	status=$$?; $(GATE_REPORT) && exit $$status
+
+# A release: 20 iterations; the matrix is checked in (docs/gate-matrix.md).
+gate-release:
+	$(MAKE) gate ARCHY_ITERATIONS=20 && cp out/gate/matrix.md docs/gate-matrix.md && cp out/gate/gate.tap docs/gate.tap
 
 lint: node_modules
 	$(NODE_BIN)/tsc --noEmit -p .
