@@ -5,7 +5,7 @@ import { json } from './format.js';
 import { createLogger } from '../supervise/logger.js';
 import { createSupervisor } from '../supervise/supervisor.js';
 import { watchAndReconcile } from '../supervise/watch.js';
-import { removeUser, setupSystem, setupUser, type SetupAction } from '../setup/setup.js';
+import { removeUser, setupSystem, setupUser, systemHookState, SYSTEM_GENERATOR, type SetupAction } from '../setup/setup.js';
 import { generateUnits } from '../boot/generate-units.js';
 import { findQuadlet } from '../output/quadlet-generator.js';
 
@@ -22,7 +22,14 @@ export async function setupCommand(a: { io: CliIo; paths: Paths; system: boolean
     } else {
       const configHome = a.paths.unitRoot.replace(/\/containers\/systemd\/archy-quadlet$/, '');
       actions = a.remove ? await removeUser({ configHome }) : await setupUser({ configHome, node: process.execPath, appsDir, watch: a.watch, user: a.io.env.USER ?? '' });
-      if (!a.remove) actions.push({ what: 'the boot-time generator hook needs root', done: false, hint: `as root: ${process.execPath} ${process.argv[1] ?? 'archy-quadlet'} setup --system` });
+      if (!a.remove) {
+        const hook = await systemHookState(process.execPath);
+        actions.push(
+          hook.current
+            ? { what: `the boot-time generator hook is installed (${SYSTEM_GENERATOR})`, done: true }
+            : { what: `the boot-time generator hook is ${hook.installed ? 'from another installation' : 'not installed'}, and needs root`, done: false, hint: 'sudo archy-quadlet setup --system' },
+        );
+      }
     }
   } catch (e) {
     a.io.stderr(`archy-quadlet setup: ${(e as Error).message}\n`);

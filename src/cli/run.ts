@@ -48,7 +48,9 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       'after',
       `
 Where manifests come from: --apps DIR, else $ARCHY_QUADLET_APPS, else the bundled catalog.
-Exit codes: 0 ok, 1 invalid manifest or units (other apps still handled), 2 usage error, 3 failure (I/O).`,
+Exit codes: 0 ok, 1 cannot be done as asked (an invalid manifest, an app not in the catalog
+or not installed), 2 usage error, 3 failure of the environment, 4 --wait gave up;
+doctor: 5 a warning, 6 a failed check.`,
     );
   const appsOption = () => new Option('--apps <dir>', 'catalog of manifests (one folder per app)');
   const pathsFor = (apps: string | undefined) => resolvePaths({ env: io.env, home: io.home, bundledAppsDir: BUNDLED_APPS_DIR, appsOption: apps });
@@ -98,11 +100,11 @@ Exit codes: 0 ok, 1 invalid manifest or units (other apps still handled), 2 usag
       .description(description)
       .argument('<app>', 'app id')
       .addOption(appsOption())
-      .option('--wait', 'block until the app reached what was asked (or --timeout passed)')
-      .option('--timeout <seconds>', 'with --wait: give up after this long (exit 4)', parsePositiveInt, 600)
+      .option('--wait', 'block until the app reached what was asked, showing what happens (building, pulling, starting, waiting for health, stopping)')
+      .option('--timeout <seconds>', 'with --wait: give up after this long (exit 4); default: the app\'s own start (or stop) timeouts', parsePositiveInt)
       .option('--json', 'print a JSON report');
     if (name === 'uninstall') cmd.option('--purge', 'also remove the app\'s volumes (its data) and secrets, and say what was removed');
-    cmd.addHelpText('after', `\nExample:\n  ${example}`).action(async (app: string, opts: { apps?: string; wait?: boolean; timeout: number; json?: boolean; purge?: boolean }) => {
+    cmd.addHelpText('after', `\nExample:\n  ${example}`).action(async (app: string, opts: { apps?: string; wait?: boolean; timeout?: number; json?: boolean; purge?: boolean }) => {
       setExit(await intentCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json), app, change: change(opts), wait: Boolean(opts.wait), timeoutSec: opts.timeout }));
     });
   };
@@ -131,7 +133,7 @@ Exit codes: 0 ok, 1 invalid manifest or units (other apps still handled), 2 usag
     .option('--json', 'print a JSON report')
     .addHelpText('after', '\nExamples:\n  archy-quadlet status\n  archy-quadlet status immich --json')
     .action(async (app: string | undefined, opts: { apps?: string; json?: boolean }) => {
-      setExit(await statusCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json), ...(app ? { app } : {}) }));
+      setExit(await statusCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json), ...(app !== undefined ? { app } : {}) }));
     });
   program
     .command('watch')
@@ -167,6 +169,52 @@ Exit codes: 0 ok, 1 invalid manifest or units (other apps still handled), 2 usag
     .addOption(appsOption())
     .action(async (normal: string, early: string, late: string, opts: { apps?: string }) => {
       setExit(await generateCommand({ io, paths: pathsFor(opts.apps), dirs: [normal, early, late] }));
+    });
+  program
+    .command('doctor')
+    .description('read-only checks of this node (Podman, Quadlet, user manager, bus, linger, cgroups, ids, ports, units, hook, timer, state, secrets), each with its fix')
+    .addOption(appsOption())
+    .option('--json', 'print a JSON report')
+    .addHelpText('after', '\nExit: 0 all passed, 5 the worst is a warning, 6 a check failed.\n\nExamples:\n  archy-quadlet doctor\n  archy-quadlet doctor --json')
+    .action(async (opts: { apps?: string; json?: boolean }) => {
+      const { doctorCommand } = await import('./doctor-command.js');
+      setExit(await doctorCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json) }));
+    });
+
+  program
+    .command('explain')
+    .description('one app in full: manifest (redacted), rendered units, the generated .service files, unit states, and the last failure\'s cause and fix')
+    .argument('<app>', 'app id')
+    .addOption(appsOption())
+    .option('--json', 'print a JSON report')
+    .addHelpText('after', '\nExamples:\n  archy-quadlet explain immich\n  archy-quadlet explain lnd --json')
+    .action(async (app: string, opts: { apps?: string; json?: boolean }) => {
+      const { explainCommand } = await import('./explain-command.js');
+      const { IntentError } = await import('../supervise/intents.js');
+      const { StateError } = await import('../supervise/state-store.js');
+      try {
+        setExit(await explainCommand({ io, paths: pathsFor(opts.apps), app, json: Boolean(opts.json) }));
+      } catch (e) {
+        if (!(e instanceof IntentError || e instanceof StateError)) throw e;
+        io.stderr(`archy-quadlet: ${e.message}\n`);
+        setExit(e instanceof IntentError ? EXIT.invalid : EXIT.failure);
+      }
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script (bash or zsh), generated from these commands')
+    .argument('<shell>', 'bash or zsh')
+    .addHelpText('after', '\nExamples:\n  source <(archy-quadlet completion bash)\n  archy-quadlet completion zsh > ~/.zfunc/_archy-quadlet')
+    .action(async (shell: string) => {
+      const { bashCompletion, completionSpec, zshCompletion } = await import('./completion.js');
+      if (shell !== 'bash' && shell !== 'zsh') {
+        io.stderr(`archy-quadlet: no completion for "${shell.slice(0, 32)}" (bash or zsh)\n`);
+        setExit(EXIT.usage);
+        return;
+      }
+      const spec = completionSpec(program, BUNDLED_APPS_DIR);
+      io.stdout(shell === 'bash' ? bashCompletion(spec) : zshCompletion(spec));
     });
   return program;
 }

@@ -4,11 +4,13 @@ import { EXIT } from './exit-codes.js';
 import { formatError, json } from './format.js';
 import { createLogger } from '../supervise/logger.js';
 import { createSupervisor, currentView, reconcilePass, withLock, type PassReport, type Supervisor } from '../supervise/supervisor.js';
-import { changeIntent, IntentError, type IntentChange } from '../supervise/intents.js';
+import { changeIntent, checkAppId, IntentError, type IntentChange } from '../supervise/intents.js';
 import { StateError } from '../supervise/state-store.js';
 import { LockTimeoutError } from '../supervise/lock.js';
 import { computeStatus, type AppView } from '../supervise/status.js';
 import type { Step } from '../supervise/types.js';
+import { planSteps } from '../supervise/plan-steps.js';
+import { appProgress, defaultWaitSec, imagesToProbe, type Progress } from '../supervise/progress.js';
 
 export interface SuperviseArgs {
   io: CliIo;
@@ -39,30 +41,80 @@ async function guarded(a: SuperviseArgs, fn: () => Promise<number>): Promise<num
   }
 }
 
-export async function intentCommand(a: SuperviseArgs & { app: string; change: IntentChange; wait: boolean; timeoutSec: number }): Promise<number> {
+export async function intentCommand(a: SuperviseArgs & { app: string; change: IntentChange; wait: boolean; timeoutSec?: number | undefined }): Promise<number> {
   return guarded(a, async () => {
     const sv = supervisorFor(a);
     let report = await changeIntent(sv, a.app, a.change);
-    if (a.wait) report = await waitConverged(sv, a, report, a.timeoutSec);
+    if (a.wait) report = await waitConverged(sv, a, a.app, a.change, report, a.timeoutSec);
     const now = await currentView(sv);
     const view = computeStatus(now.desired, now.observed).find((v) => v.id === a.app);
-    if (a.json) a.io.stdout(json({ app: a.app, change: a.change, converged: report.converged, pending: report.pending, applied: report.applied.flat().map(outcomeJson), status: view ?? null }));
+    if (a.json) a.io.stdout(json({ app: a.app, change: a.change, converged: appSettled(report, a.app), nodeConverged: report.converged, pending: report.pending, applied: report.applied.flat().map(outcomeJson), status: view ?? null }));
     else a.io.stdout(`${summary(a.app, a.change, report, view)}\n`);
-    if (a.wait && !report.converged) return EXIT.timeout;
+    if (a.wait && !appSettled(report, a.app)) return EXIT.timeout;
     return report.applied.flat().some((o) => !o.ok) ? EXIT.failure : EXIT.ok;
   });
 }
 
-async function waitConverged(sv: Supervisor, a: SuperviseArgs, first: PassReport, timeoutSec: number): Promise<PassReport> {
-  const deadline = sv.clock.nowMs() + timeoutSec * 1000;
+/**
+ * Whether nothing is left to do for this app (nor for the node as a whole, such as a
+ * daemon-reload). Other apps' transitions do not count: `start web --wait` must not wait
+ * for another app's ten-minute stop.
+ */
+function appSettled(r: PassReport, app: string): boolean {
+  return !r.pending.some((s) => s.app === app || s.app === '*');
+}
+
+/**
+ * Waits until the app got where it was asked, showing what happens meanwhile (building,
+ * pulling, starting, waiting for health, stopping): a line rewritten in place on a terminal,
+ * a line per change otherwise, JSON events on stderr with --json. Gives up at --timeout, by
+ * default the app's own start (or stop) timeouts, and says where it was.
+ */
+async function waitConverged(sv: Supervisor, a: SuperviseArgs, app: string, change: IntentChange, first: PassReport, timeoutSec?: number): Promise<PassReport> {
+  const started = sv.clock.nowMs();
   let report = first;
   let last = '';
-  while (!report.converged && sv.clock.nowMs() < deadline) {
-    const line = report.pending.map((s) => `${s.app}: ${'unit' in s && s.unit ? `${s.unit} ` : ''}${s.reason}`).join('; ');
-    if (line !== last && !a.json) a.io.stderr(`… ${line}\n`);
-    last = line;
-    await new Promise((r) => setTimeout(r, 1000));
-    const next = await withLock(sv, () => reconcilePass(sv));
+  let progress: Progress | undefined;
+  let limitSec = timeoutSec;
+  let view = await currentView(sv);
+  for (;;) {
+    const desiredApp = view.desired.apps.find((x) => x.id === app);
+    limitSec ??= defaultWaitSec(desiredApp, change);
+    if (desiredApp && !appSettled(report, app)) {
+      // Podman is asked only while a container is starting (is it pulling? waiting for health?).
+      const starting = (desiredApp.spec?.containers ?? []).some((c) => view.observed.units[c.service]?.activeState === 'activating' && view.observed.units[c.service]?.subState !== 'auto-restart');
+      const containers = starting ? await sv.podman.appContainers(app).catch(() => ({})) : {};
+      const images: Record<string, boolean> = {};
+      for (const ref of imagesToProbe(desiredApp, view.observed, containers)) images[ref] = await sv.podman.imageExists(ref);
+      progress = appProgress(desiredApp, view.observed, { containers, images });
+      const elapsed = Math.round((sv.clock.nowMs() - started) / 1000);
+      const text = `${app}: ${progress.phase}${progress.unit ? ` ${progress.unit}` : ''}${progress.detail ? ` (${progress.detail})` : ''}`;
+      if (a.json) {
+        if (text !== last) a.io.stderr(`${JSON.stringify({ event: 'progress', app, phase: progress.phase, unit: progress.unit, detail: progress.detail, elapsedSec: elapsed })}\n`);
+      } else if (a.io.isTty) a.io.stderr(`\r\x1b[K… ${text} ${elapsed} s`);
+      else if (text !== last) a.io.stderr(`… ${text}\n`);
+      last = text;
+    }
+    if (appSettled(report, app)) {
+      if (a.io.isTty && !a.json && last) a.io.stderr('\n');
+      break;
+    }
+    if (sv.clock.nowMs() - started >= limitSec * 1000) {
+      if (a.io.isTty && !a.json) a.io.stderr('\n');
+      const where = progress ? `still ${progress.phase}${progress.unit ? ` (${progress.unit}${progress.detail ? `, ${progress.detail}` : ''})` : ''}` : 'not there yet';
+      a.io.stderr(`archy-quadlet: ${app}: gave up after ${limitSec} s${timeoutSec === undefined ? ' (the app\'s own timeouts)' : ''}: ${where}; archy-quadlet explain ${app} says why\n`);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    // Look first, without the lock: while things are only in flight there is nothing to do,
+    // and waiters (one per app a UI is changing) must not queue behind each other's passes.
+    view = await currentView(sv);
+    const planned = planSteps(view.desired, view.observed);
+    let next: PassReport = { applied: [], pending: planned, converged: planned.length === 0, errors: [] };
+    if (planned.some((s) => s.kind !== 'wait')) {
+      next = await withLock(sv, () => reconcilePass(sv));
+      view = await currentView(sv);
+    }
     report = { ...next, applied: [...report.applied, ...next.applied] };
   }
   return report;
@@ -105,7 +157,10 @@ export async function reconcileCommand(a: SuperviseArgs & { dryRun: boolean }): 
       }
       for (const e of report.errors) a.io.stderr(`${e.app}: ${e.message}\n`);
     }
-    return report.applied.flat().some((o) => !o.ok) ? EXIT.failure : EXIT.ok;
+    if (report.applied.flat().some((o) => !o.ok)) return EXIT.failure;
+    // An app held on its last good units because its manifest broke: the pass did all it
+    // could, and says so (a timer's failed run shows in `systemctl --user status`).
+    return report.errors.length > 0 ? EXIT.invalid : EXIT.ok;
   });
 }
 
@@ -121,6 +176,7 @@ function describe(s: Step): string {
 
 export async function statusCommand(a: SuperviseArgs & { app?: string }): Promise<number> {
   return guarded(a, async () => {
+    if (a.app !== undefined) checkAppId(a.app);
     const sv = supervisorFor(a);
     const view = await currentView(sv);
     let apps = computeStatus(view.desired, view.observed);

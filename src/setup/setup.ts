@@ -1,4 +1,5 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { makeDir } from '../fs/make-dir.js';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -36,7 +37,7 @@ async function writeIfChanged(path: string, content: string, mode: number): Prom
     throw new Error(`${path} exists and was not written by archy-quadlet setup: left alone`);
   }
   if (old === content) return false;
-  await mkdir(dirname(path), { recursive: true });
+  await makeDir(dirname(path));
   await writeFileAtomic(path, content, mode);
   return true;
 }
@@ -93,6 +94,19 @@ export async function removeUser(o: { configHome: string }): Promise<SetupAction
   await systemctlUser(['daemon-reload']);
   actions.push({ what: 'apps and their units are left as they are (archy-quadlet uninstall APP removes an app)', done: true });
   return actions;
+}
+
+/** The apps directory a file written by setup carries in its environment line, if any. */
+export function appsDirOf(text: string | undefined): string | undefined {
+  return text?.match(/ARCHY_QUADLET_APPS='?"?([^'"\n]+)/)?.[1];
+}
+
+/** Whether the boot hook is installed, and is what `setup --system` of this installation would write. */
+export async function systemHookState(node: string, path = SYSTEM_GENERATOR): Promise<{ installed: boolean; current: boolean }> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return { installed: false, current: false };
+  const template = await readFile(join(UNITS_DIR, 'archy-quadlet-generator'), 'utf8');
+  return { installed: true, current: text === fillTemplate(template, { node, appsDir: appsDirOf(text) }) };
 }
 
 /** As root: the boot-time generator hook for every user's manager. */

@@ -1,0 +1,174 @@
+import { access, constants, readFile, stat } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
+import type { Paths } from '../paths.js';
+import { findQuadlet } from '../output/quadlet-generator.js';
+import { appsDirOf, fillTemplate, SYSTEM_GENERATOR, systemHookState, UNITS_DIR, USER_UNITS } from '../setup/setup.js';
+import { readState } from '../supervise/state-store.js';
+import { loadDesired } from '../supervise/load-desired.js';
+import { podmanCli } from '../supervise/podman.js';
+import type { DoctorFacts } from './checks.js';
+
+// The I/O side of doctor: read-only. Every probe is bounded and never throws: what cannot be
+// read is a fact too.
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+const text = (p: string) => readFile(p, 'utf8').catch(() => undefined);
+
+async function cmd(bin: string, args: string[], env?: Record<string, string | undefined>) {
+  return execa(bin, args, { reject: false, timeout: 15_000, stdin: 'ignore', ...(env ? { env, extendEnv: false } : {}) });
+}
+
+/** Subordinate ids of a user in /etc/subuid or /etc/subgid text (by name or uid). */
+export function subIdCount(file: string | undefined, user: string, uid: number): number | undefined {
+  if (file === undefined) return undefined;
+  let total = 0;
+  for (const line of file.split('\n')) {
+    const [who, , count] = line.trim().split(':');
+    if (who === user || who === String(uid)) total += Number(count) || 0;
+  }
+  return total;
+}
+
+/** `[ip:]host:container[/proto]` of a PublishPort= line → the host port. */
+export function hostPortOf(value: string): number | undefined {
+  const m = value.trim().match(/(?:^|:)(\d+):\d+(?:-\d+)?(?:\/\w+)?$/);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The generator's complaints about files, from its dry-run log. */
+export function parseRejections(log: string): Array<{ file: string; error: string }> {
+  const out: Array<{ file: string; error: string }> = [];
+  for (const line of log.split('\n')) {
+    const loading = line.match(/error loading "([^"]+)", (.*)$/);
+    if (loading) out.push({ file: loading[1]!, error: loading[2]! });
+    const converting = line.match(/converting "([^"]+)": (.*?)(?: in (\/\S+))?$/);
+    if (converting) out.push({ file: converting[3] ?? converting[1]!, error: converting[2]! });
+  }
+  return out;
+}
+
+export async function gatherFacts(paths: Paths, env: Record<string, string | undefined>, home: string): Promise<DoctorFacts> {
+  const { username: user, uid } = userInfo();
+  const configHome = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(home, '.config');
+  const runtime = env.XDG_RUNTIME_DIR;
+  const [podman, quadletBin, userGen, initName, linger, cgroupV2, subuid, subgid, newuidmap, portStart] = await Promise.all([
+    cmd('podman', ['--version']).catch(() => undefined),
+    findQuadlet(env),
+    Promise.all(['/usr/lib/systemd/user-generators/podman-user-generator', '/usr/local/lib/systemd/user-generators/podman-user-generator', '/etc/systemd/user-generators/podman-user-generator'].map(exists)).then((a) => a.some(Boolean)),
+    text('/proc/1/comm').then((t) => t?.trim()),
+    exists(`/var/lib/systemd/linger/${user}`),
+    exists('/sys/fs/cgroup/cgroup.controllers'),
+    text('/etc/subuid').then((t) => subIdCount(t, user, uid)),
+    text('/etc/subgid').then((t) => subIdCount(t, user, uid)),
+    exists('/usr/bin/newuidmap'),
+    text('/proc/sys/net/ipv4/ip_unprivileged_port_start').then((t) => (t ? Number(t.trim()) : undefined)),
+  ]);
+
+  const runtimeStat = runtime ? await stat(runtime).catch(() => undefined) : undefined;
+  const manager = await cmd('systemctl', ['--user', 'is-system-running']);
+  const managerState = String(manager.stdout).trim();
+  const reachable = /^(running|degraded|starting|initializing|maintenance|stopping)$/.test(managerState);
+  const failed = managerState === 'degraded' ? String((await cmd('systemctl', ['--user', 'list-units', '--failed', '--plain', '--no-legend'])).stdout).split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter(Boolean) : undefined;
+
+  let delegated: string[] | undefined;
+  if (cgroupV2) {
+    const userService = `/sys/fs/cgroup/user.slice/user-${uid}.slice/user@${uid}.service/cgroup.controllers`;
+    delegated = (await text(userService))?.trim().split(/\s+/).filter(Boolean);
+  }
+
+  // The state and the installed apps (their rendered units hold the ports and secrets).
+  let stateFact: DoctorFacts['state'];
+  let publishedPorts: DoctorFacts['publishedPorts'] = [];
+  let missingSecrets: DoctorFacts['missingSecrets'];
+  try {
+    const state = await readState(paths.stateDir);
+    stateFact = { ok: true, apps: Object.keys(state.apps).length };
+    const desired = await loadDesired(paths, state, { writeCache: false, validator: async () => (await import('../manifest/validate-manifest.js')).createManifestValidator() });
+    for (const app of desired.apps) {
+      if (app.intent === 'absent') continue;
+      for (const f of app.spec?.files ?? []) {
+        for (const line of f.content.split('\n')) {
+          if (!line.startsWith('PublishPort=')) continue;
+          const port = hostPortOf(line.slice('PublishPort='.length).replace(/^"|"$/g, ''));
+          if (port !== undefined) publishedPorts.push({ app: app.id, port });
+        }
+      }
+    }
+    const wantedSecrets = desired.apps.filter((a) => a.intent !== 'absent').flatMap((a) => (a.spec?.secrets ?? []).map((s) => ({ app: a.id, secret: s.name })));
+    if (podman?.exitCode === 0) {
+      const have = await podmanCli().secrets().catch(() => undefined);
+      if (have) missingSecrets = wantedSecrets.filter((s) => !(s.secret in have));
+    }
+  } catch (e) {
+    stateFact = { ok: false, apps: 0, error: (e as Error).message };
+    publishedPorts = [];
+  }
+
+  const unitParent = dirname(paths.unitRoot);
+  let probe = unitParent;
+  while (!(await exists(probe)) && probe !== '/') probe = dirname(probe);
+  const writable = await access(probe, constants.W_OK).then(() => true, () => false);
+  let rejected: DoctorFacts['rejectedUnitFiles'];
+  if (quadletBin) {
+    // The user's whole search path, as podman-user-generator sees it: others' files count,
+    // since one bad file drops every unit of its directory.
+    const { QUADLET_UNIT_DIRS: _ignored, ...userEnv } = env;
+    const dry = await cmd(quadletBin, ['-dryrun', '-user'], userEnv);
+    rejected = parseRejections(String(dry.stderr));
+  }
+
+  const node = process.execPath;
+  const hook = await systemHookState(node);
+  const unitState = reachable
+    ? String((await cmd('systemctl', ['--user', 'show', '-p', 'Id,ActiveState,UnitFileState', '--', ...USER_UNITS])).stdout)
+    : '';
+  const shown: Record<string, Record<string, string>> = {};
+  for (const block of unitState.split('\n\n')) {
+    const kv = Object.fromEntries(block.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    if (kv.Id) shown[kv.Id] = kv;
+  }
+  const userUnits = await Promise.all(
+    USER_UNITS.map(async (unit) => {
+      const installedText = await text(join(configHome, 'systemd', 'user', unit));
+      const template = (await text(join(UNITS_DIR, unit))) ?? '';
+      return {
+        unit,
+        installed: installedText !== undefined,
+        current: installedText !== undefined && installedText === fillTemplate(template, { node, appsDir: appsDirOf(installedText) }),
+        active: shown[unit]?.ActiveState,
+        enabled: shown[unit]?.UnitFileState,
+        optional: unit === 'archy-quadlet-watch.service',
+      };
+    }),
+  );
+  // The reconcile service is a oneshot run by its timer: inactive between runs is its normal state.
+  for (const u of userUnits) if (u.unit === 'archy-quadlet-reconcile.service' && u.installed) Object.assign(u, { active: 'active', enabled: 'enabled' });
+
+  return {
+    user,
+    uid,
+    ...(podman?.exitCode === 0 ? { podmanVersion: String(podman.stdout).trim() } : {}),
+    ...(quadletBin ? { quadletBin } : {}),
+    podmanUserGenerator: userGen,
+    ...(runtime ? { xdgRuntimeDir: runtime } : {}),
+    ...(runtimeStat ? { runtimeDirOk: { exists: true, ownedByUser: runtimeStat.uid === uid, mode: runtimeStat.mode & 0o777 } } : runtime ? { runtimeDirOk: { exists: false, ownedByUser: false, mode: 0 } } : {}),
+    userManager: reachable ? { state: managerState, ...(failed ? { failedUnits: failed } : {}) } : { error: String(manager.stderr || manager.stdout || manager.shortMessage).trim() || 'no answer' },
+    sessionBus: { ...(env.DBUS_SESSION_BUS_ADDRESS ? { address: env.DBUS_SESSION_BUS_ADDRESS } : {}), socketExists: runtime ? await exists(join(runtime, 'bus')) : false },
+    ...(initName ? { initName } : {}),
+    lingerEnabled: linger,
+    cgroup: cgroupV2 ? { version: 2, ...(delegated ? { delegated } : {}) } : { version: 1 },
+    ...(subuid !== undefined ? { subuid } : {}),
+    ...(subgid !== undefined ? { subgid } : {}),
+    newuidmap,
+    ...(portStart !== undefined ? { unprivilegedPortStart: portStart } : {}),
+    publishedPorts,
+    unitDir: { path: unitParent, writable, exists: await exists(unitParent) },
+    ...(rejected ? { rejectedUnitFiles: rejected } : {}),
+    generatorHook: { path: SYSTEM_GENERATOR, ...hook },
+    userUnits,
+    state: stateFact,
+    ...(missingSecrets ? { missingSecrets } : {}),
+  };
+}

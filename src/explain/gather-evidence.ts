@@ -1,0 +1,152 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { isMap, isScalar, parseDocument, visit } from 'yaml';
+import type { Supervisor } from '../supervise/supervisor.js';
+import { currentView } from '../supervise/supervisor.js';
+import { computeStatus, type AppView } from '../supervise/status.js';
+import { findQuadlet, runQuadletDryRun } from '../output/quadlet-generator.js';
+import { subIdCount } from '../doctor/gather-facts.js';
+import type { AppEvidence, UnitEvidence } from './diagnose.js';
+
+export interface Explanation {
+  app: string;
+  manifestFile: string;
+  /** The manifest with secret-looking values redacted. */
+  manifest: string;
+  files: Array<{ name: string; content: string }>;
+  /** What the real generator makes of the files: service name → unit text. */
+  services: Record<string, string>;
+  generatorProblems: string[];
+  view?: AppView;
+  evidence: AppEvidence;
+}
+
+const SECRET_KEY = /pass|secret|token|key|credential|private|auth/i;
+
+/** Values under keys that look like credentials become <redacted> (the manifest should hold none, but might). */
+export function redactManifest(text: string): string {
+  const doc = parseDocument(text);
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && SECRET_KEY.test(String(pair.key.value)) && isScalar(pair.value)) pair.value.value = '<redacted>';
+      if (isScalar(pair.key) && /^environment$/i.test(String(pair.key.value)) && isMap(pair.value)) {
+        for (const p of pair.value.items) if (isScalar(p.key) && SECRET_KEY.test(String(p.key.value)) && isScalar(p.value)) p.value.value = '<redacted>';
+      }
+    },
+  });
+  return doc.toString();
+}
+
+/** Key=value lines of a unit file (values unquoted only as far as a probe needs). */
+function keys(content: string, key: string): string[] {
+  return content
+    .split('\n')
+    .filter((l) => l.startsWith(`${key}=`))
+    .map((l) => l.slice(key.length + 1).replace(/^"(.*)"$/, '$1'));
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port, timeout: 300 });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('timeout', () => (s.destroy(), resolve(false)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function podman(args: string[]) {
+  return execa('podman', args, { reject: false, timeout: 20_000, stdin: 'ignore' });
+}
+
+export async function explainApp(sv: Supervisor, appId: string, env: Record<string, string | undefined>): Promise<Explanation> {
+  const view = await currentView(sv);
+  const app = view.desired.apps.find((a) => a.id === appId);
+  const manifestFile = join(sv.paths.appsDir, appId, 'manifest.yml');
+  const manifestText = await readFile(manifestFile, 'utf8').catch(() => '');
+  const files = app?.spec?.files ?? (view.observed.files[appId] ?? []).filter((f) => f.owned).map((f) => ({ name: f.name, content: f.content }));
+
+  // The real generator on the app's files alone: its .service units and its complaints.
+  let services: Record<string, string> = {};
+  let problems: string[] = [];
+  const bin = await findQuadlet(env);
+  if (bin && files.length) {
+    const dir = await mkdtemp(join(tmpdir(), 'archy-quadlet-explain-'));
+    try {
+      for (const f of files) await writeFile(join(dir, f.name), f.content);
+      const r = await runQuadletDryRun(bin, [dir]);
+      services = Object.fromEntries(r.services);
+      problems = r.problems.map((p) => p.message);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  const secrets = await (async () => {
+    const r = await podman(['secret', 'ls', '--noheading', '--format', '{{.Name}}']);
+    return r.exitCode === 0 ? new Set(String(r.stdout).split('\n').map((s) => s.trim()).filter(Boolean)) : undefined;
+  })();
+  const portStart = Number((await readFile('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').catch(() => '1024')).trim()) || 1024;
+  const { username, uid } = userInfo();
+  const subOk = [await readFile('/etc/subuid', 'utf8').catch(() => ''), await readFile('/etc/subgid', 'utf8').catch(() => '')].every((t) => (subIdCount(t, username, uid) ?? 0) >= 65536);
+  const journalAvailable = (await execa('journalctl', ['--user', '-n', '1', '--no-pager', '-q'], { reject: false, timeout: 10_000, stdin: 'ignore' }).catch(() => undefined))?.exitCode === 0;
+
+  const units: UnitEvidence[] = [];
+  for (const c of app?.spec?.containers ?? []) {
+    const file = c.service.replace(/\.service$/, '.container');
+    const content = files.find((f) => f.name === file)?.content ?? '';
+    const status = view.observed.units[c.service];
+    const image = keys(content, 'Image')[0];
+    const notRunning = status?.activeState !== 'active';
+    let imagePresent: boolean | undefined;
+    if (image && !image.endsWith('.build')) imagePresent = (await podman(['image', 'exists', image])).exitCode === 0;
+    const hostPorts = keys(content, 'PublishPort')
+      .map((v) => Number(v.match(/(?:^|:)(\d+):\d+(?:\/\w+)?$/)?.[1]))
+      .filter((n) => Number.isInteger(n));
+    let health: UnitEvidence['health'];
+    const inspected = await podman(['inspect', '--format', 'json', c.containerName]);
+    if (inspected.exitCode === 0) {
+      const h = (JSON.parse(String(inspected.stdout)) as Array<{ State?: { Health?: { Status?: string; FailingStreak?: number; Log?: Array<{ Output?: string }> } } }>)[0]?.State?.Health;
+      if (h?.Status) health = { status: h.Status, failingStreak: h.FailingStreak ?? 0, ...(h.Log?.length ? { lastOutput: h.Log[h.Log.length - 1]!.Output ?? '' } : {}) };
+    }
+    const died = await podman(['events', '--stream=false', '--since', '24h', '--filter', `container=${c.containerName}`, '--filter', 'event=died', '--format', 'json']);
+    const lastDied = String(died.stdout).trim().split('\n').filter(Boolean).pop();
+    const lastExit = lastDied ? (JSON.parse(lastDied) as { ContainerExitCode?: number; timeNano?: number }) : undefined;
+    const journal = journalAvailable
+      ? String((await execa('journalctl', ['--user', '-u', c.service, '-n', '40', '--no-pager', '-o', 'cat'], { reject: false, timeout: 10_000, stdin: 'ignore' })).stdout).split('\n').filter(Boolean)
+      : [];
+    const generatorError = problems.find((p) => p.includes(`"${file}"`) || p.includes(`/${file}`));
+    units.push({
+      unit: c.service,
+      file,
+      container: c.containerName,
+      ...(status ? { status } : {}),
+      ...(image ? { image } : {}),
+      pullNever: keys(content, 'Pull')[0] === 'never',
+      readiness: keys(content, 'Notify')[0] === 'healthy',
+      stopTimeoutSec: Number(keys(content, 'StopTimeout')[0]) || undefined,
+      hostPorts,
+      requires: keys(content, 'Requires').flatMap((v) => v.split(/\s+/)).filter(Boolean),
+      ...(imagePresent !== undefined ? { imagePresent } : {}),
+      missingSecrets: secrets ? keys(content, 'Secret').map((v) => v.split(',')[0]!).filter((n) => !secrets.has(n)) : [],
+      portsInUse: notRunning ? (await Promise.all(hostPorts.map(async (p) => ((await portAnswers(p)) ? p : 0)))).filter(Boolean) : [],
+      ...(health ? { health } : {}),
+      ...(lastExit?.ContainerExitCode !== undefined ? { lastExit: { code: lastExit.ContainerExitCode, atMs: Math.round((lastExit.timeNano ?? 0) / 1e6) } } : {}),
+      ...(generatorError ? { generatorError } : {}),
+      journal,
+    } as UnitEvidence);
+  }
+  const statusView = app ? computeStatus({ apps: [app] }, view.observed)[0] : undefined;
+  return {
+    app: appId,
+    manifestFile,
+    manifest: manifestText ? redactManifest(manifestText) : '',
+    files,
+    services,
+    generatorProblems: problems,
+    ...(statusView ? { view: statusView } : {}),
+    evidence: { app: appId, units, unprivilegedPortStart: portStart, subidsOk: subOk },
+  };
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { runChecks, worstLevel, type DoctorFacts } from '../../src/doctor/checks.js';
+import { hostPortOf, parseRejections } from '../../src/doctor/gather-facts.js';
+
+// A healthy node's facts; each test breaks one.
+const node = (): DoctorFacts => ({
+  user: 'archy',
+  uid: 1001,
+  podmanVersion: 'podman version 5.4.2',
+  quadletBin: '/usr/libexec/podman/quadlet',
+  podmanUserGenerator: true,
+  xdgRuntimeDir: '/run/user/1001',
+  runtimeDirOk: { exists: true, ownedByUser: true, mode: 0o700 },
+  userManager: { state: 'running' },
+  sessionBus: { address: 'unix:path=/run/user/1001/bus', socketExists: true },
+  initName: 'systemd',
+  lingerEnabled: true,
+  cgroup: { version: 2, delegated: ['cpu', 'io', 'memory', 'pids'] },
+  subuid: 65536,
+  subgid: 65536,
+  newuidmap: true,
+  unprivilegedPortStart: 1024,
+  publishedPorts: [{ app: 'web', port: 8080 }],
+  unitDir: { path: '/home/archy/.config/containers/systemd', writable: true, exists: true },
+  rejectedUnitFiles: [],
+  generatorHook: { path: '/etc/systemd/user-generators/archy-quadlet', installed: true, current: true },
+  userUnits: [
+    { unit: 'archy-quadlet-reconcile.timer', installed: true, current: true, active: 'active', enabled: 'enabled', optional: false },
+    { unit: 'archy-quadlet-watch.service', installed: false, current: false, optional: true },
+  ],
+  state: { ok: true, apps: 1 },
+  missingSecrets: [],
+});
+
+const check = (f: DoctorFacts, id: string) => runChecks(f).find((r) => r.id === id)!;
+
+describe('doctor checks', () => {
+  it('passes a healthy node', () => {
+    const results = runChecks(node());
+    expect(results.filter((r) => r.level !== 'ok')).toEqual([]);
+    expect(worstLevel(results)).toBe('ok');
+  });
+
+  it.each<[string, (f: DoctorFacts) => void, 'warn' | 'fail' | 'n/a', RegExp]>([
+    ['podman', (f) => delete f.podmanVersion, 'fail', /apt install podman/],
+    ['podman', (f) => (f.podmanVersion = 'podman version 4.3.1'), 'fail', /upgrade Podman/],
+    ['podman', (f) => (f.podmanVersion = 'podman version 5.2.0'), 'warn', /upgrade Podman/],
+    ['quadlet', (f) => delete f.quadletBin, 'fail', /ARCHY_QUADLET_BIN/],
+    ['quadlet', (f) => (f.podmanUserGenerator = false), 'fail', /podman-user-generator/],
+    ['runtime-dir', (f) => delete f.xdgRuntimeDir, 'fail', /export XDG_RUNTIME_DIR=\/run\/user\/1001/],
+    ['runtime-dir', (f) => (f.runtimeDirOk = { exists: true, ownedByUser: false, mode: 0o700 }), 'fail', /enable-linger archy/],
+    ['user-manager', (f) => (f.userManager = { error: 'Failed to connect to bus' }), 'fail', /session with XDG_RUNTIME_DIR/],
+    ['user-manager', (f) => (f.userManager = { state: 'degraded', failedUnits: ['web.service'] }), 'warn', /explain APP/],
+    ['session-bus', (f) => (f.sessionBus = { socketExists: false }), 'fail', /dbus-user-session/],
+    ['linger', (f) => (f.lingerEnabled = false), 'fail', /sudo loginctl enable-linger archy/],
+    ['linger', (f) => Object.assign(f, { lingerEnabled: false, initName: 'process_api' }), 'n/a', /./],
+    ['cgroups', (f) => (f.cgroup = { version: 1 }), 'warn', /unified_cgroup_hierarchy/],
+    ['cgroups', (f) => (f.cgroup = { version: 2, delegated: ['pids'] }), 'warn', /Delegate=cpu cpuset io memory pids/],
+    ['subids', (f) => delete f.subuid, 'fail', /usermod --add-subuids/],
+    ['subids', (f) => (f.newuidmap = false), 'fail', /apt install uidmap/],
+    ['ports', (f) => (f.publishedPorts = [{ app: 'btcpay', port: 80 }]), 'fail', /ip_unprivileged_port_start=80/],
+    ['unit-dir', (f) => (f.unitDir.writable = false), 'fail', /chown/],
+    ['unit-dir', (f) => (f.rejectedUnitFiles = [{ file: '/home/archy/.config/containers/systemd/x.container', error: 'line 3 is not a key-value pair' }]), 'fail', /fix or remove \/home\/archy\/.config\/containers\/systemd\/x.container/],
+    ['boot-hook', (f) => (f.generatorHook.installed = false), 'warn', /sudo archy-quadlet setup --system/],
+    ['boot-hook', (f) => (f.generatorHook.current = false), 'warn', /sudo archy-quadlet setup --system/],
+    ['reconcile.timer', (f) => (f.userUnits[0]!.installed = false), 'warn', /^archy-quadlet setup$/],
+    ['reconcile.timer', (f) => (f.userUnits[0]!.active = 'inactive'), 'warn', /enable --now archy-quadlet-reconcile.timer/],
+    ['state', (f) => (f.state = { ok: false, apps: 0, error: 'the state file is unreadable: not JSON' }), 'fail', /state.json.bak/],
+    ['secrets', (f) => (f.missingSecrets = [{ app: 'immich', secret: 'immich-db-password' }]), 'fail', /archy-quadlet restart immich/],
+  ])('%s: a broken condition is reported with its fix', (id, breakIt, level, fix) => {
+    const f = node();
+    breakIt(f);
+    const r = check(f, id);
+    expect(r.level).toBe(level);
+    if (level !== 'n/a') expect(r.fix).toMatch(fix);
+    expect(worstLevel(runChecks(f))).toBe(level === 'n/a' ? 'ok' : level);
+  });
+});
+
+describe('doctor parsing', () => {
+  it('reads the host port of a PublishPort value', () => {
+    expect(hostPortOf('127.0.0.1:18081:8080')).toBe(18081);
+    expect(hostPortOf('8333:8333/tcp')).toBe(8333);
+    expect(hostPortOf('[::1]:50001:50001')).toBe(50001);
+  });
+
+  it('reads the files the generator rejected from its log', () => {
+    const log = [
+      'quadlet-generator[1]: Loading source unit file /u/a.container',
+      'quadlet-generator[1]: error loading "/u/bad.container", file contains line 3: “x” which is not a key-value pair, group, or comment',
+      'quadlet-generator[1]: converting "b.network": unsupported key \'Foo\' in group \'Network\' in /u/b.network',
+    ].join('\n');
+    expect(parseRejections(log)).toEqual([
+      { file: '/u/bad.container', error: 'file contains line 3: “x” which is not a key-value pair, group, or comment' },
+      { file: '/u/b.network', error: "unsupported key 'Foo' in group 'Network'" },
+    ]);
+  });
+});
