@@ -40,14 +40,21 @@ export async function readUnitDir(dir: string): Promise<ExistingFile[]> {
   const out = await Promise.all(
     entries
       .filter((e) => e.isFile() && !e.name.startsWith(TMP_PREFIX))
-      .map(async (e): Promise<ExistingFile> => {
+      .map(async (e): Promise<ExistingFile | undefined> => {
         const path = join(dir, e.name);
-        const [content, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+        let content: string, mtimeMs: number;
+        try {
+          [content, { mtimeMs }] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+        } catch (err) {
+          // Another process (a pass, an uninstall) removed it after readdir: it is not there.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+          throw err;
+        }
         const owned = parseOwnedHeader(content);
-        return { name: e.name, content, mtimeMs: st.mtimeMs, ...(owned ? { owned } : {}) };
+        return { name: e.name, content, mtimeMs, ...(owned ? { owned } : {}) };
       }),
   );
-  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  return out.filter((f): f is ExistingFile => f !== undefined).sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
 /**
