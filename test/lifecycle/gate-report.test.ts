@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module script, without types
 import { parseResults, renderReport } from '../../scripts/gate-report.mjs';
+// @ts-expect-error: a plain ES module script, without types
+import { tapFromVitestReport } from '../../scripts/vitest-tap.mjs';
 import { gateIterations } from './results.js';
 import { ALLOWED_SEQUENCES, stateSequence } from './gate-apps.js';
 
@@ -30,6 +32,45 @@ describe('the gate report', () => {
   it('is green only without failures, and refuses a results file that is not JSON lines', () => {
     expect(renderReport([ev(1, 'web', 'install', true, 1)])).toContain('- result: **green**');
     expect(() => parseResults('{"kind":"event"}\nnot json\n')).toThrow(/results line 2 is not JSON/);
+  });
+});
+
+describe('the gate TAP', () => {
+  it('has one line per test, numbered, with a YAML block for each failure and a failed file of its own', () => {
+    const tap: string = tapFromVitestReport(
+      {
+        testResults: [
+          {
+            name: '/repo/test/chaos/a.integration.test.ts',
+            status: 'failed',
+            assertionResults: [
+              { ancestorTitles: ['chaos'], title: '1. kill -9 # mid-pass', status: 'passed', duration: 1500 },
+              { ancestorTitles: ['chaos'], title: '2. crash loop', status: 'failed', duration: 9, failureMessages: ['AssertionError: expected 1 to be 2\n    at x'] },
+              { ancestorTitles: [], title: 'later', status: 'skipped' },
+            ],
+          },
+          { name: '/repo/test/lifecycle/b.integration.test.ts', status: 'failed', message: 'Cannot find module x', assertionResults: [] },
+        ],
+      },
+      '/repo',
+    );
+    expect(tap.split('\n')).toEqual([
+      'TAP version 13',
+      '1..4',
+      'ok 1 - test/chaos/a.integration.test.ts > chaos > 1. kill -9 \\# mid-pass # time=1500.00ms',
+      'not ok 2 - test/chaos/a.integration.test.ts > chaos > 2. crash loop',
+      '  ---',
+      '  message: "AssertionError: expected 1 to be 2"',
+      '  detail: "AssertionError: expected 1 to be 2\\n    at x"',
+      '  ...',
+      'ok 3 - test/chaos/a.integration.test.ts > later # SKIP',
+      'not ok 4 - test/lifecycle/b.integration.test.ts',
+      '  ---',
+      '  message: "Cannot find module x"',
+      '  detail: "Cannot find module x"',
+      '  ...',
+      '',
+    ]);
   });
 });
 
