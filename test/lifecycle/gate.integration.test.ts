@@ -117,18 +117,21 @@ function gateIt(iteration: number, event: string, a: GateApp, fn: (startedAt: nu
   }, o.timeoutMs ?? 240_000);
 }
 
+/** install or start --wait: the app answers, status says running and told the truth on the way, data kept. */
+async function bringUp(a: GateApp, verb: 'install' | 'start', t0: number): Promise<void> {
+  await node().aq([verb, a.id, '--wait', '--timeout', String(a.startTimeoutSec)]);
+  await waitWorking(a, 10_000);
+  await expectStatus(a, 'running');
+  expectTruthfulStatus(a, verb, t0, Date.now(), 'running');
+  await expectKept(a, 1);
+}
+
 describe.runIf(enabled)('the production gate', () => {
   for (let i = 1; i <= ITERATIONS; i++) {
     describe(`iteration ${i}`, () => {
       describe('install', () => {
         for (const a of GATE_APPS) {
-          gateIt(i, 'install', a, async (t0) => {
-            await node().aq(['install', a.id, '--wait', '--timeout', String(a.startTimeoutSec)]);
-            await waitWorking(a, 10_000);
-            await expectStatus(a, 'running');
-            expectTruthfulStatus(a, 'install', t0, Date.now(), 'running');
-            await expectKept(a, 1);
-          });
+          gateIt(i, 'install', a, (t0) => bringUp(a, 'install', t0));
         }
       });
 
@@ -161,13 +164,7 @@ describe.runIf(enabled)('the production gate', () => {
 
       describe('start', () => {
         for (const a of GATE_APPS) {
-          gateIt(i, 'start', a, async (t0) => {
-            await node().aq(['start', a.id, '--wait', '--timeout', String(a.startTimeoutSec)]);
-            await waitWorking(a, 10_000);
-            await expectStatus(a, 'running');
-            expectTruthfulStatus(a, 'start', t0, Date.now(), 'running');
-            await expectKept(a, 1);
-          });
+          gateIt(i, 'start', a, (t0) => bringUp(a, 'start', t0));
         }
       });
 
