@@ -14,8 +14,9 @@ build: node_modules
 	$(NODE_BIN)/tsc -p tsconfig.build.json && node scripts/build-validator.mjs
 
 # The lab (real systemd user manager, Podman, Quadlet) can only be brought up as root.
+# scripts/lab-up also recovers a machine restarted without a boot (see the script).
 lab:
-	@if [ -x $(LAB)/up ] && [ "$$(id -u)" = 0 ]; then $(LAB)/up >/dev/null; \
+	@if [ -x $(LAB)/up ] && [ "$$(id -u)" = 0 ]; then ARCHY_LAB_DIR=$(LAB) scripts/lab-up; \
 	else echo "lab: not brought up here (needs root and $(LAB)); lab tests will say why they skip"; fi
 
 # The lab user runs what a node runs: the packed package, installed globally.
