@@ -30,6 +30,13 @@ async function systemdRun(unit: string, argv: string[]): Promise<void> {
 /** One executor per kind of step; a missing one is a compile error. */
 export function makeExecutors(d: ApplyDeps): Executors {
   const runDetached = d.runDetached ?? systemdRun;
+  // podman stop waits up to the container's stop timeout (600 s for a bitcoind): systemd
+  // runs it, so the pass does not wait. A second request while one runs is refused by
+  // systemd (the unit exists) and that is fine.
+  const stopDetached = (container: string, timeoutSec: number) =>
+    runDetached(`archy-quadlet-stop-${container}`, ['podman', 'stop', '--ignore', '--time', String(timeoutSec), container]).catch((e: Error) => {
+      if (!/already (exists|loaded)|is active/i.test(e.message)) throw e;
+    });
   return {
     async writeUnit(s) {
       const path = join(d.unitRoot, s.path);
@@ -63,16 +70,19 @@ export function makeExecutors(d: ApplyDeps): Executors {
       await d.systemctl.resetFailed(s.units);
     },
     async stopContainer(s) {
-      // podman stop waits up to the container's stop timeout (600 s for a bitcoind): systemd
-      // runs it, so the pass does not wait. A second request while one runs is refused by
-      // systemd (the unit exists) and that is fine.
-      await runDetached(`archy-quadlet-stop-${s.container}`, ['podman', 'stop', '--ignore', '--time', String(s.timeoutSec), s.container]).catch(
-        (e: Error) => {
-          if (!/already (exists|loaded)|is active/i.test(e.message)) throw e;
-        },
-      );
+      await stopDetached(s.container, s.timeoutSec);
     },
     async removeContainer(s) {
+      await d.podman.removeContainer(s.container);
+    },
+    async clearStaleContainer(s) {
+      // Observed before this step: if the unit started since, the container may be its own.
+      const now = (await d.systemctl.show([s.unit]))[s.unit];
+      if (now && now.activeState !== 'inactive' && now.activeState !== 'failed') return;
+      if (s.running) {
+        await stopDetached(s.container, s.timeoutSec);
+        return; // removed by a later pass once stopped (unless it was run with --rm)
+      }
       await d.podman.removeContainer(s.container);
     },
     async removeNetwork(s) {

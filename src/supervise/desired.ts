@@ -48,6 +48,9 @@ function specOf(app: AppSpec, entry: CatalogApp, paths: Paths, startAtBoot: bool
       startTimeoutSec: c.startTimeoutSec,
       ...(c.build ? { image: c.build.imageTag, buildService: c.build.service } : c.spec.image ? { image: c.spec.image } : {}),
       readiness: c.spec.healthcheck !== undefined && c.spec.healthcheck.readiness !== false,
+      hostPorts: (c.spec.ports ?? [])
+        .filter((p) => p.hostPort !== undefined)
+        .map((p) => ({ hostIp: p.hostIp ?? '', hostPort: p.hostPort!, protocol: p.protocol ?? 'tcp', range: 1 })),
     })),
     services: serviceNames(app),
     secrets: Object.entries(app.manifest.secrets ?? {}).map(([name, s]) => ({

@@ -5,7 +5,8 @@ import type { Desired, Observed, ObservedFile } from './types.js';
 import type { Systemctl } from './systemctl.js';
 import type { Podman } from './podman.js';
 import { needsPodman, serviceOfFile } from './plan-steps.js';
-import type { BackoffEntry } from './types.js';
+import type { BackoffEntry, HostPort } from './types.js';
+import { busyPorts } from './host-ports.js';
 
 const APP_DIR = /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
@@ -26,6 +27,8 @@ export interface ObserveDeps {
   podman: Podman;
   clock: Clock;
   backoff: Record<string, BackoffEntry>;
+  /** Which of these host ports something holds (default: binds each for a moment). */
+  busyPorts?: (ports: HostPort[]) => Promise<string[]>;
 }
 
 /**
@@ -64,11 +67,19 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
   const observed: Observed = { nowMs, nowMono, files, units, backoff: d.backoff };
   if (needsPodman(desired, units, files)) {
-    observed.secrets = await d.podman.secrets();
+    // Containers too: one left from an older run may be in the way of a start.
+    [observed.secrets, observed.containers] = await Promise.all([d.podman.secrets(), d.podman.containers()]);
     if (desired.apps.some((a) => a.intent === 'absent')) {
-      [observed.containers, observed.networks, observed.images] = await Promise.all([d.podman.containers(), d.podman.networks(), d.podman.images()]);
+      [observed.networks, observed.images] = await Promise.all([d.podman.networks(), d.podman.images()]);
       if (desired.apps.some((a) => a.intent === 'absent' && a.purge)) observed.volumes = await d.podman.volumes();
     }
+    // The host ports of containers about to start: one still held would fail the start.
+    const toStart = desired.apps
+      .filter((a) => a.intent === 'running')
+      .flatMap((a) => a.spec?.containers ?? [])
+      .filter((c) => ['inactive', 'failed'].includes(units[c.service]?.activeState ?? ''));
+    const ports = toStart.flatMap((c) => c.hostPorts ?? []);
+    if (ports.length > 0) observed.busyPorts = await (d.busyPorts ?? busyPorts)(ports);
   }
   return observed;
 }

@@ -1,4 +1,4 @@
-import type { BackoffEntry, Desired, DesiredApp, Observed, Step, UnitStatus } from './types.js';
+import { portKey, type BackoffEntry, type Desired, type DesiredApp, type Observed, type Step, type UnitStatus } from './types.js';
 import { planUnitDir } from '../output/unit-dir.js';
 
 /** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
@@ -107,6 +107,18 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
           steps.push({ kind: 'wait', app: id, unit: svc, reason: `backing off after ${backoff.failures} failure(s): next start in ${sec} s` });
           break;
         }
+        const inTheWay = containerInTheWay(app, svc, o);
+        if (inTheWay) {
+          steps.push(inTheWay);
+          break; // started by a later pass, once nothing is in its way
+        }
+        const busy = busyPortsOf(app, svc, o);
+        if (busy.length > 0) {
+          // pasta would fail to bind it: a failed start. It frees up once the container that
+          // held it is gone; anything else holding it is shown here until it lets go.
+          steps.push({ kind: 'wait', app: id, unit: svc, reason: `host port ${busy.join(', ')} in use: starting once it is free` });
+          break;
+        }
         if (u.activeState === 'failed') {
           reset.push(svc);
           steps.push(backoffStep(id, svc, backoff, o.nowMs));
@@ -125,6 +137,38 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
     steps.push({ kind: 'restart', app: id, units: restart, reason: why });
   }
   return steps;
+}
+
+/**
+ * A container that already has the name of a unit about to start (the unit is inactive, so
+ * the container is not its own): ours, left from an older run, is cleared out of the way;
+ * one archy-quadlet did not make is never touched, and the unit waits.
+ */
+function containerInTheWay(app: DesiredApp, svc: string, o: Observed): Step | undefined {
+  const c = app.spec?.containers.find((x) => x.service === svc);
+  const found = c && o.containers?.[c.containerName];
+  if (!c || !found) return undefined;
+  if (found.app !== app.id) {
+    const owner = found.app ? `app ${found.app}` : 'archy-quadlet does not own it';
+    return { kind: 'wait', app: app.id, unit: svc, reason: `a container named ${c.containerName} is in the way (${owner}): remove or rename it` };
+  }
+  if (found.state === 'stopping') return { kind: 'wait', app: app.id, unit: svc, reason: `a container of an older run holds the name ${c.containerName}: stopping` };
+  const running = !['created', 'configured', 'exited', 'stopped', 'dead'].includes(found.state);
+  return {
+    kind: 'clearStaleContainer',
+    app: app.id,
+    unit: svc,
+    container: c.containerName,
+    running,
+    timeoutSec: c.stopTimeoutSec,
+    reason: running ? `a container of an older run (${found.state}) holds the name ${c.containerName}: stopping it` : `a container of an older run (${found.state}) holds the name ${c.containerName}: removing it`,
+  };
+}
+
+function busyPortsOf(app: DesiredApp, svc: string, o: Observed): string[] {
+  const busy = new Set(o.busyPorts ?? []);
+  const c = app.spec?.containers.find((x) => x.service === svc);
+  return (c?.hostPorts ?? []).map((p) => portKey(p, p.hostPort)).filter((k) => busy.has(k));
 }
 
 function backoffStep(app: string, unit: string, prior: BackoffEntry | undefined, nowMs: number): Step {
@@ -167,8 +211,8 @@ function planAbsent(app: DesiredApp, o: Observed): Step[] {
   const stopping = planStopped(app, o, [...support, ...containers]);
   if (stopping.length > 0 || all.some((s) => isUp(o.units[s])) || (o.files[app.id] ?? []).some((f) => f.owned)) return stopping;
   const steps: Step[] = [];
-  for (const [name, owner] of Object.entries(o.containers ?? {})) {
-    if (owner === app.id) steps.push({ kind: 'removeContainer', app: app.id, container: name, reason: 'container left behind by an uninstalled app' });
+  for (const [name, c] of Object.entries(o.containers ?? {})) {
+    if (c.app === app.id) steps.push({ kind: 'removeContainer', app: app.id, container: name, reason: 'container left behind by an uninstalled app' });
   }
   if (steps.length > 0) return steps; // containers first: a network or image in use cannot go
   // Not data: the app's network and the images built for it go with it.

@@ -1,4 +1,5 @@
 import { LABEL_APP, LABEL_MANAGED_BY } from '../render/render-app.js';
+import type { HostPort, ObservedContainer } from './types.js';
 
 /** The few Podman operations the supervisor needs beyond what systemd does. */
 export interface Podman {
@@ -9,7 +10,8 @@ export interface Podman {
   removeSecret(name: string): Promise<void>;
   volumes(): Promise<Record<string, string>>;
   removeVolume(name: string): Promise<void>;
-  containers(): Promise<Record<string, string>>;
+  /** Every container of the user (not only ours: one of another name owner can be in the way), by name. */
+  containers(): Promise<Record<string, ObservedContainer>>;
   /** One app's containers: state and health (from `podman ps`). */
   appContainers(app: string): Promise<Record<string, { state: string; health?: string }>>;
   imageExists(ref: string): Promise<boolean>;
@@ -64,7 +66,16 @@ export function podmanCli(bin = 'podman'): Podman {
       await run(['volume', 'rm', '--force', name]);
     },
     async containers() {
-      return byLabel(await run(['ps', '--all', '--filter', MANAGED, '--format', 'json']), (x) => String((x.Names as string[])?.[0] ?? ''), (x) => x.Labels);
+      const out: Record<string, ObservedContainer> = {};
+      for (const x of (JSON.parse((await run(['ps', '--all', '--format', 'json'])) || '[]') as Array<Record<string, unknown>>) ?? []) {
+        const labels = (x.Labels ?? {}) as Record<string, string>;
+        const app = labels[LABEL_MANAGED_BY] === 'archy-quadlet' ? labels[LABEL_APP] : undefined;
+        const ports = ((x.Ports ?? []) as Array<Record<string, unknown>>).map(
+          (p): HostPort => ({ hostIp: String(p.host_ip ?? ''), hostPort: Number(p.host_port), protocol: String(p.protocol ?? 'tcp'), range: Number(p.range ?? 1) || 1 }),
+        );
+        out[String((x.Names as string[])?.[0] ?? '')] = { ...(app ? { app } : {}), state: String(x.State ?? 'unknown'), ports };
+      }
+      return out;
     },
     async appContainers(app) {
       const list = JSON.parse((await run(['ps', '--all', '--filter', `label=${LABEL_APP}=${app}`, '--filter', MANAGED, '--format', 'json'])) || '[]') as Array<{ Names?: string[]; State?: string; Status?: string }>;

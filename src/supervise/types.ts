@@ -13,6 +13,8 @@ export interface DesiredContainer {
   buildService?: string;
   /** Notify=healthy: the unit stays `activating` until the health check passes. */
   readiness: boolean;
+  /** Host ports it publishes (fixed ones only): a start waits until they are free. */
+  hostPorts?: HostPort[];
 }
 
 export interface DesiredSecret {
@@ -72,6 +74,28 @@ export interface ObservedFile {
   intact: boolean;
 }
 
+/** A host port a container publishes (as `podman ps` reports it). */
+export interface HostPort {
+  hostIp: string;
+  hostPort: number;
+  protocol: string;
+  /** How many consecutive ports from hostPort. */
+  range: number;
+}
+
+/** `127.0.0.1:18081/tcp`; `*` for every address. */
+export function portKey(p: Pick<HostPort, 'hostIp' | 'protocol'>, port: number): string {
+  return `${p.hostIp || '*'}:${port}/${p.protocol}`;
+}
+
+export interface ObservedContainer {
+  /** The app it belongs to: set only for containers archy-quadlet made (by label). */
+  app?: string;
+  /** Podman's state: created, running, paused, stopping, exited... */
+  state: string;
+  ports: HostPort[];
+}
+
 export interface BackoffEntry {
   failures: number;
   /** Wall-clock ms before which the unit is not started again (wall clock: kept across reboots). */
@@ -89,8 +113,10 @@ export interface Observed {
   secrets?: Record<string, string>;
   /** Podman volumes of ours (name → app); undefined when not looked at. */
   volumes?: Record<string, string>;
-  /** Podman containers of ours (name → app); undefined when not looked at. */
-  containers?: Record<string, string>;
+  /** Every Podman container of the user by name (ours carry their app); undefined when not looked at. */
+  containers?: Record<string, ObservedContainer>;
+  /** Host ports, among those of units about to start, that something holds (`portKey`); undefined when not looked at. */
+  busyPorts?: string[];
   /** Podman networks of ours (name → app); undefined when not looked at. */
   networks?: Record<string, string>;
   /** Images built for our apps (id → app); undefined when not looked at. */
@@ -110,6 +136,14 @@ type StepArgs = {
   /** Stops a container gracefully (SIGTERM, then SIGKILL after its timeout): the way out of a unit stuck activating. */
   stopContainer: { container: string; timeoutSec: number };
   removeContainer: { container: string };
+  /**
+   * A container left from an older run (a crash skipped the unit's cleanup) has the name of
+   * a unit about to start. Quadlet's `podman run --replace` would stop it and start at once,
+   * before pasta has released its ports ("Address already in use": a failed start). So: stop
+   * it gracefully in the background when it runs, else remove it; the start waits for the
+   * ports. Only while `unit` has not started: checked again just before acting.
+   */
+  clearStaleContainer: { unit: string; container: string; running: boolean; timeoutSec: number };
   removeVolume: { volume: string };
   removeNetwork: { network: string };
   removeImage: { image: string };

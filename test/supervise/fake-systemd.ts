@@ -127,6 +127,10 @@ export function applyFake(desired: Desired, o: Observed, steps: Step[]): { desir
       case 'removeContainer':
         delete n.containers![st.container];
         break;
+      case 'clearStaleContainer':
+        if (st.running) n.containers![st.container]!.state = 'exited';
+        else delete n.containers![st.container];
+        break;
       case 'removeNetwork':
         delete n.networks![st.network];
         break;

@@ -144,11 +144,11 @@ describe('planSteps: table', () => {
     o.files = {};
     expect(planSteps({ apps: [a] }, o)).toEqual([{ kind: 'forgetApp', app: 'b', reason: 'uninstalled (volumes and secrets kept)' }]);
     expect(kinds(planSteps({ apps: [{ ...a, purge: true }] }, o))).toEqual(['removeVolume', 'removeSecret']);
-    o.containers = { 'b-api': 'b', 'other-api': 'other' };
+    o.containers = { 'b-api': { app: 'b', state: 'exited', ports: [] }, 'other-api': { app: 'other', state: 'exited', ports: [] }, 'b-x': { state: 'running', ports: [] } };
     o.networks = { b: 'b', other: 'other' };
     o.images = { '0123abcd': 'b', '4567ef01': 'other' };
     expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['removeContainer']); // containers before what they use
-    delete o.containers['b-api'];
+    delete o.containers!['b-api'];
     expect(planSteps({ apps: [a] }, o)).toEqual([
       { kind: 'removeNetwork', app: 'b', network: 'b', reason: 'network of an uninstalled app' },
       { kind: 'removeImage', app: 'b', image: '0123abcd', reason: 'image built for an uninstalled app' },
@@ -171,6 +171,61 @@ describe('planSteps: table', () => {
 // point within a few passes, and that fixed point is what the intents say.
 const activeStates = fc.constantFrom('active', 'inactive', 'failed', 'activating', 'deactivating');
 const intents = fc.constantFrom('running' as const, 'stopped' as const, 'absent' as const);
+
+describe('planSteps: something in the way of a start', () => {
+  const d: Desired = { apps: [one('a')] };
+  const stopped = () => {
+    const o = converged(d.apps);
+    o.units['a-web.service'] = unit('inactive');
+    return o;
+  };
+
+  it('stops a running container of ours left from an older run, removes it once stopped, then waits for its port', () => {
+    const o = stopped();
+    o.containers = { 'a-web': { app: 'a', state: 'running', ports: [{ hostIp: '127.0.0.1', hostPort: 18081, protocol: 'tcp', range: 1 }] } };
+    expect(planSteps(d, o)).toEqual([
+      { kind: 'clearStaleContainer', app: 'a', unit: 'a-web.service', container: 'a-web', running: true, timeoutSec: 10, reason: 'a container of an older run (running) holds the name a-web: stopping it' },
+    ]);
+    o.containers['a-web']!.state = 'stopping'; // asked once: waited for, not asked again
+    expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'a container of an older run holds the name a-web: stopping' }]);
+    o.containers['a-web']!.state = 'exited';
+    expect(planSteps(d, o)).toEqual([
+      { kind: 'clearStaleContainer', app: 'a', unit: 'a-web.service', container: 'a-web', running: false, timeoutSec: 10, reason: 'a container of an older run (exited) holds the name a-web: removing it' },
+    ]);
+    delete o.containers['a-web'];
+    const withPort: Desired = { apps: [{ ...d.apps[0]!, spec: { ...d.apps[0]!.spec!, containers: [{ ...d.apps[0]!.spec!.containers[0]!, hostPorts: [{ hostIp: '127.0.0.1', hostPort: 18081, protocol: 'tcp', range: 1 }] }] } }] };
+    o.busyPorts = ['127.0.0.1:18081/tcp'];
+    expect(planSteps(withPort, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'host port 127.0.0.1:18081/tcp in use: starting once it is free' }]);
+    o.busyPorts = [];
+    expect(kinds(planSteps(withPort, o))).toEqual(['start']);
+  });
+
+  it('clears a stale container before the restart of a failed unit (no backoff counted for it yet)', () => {
+    const o = stopped();
+    o.units['a-web.service'] = unit('failed');
+    o.containers = { 'a-web': { app: 'a', state: 'created', ports: [] } };
+    expect(kinds(planSteps(d, o))).toEqual(['clearStaleContainer']);
+    delete o.containers['a-web'];
+    expect(kinds(planSteps(d, o))).toEqual(['setBackoff', 'resetFailed', 'start']);
+  });
+
+  it('never touches a container it does not own: the unit waits, saying why', () => {
+    const o = stopped();
+    o.containers = { 'a-web': { state: 'running', ports: [] } };
+    expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'a container named a-web is in the way (archy-quadlet does not own it): remove or rename it' }]);
+    o.containers = { 'a-web': { app: 'b', state: 'exited', ports: [] } };
+    expect(planSteps(d, o)[0]).toMatchObject({ kind: 'wait', reason: 'a container named a-web is in the way (app b): remove or rename it' });
+  });
+
+  it("leaves the unit's own container alone while it starts or runs", () => {
+    for (const state of ['activating', 'active']) {
+      const o = converged(d.apps);
+      o.units['a-web.service'] = unit(state);
+      o.containers = { 'a-web': { app: 'a', state: 'running', ports: [] } };
+      expect(kinds(planSteps(d, o)).filter((k) => k !== 'wait')).toEqual([]);
+    }
+  });
+});
 
 describe('needsPodman: Podman is asked only when a plan can use it', () => {
   it('not for a converged node, nor for an uninstall whose units still stop or whose files are still there', () => {
