@@ -67,7 +67,9 @@ describe.runIf(enabled)('chaos: containers', () => {
       return (await http(18081)) === 'ok\n' ? true : undefined;
     }, 120_000, 2000);
     run.recovered();
-    expect((await node().status('web'))?.state).toBe('running');
+    // httpd answers before its first health check passes (Notify=healthy): `starting` for up
+    // to an interval more, then `running`.
+    await waitFor('web to be running', async () => ((await node().status('web'))?.state === 'running' ? true : undefined), 30_000, 500);
   }, 600_000);
 
   chaosIt(7, 'a stale container with the same name, left from an older run', 60_000, async (run) => {
