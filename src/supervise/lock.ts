@@ -1,10 +1,12 @@
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 
 /**
  * One reconcile pass at a time on a node: the timer, the watcher and the CLI share this
  * lock file (in $XDG_RUNTIME_DIR, so a reboot clears it). A holder that died (kill -9) is
- * recognised by its pid and process start time, and its lock is taken over.
+ * recognised by its pid and process start time, and its lock is taken over. The lock file
+ * appears with its content (written aside, then hard-linked into place): a holder killed
+ * between creating it and writing it would otherwise leave an empty lock nobody could judge.
  */
 export interface PassLock {
   release(): Promise<void>;
@@ -57,26 +59,40 @@ async function breakStaleLock(path: string, staleContent: string): Promise<void>
   }
 }
 
+/** Creates `path` holding `content`, atomically; false when it exists already. */
+async function createWith(path: string, content: string): Promise<boolean> {
+  // Killed before the unlink below, the aside file stays in $XDG_RUNTIME_DIR until a reboot.
+  const aside = `${path}.${process.pid}.new`;
+  await writeFile(aside, content, { mode: 0o600 });
+  try {
+    await link(aside, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await unlink(aside).catch(() => undefined);
+  }
+}
+
 export async function acquireLock(path: string, waitMs: number, onWait?: (holder: string) => void): Promise<PassLock> {
   const me = `${process.pid} ${processStart(process.pid) ?? '0'}`;
   const deadline = Date.now() + waitMs;
   let told = false;
   for (;;) {
-    try {
-      const fh = await open(path, 'wx', 0o600);
-      await fh.writeFile(`${me}\n`);
-      await fh.close();
+    if (await createWith(path, `${me}\n`)) {
       return {
         async release() {
           const content = await readFile(path, 'utf8').catch(() => '');
           if (content.trim() === me) await unlink(path).catch(() => undefined);
         },
       };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const holder = await readFile(path, 'utf8').catch(() => '');
-    if (holder !== '' && !holderAlive(holder)) {
+    // Empty: left by an older version killed between create and write (after a few seconds),
+    // or a lock just released and not yet re-read.
+    const emptyAndOld = holder === '' && (await stat(path).then((s) => Date.now() - s.mtimeMs > 5000, () => false));
+    if ((holder !== '' && !holderAlive(holder)) || emptyAndOld) {
       await breakStaleLock(path, holder);
       continue;
     }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -62,6 +62,18 @@ describe('pass lock', () => {
     const lock = await acquireLock(path, 1000);
     expect(readFileSync(path, 'utf8').split(' ')[0]).toBe(String(process.pid));
     await lock.release();
+  });
+
+  it('takes over an empty lock file once it is a few seconds old (a holder killed between create and write)', async () => {
+    const path = join(dir, 'lock');
+    writeFileSync(path, '');
+    await expect(acquireLock(path, 200)).rejects.toBeInstanceOf(LockTimeoutError); // may be being written
+    const old = (Date.now() - 10_000) / 1000;
+    utimesSync(path, old, old);
+    const lock = await acquireLock(path, 1000);
+    expect(readFileSync(path, 'utf8')).toMatch(new RegExp(`^${process.pid} \\d+\n$`));
+    await lock.release();
+    expect(readdirSync(dir)).toEqual([]); // nothing left aside
   });
 
   it('several processes racing for a dead holder\'s lock: still one holder at a time', async () => {
