@@ -8,6 +8,13 @@ import { needsPodman, serviceOfFile } from './plan-steps.js';
 import type { BackoffEntry, HostPort } from './types.js';
 import { busyPorts } from './host-ports.js';
 
+async function quadletServices(appDirs: string[]): Promise<Set<string> | undefined> {
+  const { findQuadlet, runQuadletDryRun } = await import('../output/quadlet-generator.js');
+  const bin = await findQuadlet(process.env);
+  if (!bin) return undefined;
+  return new Set((await runQuadletDryRun(bin, appDirs)).services.keys());
+}
+
 const APP_DIR = /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
 export interface Clock {
@@ -27,6 +34,11 @@ export interface ObserveDeps {
   podman: Podman;
   clock: Clock;
   backoff: Record<string, BackoffEntry>;
+  /**
+   * The services Quadlet generates now from these app directories (default: the real
+   * generator's dry run; undefined when it is not installed).
+   */
+  quadletServices?: (appDirs: string[]) => Promise<Set<string> | undefined>;
   /** Which of these host ports something holds (default: binds each for a moment). */
   busyPorts?: (ports: HostPort[]) => Promise<string[]>;
 }
@@ -66,6 +78,18 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   for (const s of known) extra.delete(s);
   const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
   const observed: Observed = { nowMs, nowMono, files, units, backoff: d.backoff };
+  // Rare: a unit of ours systemd does not know though its file is there. Quadlet tells a lost
+  // reload (it generates the unit) from a rejected file (it does not).
+  const unknown = Object.entries(files).flatMap(([id, list]) =>
+    list.filter((f) => f.owned).flatMap((f) => {
+      const svc = serviceOfFile(f.name);
+      return svc && (units[svc]?.loadState ?? 'not-found') === 'not-found' ? [{ id, svc }] : [];
+    }),
+  );
+  if (unknown.length > 0) {
+    const generated = await (d.quadletServices ?? quadletServices)([...new Set(unknown.map((u) => join(d.unitRoot, u.id)))]);
+    if (generated) observed.generatedNow = Object.fromEntries(unknown.map((u) => [u.svc, generated.has(u.svc)]));
+  }
   if (needsPodman(desired, units, files)) {
     // Containers too: one left from an older run may be in the way of a start.
     [observed.secrets, observed.containers] = await Promise.all([d.podman.secrets(), d.podman.containers()]);

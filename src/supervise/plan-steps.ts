@@ -19,6 +19,13 @@ export function planSteps(desired: Desired, observed: Observed): Step[] {
   if (outdated.length > 0) {
     return [{ kind: 'daemonReload', app: '*', reason: `systemd holds outdated definitions of ${outdated.join(', ')}` }];
   }
+  // A reload that never happened (the manager re-executed as it came, or the pass was killed
+  // between writing and reloading): the files are on disk, unchanged, and nothing else would
+  // ever reload them. Not for a file Quadlet rejects: a reload would not help.
+  const unloaded = apps.flatMap((app) => servicesOf(app, observed)).filter((s) => observed.generatedNow?.[s] === true);
+  if (unloaded.length > 0) {
+    return [{ kind: 'daemonReload', app: '*', reason: `systemd has not loaded ${unloaded.join(', ')}, which Quadlet generates from the files on disk` }];
+  }
   return apps.flatMap((app) => planApp(app, observed));
 }
 
@@ -79,7 +86,8 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
     const u = o.units[svc];
     const backoff = o.backoff[svc];
     if (!u || u.loadState === 'not-found') {
-      steps.push({ kind: 'wait', app: id, unit: svc, reason: `${svc} is not known to systemd (did the Quadlet generator reject its file?)` });
+      const why = o.generatedNow?.[svc] === false ? `Quadlet generates no ${svc} from its file (archy-quadlet explain ${id} says why)` : `${svc} is not known to systemd (did the Quadlet generator reject its file?)`;
+      steps.push({ kind: 'wait', app: id, unit: svc, reason: why });
       continue;
     }
     switch (u.activeState) {

@@ -115,6 +115,11 @@ export interface Observed {
   volumes?: Record<string, string>;
   /** Every Podman container of the user by name (ours carry their app); undefined when not looked at. */
   containers?: Record<string, ObservedContainer>;
+  /**
+   * Services systemd does not know although their file is on disk: whether Quadlet generates
+   * them from those files now (true: a daemon-reload was lost; false: Quadlet rejects the file).
+   */
+  generatedNow?: Record<string, boolean>;
   /** Host ports, among those of units about to start, that something holds (`portKey`); undefined when not looked at. */
   busyPorts?: string[];
   /** Podman networks of ours (name → app); undefined when not looked at. */

@@ -44,6 +44,17 @@ describe('planSteps: table', () => {
     expect(planSteps(d, o)).toEqual([{ kind: 'daemonReload', app: '*', reason: 'systemd holds outdated definitions of a-web.service' }]);
   });
 
+  it('reloads when systemd lost a reload (Quadlet generates the unit, systemd does not know it), not when Quadlet rejects the file', () => {
+    const d: Desired = { apps: [one('a')] };
+    const o = converged(d.apps);
+    o.units['a-web.service'] = unit('inactive', { loadState: 'not-found' });
+    expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'a-web.service is not known to systemd (did the Quadlet generator reject its file?)' }]);
+    o.generatedNow = { 'a-web.service': true };
+    expect(planSteps(d, o)).toEqual([{ kind: 'daemonReload', app: '*', reason: 'systemd has not loaded a-web.service, which Quadlet generates from the files on disk' }]);
+    o.generatedNow = { 'a-web.service': false };
+    expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'Quadlet generates no a-web.service from its file (archy-quadlet explain a says why)' }]);
+  });
+
   it('starts the containers of a running app in dependency order, in one step', () => {
     const d: Desired = { apps: [app('b', 'running', ['db', 'api'])] };
     const o = converged(d.apps, 'inactive');
