@@ -16,7 +16,7 @@ build: node_modules
 # The lab (real systemd user manager, Podman, Quadlet) can only be brought up as root.
 # scripts/lab-up also recovers a machine restarted without a boot (see the script).
 lab:
-	@if [ -x $(LAB)/up ] && [ "$$(id -u)" = 0 ]; then ARCHY_LAB_DIR=$(LAB) scripts/lab-up; \
+	@if [ -x $(LAB)/up ] && [ "$$(id -u)" = 0 ]; then scripts/lab-up $(LAB)/up; \
 	else echo "lab: not brought up here (needs root and $(LAB)); lab tests will say why they skip"; fi
 
 # The lab user runs what a node runs: the packed package, installed globally.

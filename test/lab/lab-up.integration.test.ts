@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { requireLab } from '../support/lab.js';
+import { LAB_DIR, requireLab } from '../support/lab.js';
 import { asUser } from '../support/lab-user.js';
 import { http, labNode, waitHttp } from '../support/node.js';
 
@@ -24,7 +24,7 @@ const managerState = async () => String((await asUser(['systemctl', '--user', 'i
 describe.runIf(enabled)('scripts/lab-up', () => {
   it('leaves a running lab alone', async () => {
     const before = managerPid();
-    await execa(LAB_UP, [], { stdin: 'ignore' });
+    await execa(LAB_UP, [`${LAB_DIR}/up`], { stdin: 'ignore' });
     expect(managerPid()).toBe(before);
     expect(await managerState()).toBe('running');
   }, 60_000);
@@ -42,7 +42,7 @@ describe.runIf(enabled)('scripts/lab-up', () => {
       await execa('pkill', ['-KILL', '-u', node.user.name], { reject: false });
       expect(existsSync(`/run/user/${node.user.uid}/libpod/tmp/alive`)).toBe(true);
 
-      const up = await execa(LAB_UP, [], { stdin: 'ignore', all: true });
+      const up = await execa(LAB_UP, [`${LAB_DIR}/up`], { stdin: 'ignore', all: true });
       expect(up.all).toMatch(/starting from a clean boot/);
       expect(up.all).not.toMatch(/retrying/);
       expect(managerPid()).not.toBe(pid);
