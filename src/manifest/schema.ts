@@ -43,10 +43,6 @@ export function compileSchemaCheck(schema?: Record<string, unknown>, opts: { pre
   return (data) => (validate(data) ? [] : shapeErrors(validate.errors ?? [], data));
 }
 
-export function hasPrecompiledValidator(): boolean {
-  return precompiled !== undefined;
-}
-
 const TYPE_NAMES: Record<string, string> = {
   string: 'a string',
   integer: 'a whole number',
