@@ -1,5 +1,6 @@
 // The manifest as written in apps/<id>/manifest.yml, after schema validation.
-// Kept in step with schema/manifest.schema.json by test/manifest/schema-types.test.ts.
+// Kept in step with schema/manifest.schema.json (same fields, required where not optional)
+// by test/manifest/schema-types.test.ts.
 
 export type Duration = number | string;
 export type NetworkMode = 'private' | 'default' | 'host' | 'none';
