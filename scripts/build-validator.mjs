@@ -1,6 +1,6 @@
 // Precompiles the manifest schema into dist/manifest/schema-validate.generated.js with ajv's
 // standalone code generation, so no process pays for compiling it (~80 ms with its garbage).
-// The options must match src/manifest/schema.ts (ajvOptions).
+// Its Ajv comes from newAjv in src/manifest/schema.ts, as the runtime compile's does: one set of options for both.
 import { readFileSync, writeFileSync } from 'node:fs';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import { newAjv } from '../dist/manifest/schema.js';
