@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT } from './exit-codes.js';
 import { BUNDLED_APPS_DIR, type CliIo } from './io.js';
@@ -15,7 +16,8 @@ const setupCommand: typeof import('./ops-commands.js').setupCommand = async (a) 
 const watchCommand: typeof import('./ops-commands.js').watchCommand = async (a) => (await import('./ops-commands.js')).watchCommand(a);
 const generateCommand: typeof import('./ops-commands.js').generateCommand = async (a) => (await import('./ops-commands.js')).generateCommand(a);
 
-export const VERSION = '0.1.0';
+// From package.json, two levels up from both src/cli and dist/cli: one version to bump.
+export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 /** Parses argv (without node and script), runs the verb, returns the exit code. Never exits the process. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
