@@ -1,5 +1,15 @@
 import type { AppSpec, ContainerPlan } from '../manifest/app-spec.js';
-import type { BindMountSpec, HealthcheckSpec, SelinuxLabel, VolumeMountSpec } from '../manifest/types.js';
+import type {
+  BindMountSpec,
+  ContainerSpec,
+  DeviceSpec,
+  HealthcheckSpec,
+  PortSpec,
+  SecretFileSpec,
+  SelinuxLabel,
+  TmpfsSpec,
+  VolumeMountSpec,
+} from '../manifest/types.js';
 import { durationMs, formatGoDuration, iecBytes } from '../manifest/measures.js';
 import { argumentLine, descriptionText, jsonArrayValue, keyValueWord, quoteWord, rawValue } from './escape.js';
 import { serializeSections, sha256, withHeader, type UnitEntry, type UnitSection } from './unit-file.js';
@@ -68,17 +78,25 @@ function unitSection(description: string, extra: UnitEntry[] = []): UnitSection 
   return { name: 'Unit', entries: [['Description', descriptionText(description)], ...extra] };
 }
 
-function ownershipLabels(appId: string): UnitEntry[] {
+/** The labels that make a network, volume, image or container ours, as unescaped pairs. */
+function ownershipPairs(appId: string): Array<[string, string]> {
   return [
-    ['Label', keyValueWord(LABEL_APP, appId)],
-    ['Label', keyValueWord(LABEL_MANAGED_BY, 'archy-quadlet')],
+    [LABEL_APP, appId],
+    [LABEL_MANAGED_BY, 'archy-quadlet'],
   ];
 }
 
+function ownershipLabels(appId: string): UnitEntry[] {
+  return ownershipPairs(appId).map(([k, v]) => ['Label', keyValueWord(k, v)]);
+}
+
 function labelEntries(labels: Record<string, string> | undefined): UnitEntry[] {
-  return Object.entries(labels ?? {})
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([k, v]) => ['Label', keyValueWord(k, v)]);
+  return sortedByKey(labels).map(([k, v]) => ['Label', keyValueWord(k, v)]);
+}
+
+/** A map's pairs sorted by key: the file must not depend on the order the manifest lists them in. */
+function sortedByKey<T>(map: Record<string, T> | undefined): Array<[string, T]> {
+  return Object.entries(map ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
 }
 
 function buildSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): UnitSection[] {
@@ -119,51 +137,8 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
   // unit fails, after which the supervisor's own backoff takes over.
   unit.push(['StartLimitIntervalSec', '120'], ['StartLimitBurst', '5']);
 
-  const ctr: UnitEntry[] = [['ContainerName', rawValue(c.containerName)]];
-  if (c.build) ctr.push(['Image', rawValue(`${c.build.unitBase}.build`)]);
-  else ctr.push(['Image', rawValue(s.image!)], ['Pull', s.pull ?? 'missing']);
-  if (app.network === 'private') ctr.push(['Network', rawValue(`${app.names.networkUnit}.network`)]);
-  else if (app.network === 'host' || app.network === 'none') ctr.push(['Network', app.network]);
-  // On the app's network a container answers to its manifest name (`database`), not only to
-  // its Podman name (`immich-database`), and to its extra aliases.
-  if (app.network === 'private') {
-    for (const alias of [...new Set([s.name, ...(s.networkAliases ?? [])])]) ctr.push(['NetworkAlias', rawValue(alias)]);
-  }
-  for (const p of s.ports ?? []) ctr.push(['PublishPort', rawValue(publishSpec(p.hostIp, p.hostPort ?? p.containerPort, p.containerPort, p.protocol))]);
-  for (const v of s.volumes ?? []) ctr.push(['Volume', rawValue(volumeSpec(`${app.names.volumes[v.volume]!.unit}.volume`, v))]);
-  for (const b of s.binds ?? []) ctr.push(['Volume', rawValue(volumeSpec(bindSource(b, o.dataDir), b))]);
-  for (const t of s.tmpfs ?? []) {
-    const opts = ['rw', ...(t.size ? [`size=${iecBytes(t.size)}`] : []), ...(t.mode ? [`mode=${t.mode}`] : [])];
-    ctr.push(['Tmpfs', rawValue(`${t.target}:${opts.join(',')}`)]);
-  }
-  const env = Object.entries(s.environment ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  for (const [k, v] of env) ctr.push(['Environment', keyValueWord(k, String(v))]);
-  for (const [k, secret] of Object.entries(s.secretEnvironment ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    ctr.push(['Secret', quoteWord(`${app.names.secrets[secret]},type=env,target=${k}`)]);
-  }
-  for (const f of s.secretFiles ?? []) {
-    const mode = (f.mode ?? '0400').padStart(4, '0');
-    ctr.push(['Secret', quoteWord(`${app.names.secrets[f.secret]},type=mount,target=${f.target},uid=${f.uid ?? 0},gid=${f.gid ?? 0},mode=${mode}`)]);
-  }
-  if (s.capabilities?.podmanDefaults) {
-    for (const cap of s.capabilities.drop ?? []) ctr.push(['DropCapability', capName(cap)]);
-  } else {
-    ctr.push(['DropCapability', 'all']);
-  }
-  for (const cap of s.capabilities?.add ?? []) ctr.push(['AddCapability', capName(cap)]);
-  ctr.push(['NoNewPrivileges', s.noNewPrivileges === false ? 'false' : 'true']);
-  if (s.readOnly) ctr.push(['ReadOnly', 'true']);
-  for (const d of s.devices ?? []) ctr.push(['AddDevice', rawValue(`${d.host}:${d.container ?? d.host}:${d.permissions ?? 'rwm'}`)]);
-  if (s.user) ctr.push(['User', rawValue(s.user)]);
-  if (s.workingDir) ctr.push(['WorkingDir', rawValue(s.workingDir)]);
-  if (s.entrypoint) ctr.push(['Entrypoint', jsonArrayValue(s.entrypoint)]);
-  const exec = s.command && s.command.length > 0 ? argumentLine(s.command) : undefined;
-  if (exec) ctr.push(['Exec', exec.line]);
-  if (s.healthcheck) ctr.push(...healthEntries(s.healthcheck));
-  ctr.push(['StopTimeout', String(c.stopTimeoutSec)]);
-  if (s.stopSignal) ctr.push(['StopSignal', s.stopSignal]);
-  ctr.push(...ownershipLabels(app.id), ...labelEntries(s.labels));
-  if (s.memory) ctr.push(['PodmanArgs', quoteWord(`--memory=${iecBytes(s.memory)}`)]);
+  const ctx: ContainerContext = { app, plan: c, spec: s, options: o };
+  const ctr = CONTAINER_KEYS.flatMap(({ key, emit }) => emit(ctx).map((value): UnitEntry => [key, value]));
 
   const service: UnitEntry[] = [
     ['Restart', s.restart ?? 'always'],
@@ -174,7 +149,10 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
     ['TimeoutStopSec', String(c.stopTimeoutSec + STOP_TIMEOUT_MARGIN_SEC)],
     // A deliberate stop of a PID 1 that ignores SIGTERM ends in 137 (or 143): not a failure.
     ['SuccessExitStatus', '137 143'],
-    ...(exec?.serviceEnv ?? []),
+    // The Exec row's words that no quoting carries ("" and ";") are ${VAR}s defined here.
+    // Computed again rather than shared: argumentLine is pure, and the Exec row has already
+    // thrown, in its place in the table, if the command cannot be written.
+    ...(s.command?.length ? argumentLine(s.command).serviceEnv : []),
   ];
   const sections: UnitSection[] = [
     unitSection(`${app.manifest.name}: ${s.name} (archy-quadlet app ${app.id})`, unit),
@@ -185,25 +163,226 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
   return sections;
 }
 
-function healthEntries(h: HealthcheckSpec): UnitEntry[] {
-  // Always exec form, as JSON: Podman splits a ["CMD", ...] array on spaces and treats a
-  // string starting with CMD or NONE as a keyword, so the shell form is spelled out.
-  let argv: string[];
-  if (h.http !== undefined) argv = ['/bin/sh', '-c', `wget -q -O /dev/null '${h.http}' || curl -fsS -o /dev/null '${h.http}'`];
-  else if (h.tcp !== undefined) argv = ['/bin/sh', '-c', tcpCheck(h.tcp)];
-  else if (Array.isArray(h.command)) argv = h.command;
-  else argv = ['/bin/sh', '-c', h.command!];
-  const cmd = jsonArrayValue(argv);
-  const out: UnitEntry[] = [
-    ['HealthCmd', cmd],
-    ['HealthInterval', formatGoDuration(durationMs(h.interval ?? 30))],
-    ['HealthTimeout', formatGoDuration(durationMs(h.timeout ?? 10))],
-    ['HealthRetries', String(h.retries ?? 3)],
-    ['HealthStartPeriod', formatGoDuration(durationMs(h.startPeriod ?? 0))],
-    ['HealthOnFailure', h.onFailure ?? 'kill'],
-  ];
-  if (h.readiness !== false) out.push(['Notify', 'healthy']);
-  return out;
+/** What a [Container] row reads its values from. */
+export interface ContainerContext {
+  app: AppSpec;
+  plan: ContainerPlan;
+  spec: ContainerSpec;
+  options: RenderOptions;
+}
+
+/** One row of the [Container] table: a Quadlet key, the manifest field behind it, and its values. */
+export interface ContainerKey {
+  /** The Quadlet key, e.g. PublishPort. */
+  key: string;
+  /** The manifest field the values come from, e.g. containers[].ports. */
+  field: string;
+  /** Zero or more values, each already escaped: one `key=value` line per value. */
+  emit: (ctx: ContainerContext) => string[];
+}
+
+/**
+ * Every key the [Container] section of a .container unit can carry, in the order it is
+ * written, as Podman's Quadlet keeps one table of keys per unit type: which key, from which
+ * manifest field, escaped how. Reordering rows reorders the rendered lines (the golden files
+ * notice); a new key must be one Quadlet 5.4 accepts (test/render/container-keys.test.ts).
+ */
+export const CONTAINER_KEYS: readonly ContainerKey[] = [
+  { key: 'ContainerName', field: 'id, containers[].name', emit: ({ plan }) => [rawValue(plan.containerName)] },
+  {
+    key: 'Image',
+    field: 'containers[].image, containers[].build',
+    // A built image is named by its .build unit: Quadlet then orders the build first.
+    emit: ({ plan, spec }) => [rawValue(plan.build ? `${plan.build.unitBase}.build` : spec.image!)],
+  },
+  {
+    key: 'Pull',
+    field: 'containers[].pull',
+    emit: ({ plan, spec }) => (plan.build ? [] : [verbatim(spec.pull ?? 'missing')]),
+  },
+  {
+    key: 'Network',
+    field: 'network',
+    emit: ({ app }) =>
+      app.network === 'private'
+        ? [rawValue(`${app.names.networkUnit}.network`)]
+        : app.network === 'host' || app.network === 'none'
+          ? [verbatim(app.network)]
+          : [],
+  },
+  {
+    key: 'NetworkAlias',
+    field: 'containers[].name, containers[].networkAliases',
+    // On the app's network a container answers to its manifest name (`database`), not only to
+    // its Podman name (`immich-database`), and to its extra aliases.
+    emit: ({ app, spec }) =>
+      app.network === 'private' ? [...new Set([spec.name, ...(spec.networkAliases ?? [])])].map(rawValue) : [],
+  },
+  {
+    key: 'PublishPort',
+    field: 'containers[].ports',
+    emit: ({ spec }) => (spec.ports ?? []).map((p) => rawValue(publishSpec(p))),
+  },
+  {
+    key: 'Volume',
+    field: 'containers[].volumes',
+    emit: ({ app, spec }) =>
+      (spec.volumes ?? []).map((v) => rawValue(volumeSpec(`${app.names.volumes[v.volume]!.unit}.volume`, v))),
+  },
+  {
+    key: 'Volume',
+    field: 'containers[].binds',
+    emit: ({ spec, options }) => (spec.binds ?? []).map((b) => rawValue(volumeSpec(bindSource(b, options.dataDir), b))),
+  },
+  {
+    key: 'Tmpfs',
+    field: 'containers[].tmpfs',
+    emit: ({ spec }) => (spec.tmpfs ?? []).map((t) => rawValue(tmpfsSpec(t))),
+  },
+  {
+    key: 'Environment',
+    field: 'containers[].environment',
+    emit: ({ spec }) => sortedByKey(spec.environment).map(([k, v]) => keyValueWord(k, String(v))),
+  },
+  {
+    key: 'Secret',
+    field: 'containers[].secretEnvironment',
+    emit: ({ app, spec }) =>
+      sortedByKey(spec.secretEnvironment).map(([k, s]) => quoteWord(`${app.names.secrets[s]},type=env,target=${k}`)),
+  },
+  {
+    key: 'Secret',
+    field: 'containers[].secretFiles',
+    emit: ({ app, spec }) =>
+      (spec.secretFiles ?? []).map((f) => quoteWord(secretFileSpec(app.names.secrets[f.secret], f))),
+  },
+  {
+    key: 'DropCapability',
+    field: 'containers[].capabilities.podmanDefaults, containers[].capabilities.drop',
+    // Everything is dropped unless the manifest opts out; then only what it lists.
+    emit: ({ spec: { capabilities: caps } }) =>
+      caps?.podmanDefaults ? (caps.drop ?? []).map((cap) => verbatim(capName(cap))) : [verbatim('all')],
+  },
+  {
+    key: 'AddCapability',
+    field: 'containers[].capabilities.add',
+    emit: ({ spec }) => (spec.capabilities?.add ?? []).map((cap) => verbatim(capName(cap))),
+  },
+  {
+    key: 'NoNewPrivileges',
+    field: 'containers[].noNewPrivileges',
+    emit: ({ spec }) => [verbatim(spec.noNewPrivileges === false ? 'false' : 'true')],
+  },
+  { key: 'ReadOnly', field: 'containers[].readOnly', emit: ({ spec }) => (spec.readOnly ? [verbatim('true')] : []) },
+  {
+    key: 'AddDevice',
+    field: 'containers[].devices',
+    emit: ({ spec }) => (spec.devices ?? []).map((d) => rawValue(deviceSpec(d))),
+  },
+  { key: 'User', field: 'containers[].user', emit: ({ spec }) => (spec.user ? [rawValue(spec.user)] : []) },
+  {
+    key: 'WorkingDir',
+    field: 'containers[].workingDir',
+    emit: ({ spec }) => (spec.workingDir ? [rawValue(spec.workingDir)] : []),
+  },
+  {
+    key: 'Entrypoint',
+    field: 'containers[].entrypoint',
+    emit: ({ spec }) => (spec.entrypoint ? [jsonArrayValue(spec.entrypoint)] : []),
+  },
+  {
+    key: 'Exec',
+    field: 'containers[].command',
+    // Its serviceEnv goes to [Service]: see containerSections.
+    emit: ({ spec }) => (spec.command?.length ? [argumentLine(spec.command).line] : []),
+  },
+  {
+    key: 'HealthCmd',
+    field: 'containers[].healthcheck.command, containers[].healthcheck.http, containers[].healthcheck.tcp',
+    emit: ifHealthcheck((h) => jsonArrayValue(healthArgv(h))),
+  },
+  {
+    key: 'HealthInterval',
+    field: 'containers[].healthcheck.interval',
+    emit: ifHealthcheck((h) => verbatim(formatGoDuration(durationMs(h.interval ?? 30)))),
+  },
+  {
+    key: 'HealthTimeout',
+    field: 'containers[].healthcheck.timeout',
+    emit: ifHealthcheck((h) => verbatim(formatGoDuration(durationMs(h.timeout ?? 10)))),
+  },
+  {
+    key: 'HealthRetries',
+    field: 'containers[].healthcheck.retries',
+    emit: ifHealthcheck((h) => verbatim(h.retries ?? 3)),
+  },
+  {
+    key: 'HealthStartPeriod',
+    field: 'containers[].healthcheck.startPeriod',
+    emit: ifHealthcheck((h) => verbatim(formatGoDuration(durationMs(h.startPeriod ?? 0)))),
+  },
+  {
+    key: 'HealthOnFailure',
+    field: 'containers[].healthcheck.onFailure',
+    emit: ifHealthcheck((h) => verbatim(h.onFailure ?? 'kill')),
+  },
+  {
+    key: 'Notify',
+    field: 'containers[].healthcheck.readiness',
+    // The unit becomes active once the first check passes, so dependents start after it is healthy.
+    emit: ({ spec: { healthcheck: h } }) => (h && h.readiness !== false ? [verbatim('healthy')] : []),
+  },
+  { key: 'StopTimeout', field: 'containers[].stopTimeout', emit: ({ plan }) => [verbatim(plan.stopTimeoutSec)] },
+  {
+    key: 'StopSignal',
+    field: 'containers[].stopSignal',
+    emit: ({ spec }) => (spec.stopSignal ? [verbatim(spec.stopSignal)] : []),
+  },
+  {
+    key: 'Label',
+    field: 'id',
+    // What marks a container as ours, for the supervisor and for cleanup.
+    emit: ({ app }) => ownershipPairs(app.id).map(([k, v]) => keyValueWord(k, v)),
+  },
+  {
+    key: 'Label',
+    field: 'containers[].labels',
+    emit: ({ spec }) => sortedByKey(spec.labels).map(([k, v]) => keyValueWord(k, v)),
+  },
+  {
+    key: 'PodmanArgs',
+    field: 'containers[].memory',
+    // Quadlet 5.4 has no Memory= key.
+    emit: ({ spec }) => (spec.memory ? [quoteWord(`--memory=${iecBytes(spec.memory)}`)] : []),
+  },
+];
+
+/**
+ * No escaper: the value is a number, a fixed word, or a word from a closed set the schema
+ * enforces (an enum, a SIG... or capability name, a Go duration), so it holds nothing that
+ * Quadlet or systemd would read differently. Named so that every row says how it escapes.
+ */
+function verbatim(value: string | number): string {
+  return String(value);
+}
+
+/** The emit of a healthcheck key: one value when the container has a healthcheck. */
+function ifHealthcheck(value: (h: HealthcheckSpec) => string): ContainerKey['emit'] {
+  return ({ spec }) => (spec.healthcheck ? [value(spec.healthcheck)] : []);
+}
+
+/**
+ * The command of a healthcheck, always in exec form, as JSON: Podman splits a ["CMD", ...]
+ * array on spaces and treats a string starting with CMD or NONE as a keyword, so the shell
+ * form is spelled out.
+ */
+function healthArgv(h: HealthcheckSpec): string[] {
+  if (h.http !== undefined) {
+    return ['/bin/sh', '-c', `wget -q -O /dev/null '${h.http}' || curl -fsS -o /dev/null '${h.http}'`];
+  }
+  if (h.tcp !== undefined) return ['/bin/sh', '-c', tcpCheck(h.tcp)];
+  if (Array.isArray(h.command)) return h.command;
+  return ['/bin/sh', '-c', h.command!];
 }
 
 /**
@@ -214,9 +393,23 @@ export function tcpCheck(port: number): string {
   return `nc -z 127.0.0.1 ${port} 2>/dev/null || nc -w 2 127.0.0.1 ${port} </dev/null >/dev/null 2>&1 || bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}' 2>/dev/null`;
 }
 
-function publishSpec(ip: string | undefined, host: number, container: number, proto: string | undefined): string {
-  const bound = ip === undefined ? '' : ip.includes(':') ? `[${ip}]:` : `${ip}:`;
-  return `${bound}${host}:${container}${proto === 'udp' ? '/udp' : ''}`;
+function publishSpec(p: PortSpec): string {
+  const bound = p.hostIp === undefined ? '' : p.hostIp.includes(':') ? `[${p.hostIp}]:` : `${p.hostIp}:`;
+  return `${bound}${p.hostPort ?? p.containerPort}:${p.containerPort}${p.protocol === 'udp' ? '/udp' : ''}`;
+}
+
+function deviceSpec(d: DeviceSpec): string {
+  return `${d.host}:${d.container ?? d.host}:${d.permissions ?? 'rwm'}`;
+}
+
+function tmpfsSpec(t: TmpfsSpec): string {
+  const opts = ['rw', ...(t.size ? [`size=${iecBytes(t.size)}`] : []), ...(t.mode ? [`mode=${t.mode}`] : [])];
+  return `${t.target}:${opts.join(',')}`;
+}
+
+function secretFileSpec(podmanSecret: string | undefined, f: SecretFileSpec): string {
+  const mode = (f.mode ?? '0400').padStart(4, '0');
+  return `${podmanSecret},type=mount,target=${f.target},uid=${f.uid ?? 0},gid=${f.gid ?? 0},mode=${mode}`;
 }
 
 function volumeSpec(source: string, m: VolumeMountSpec | BindMountSpec): string {
