@@ -3,16 +3,22 @@ import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { Paths } from '../paths.js';
-import { findQuadlet } from '../output/quadlet-generator.js';
+import { findQuadlet, parseGeneratorStderr } from '../output/quadlet-generator.js';
 import { appsDirOf, fillTemplate, SYSTEM_GENERATOR, systemHookState, UNITS_DIR, USER_UNITS } from '../setup/setup.js';
 import { readState } from '../supervise/state-store.js';
 import { loadDesired } from '../supervise/load-desired.js';
-import { podmanCli } from '../supervise/podman.js';
+import { podmanCli, type Podman } from '../supervise/podman.js';
+import { parseShowBlocks } from '../supervise/systemctl.js';
 import type { DoctorFacts } from './checks.js';
 
 // The I/O side of doctor: read-only. Every probe is bounded and never throws: what cannot be
 // read is a fact too.
 
+const PODMAN_USER_GENERATORS = [
+  '/usr/lib/systemd/user-generators/podman-user-generator',
+  '/usr/local/lib/systemd/user-generators/podman-user-generator',
+  '/etc/systemd/user-generators/podman-user-generator',
+];
 const exists = (p: string) => access(p).then(() => true, () => false);
 const text = (p: string) => readFile(p, 'utf8').catch(() => undefined);
 
@@ -31,40 +37,36 @@ export function subIdCount(file: string | undefined, user: string, uid: number):
   return total;
 }
 
-/** `[ip:]host:container[/proto]` of a PublishPort= line → the host port. */
-export function hostPortOf(value: string): number | undefined {
-  const m = value.trim().match(/(?:^|:)(\d+):\d+(?:-\d+)?(?:\/\w+)?$/);
-  return m ? Number(m[1]) : undefined;
+/** The files the generator refused (by full path when it names one), from its dry-run log. */
+export function rejectedFiles(log: string): NonNullable<DoctorFacts['rejectedUnitFiles']> {
+  return parseGeneratorStderr(log).flatMap((p) =>
+    // A refusal always names its file: a path when loading, a name (and often a path) when converting.
+    p.reason !== undefined ? [{ file: p.path ?? p.file!, error: p.reason }] : [],
+  );
 }
 
-/** The generator's complaints about files, from its dry-run log. */
-export function parseRejections(log: string): Array<{ file: string; error: string }> {
-  const out: Array<{ file: string; error: string }> = [];
-  for (const line of log.split('\n')) {
-    const loading = line.match(/error loading "([^"]+)", (.*)$/);
-    if (loading) out.push({ file: loading[1]!, error: loading[2]! });
-    const converting = line.match(/converting "([^"]+)": (.*?)(?: in (\/\S+))?$/);
-    if (converting) out.push({ file: converting[3] ?? converting[1]!, error: converting[2]! });
-  }
-  return out;
-}
-
-export async function gatherFacts(paths: Paths, env: Record<string, string | undefined>, home: string): Promise<DoctorFacts> {
+export async function gatherFacts(
+  paths: Paths,
+  env: Record<string, string | undefined>,
+  home: string,
+  podman: Podman = podmanCli(),
+): Promise<DoctorFacts> {
   const { username: user, uid } = userInfo();
   const configHome = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(home, '.config');
   const runtime = env.XDG_RUNTIME_DIR;
-  const [podman, quadletBin, userGen, initName, linger, cgroupV2, subuid, subgid, newuidmap, portStart] = await Promise.all([
-    cmd('podman', ['--version']).catch(() => undefined),
-    findQuadlet(env),
-    Promise.all(['/usr/lib/systemd/user-generators/podman-user-generator', '/usr/local/lib/systemd/user-generators/podman-user-generator', '/etc/systemd/user-generators/podman-user-generator'].map(exists)).then((a) => a.some(Boolean)),
-    text('/proc/1/comm').then((t) => t?.trim()),
-    exists(`/var/lib/systemd/linger/${user}`),
-    exists('/sys/fs/cgroup/cgroup.controllers'),
-    text('/etc/subuid').then((t) => subIdCount(t, user, uid)),
-    text('/etc/subgid').then((t) => subIdCount(t, user, uid)),
-    exists('/usr/bin/newuidmap'),
-    text('/proc/sys/net/ipv4/ip_unprivileged_port_start').then((t) => (t ? Number(t.trim()) : undefined)),
-  ]);
+  const [podmanVersion, quadletBin, userGen, initName, linger, cgroupV2, subuid, subgid, newuidmap, portStart] =
+    await Promise.all([
+      podman.version().catch(() => undefined),
+      findQuadlet(env),
+      Promise.all(PODMAN_USER_GENERATORS.map(exists)).then((a) => a.some(Boolean)),
+      text('/proc/1/comm').then((t) => t?.trim()),
+      exists(`/var/lib/systemd/linger/${user}`),
+      exists('/sys/fs/cgroup/cgroup.controllers'),
+      text('/etc/subuid').then((t) => subIdCount(t, user, uid)),
+      text('/etc/subgid').then((t) => subIdCount(t, user, uid)),
+      exists('/usr/bin/newuidmap'),
+      text('/proc/sys/net/ipv4/ip_unprivileged_port_start').then((t) => (t ? Number(t.trim()) : undefined)),
+    ]);
 
   const runtimeStat = runtime ? await stat(runtime).catch(() => undefined) : undefined;
   const manager = await cmd('systemctl', ['--user', 'is-system-running']);
@@ -88,17 +90,13 @@ export async function gatherFacts(paths: Paths, env: Record<string, string | und
     const desired = await loadDesired(paths, state, { writeCache: false, validator: async () => (await import('../manifest/validate-manifest.js')).createManifestValidator() });
     for (const app of desired.apps) {
       if (app.intent === 'absent') continue;
-      for (const f of app.spec?.files ?? []) {
-        for (const line of f.content.split('\n')) {
-          if (!line.startsWith('PublishPort=')) continue;
-          const port = hostPortOf(line.slice('PublishPort='.length).replace(/^"|"$/g, ''));
-          if (port !== undefined) publishedPorts.push({ app: app.id, port });
-        }
+      for (const c of app.rendered?.containers ?? []) {
+        for (const p of c.hostPorts) publishedPorts.push({ app: app.id, port: p.hostPort });
       }
     }
-    const wantedSecrets = desired.apps.filter((a) => a.intent !== 'absent').flatMap((a) => (a.spec?.secrets ?? []).map((s) => ({ app: a.id, secret: s.name })));
-    if (podman?.exitCode === 0) {
-      const have = await podmanCli().secrets().catch(() => undefined);
+    const wantedSecrets = desired.apps.filter((a) => a.intent !== 'absent').flatMap((a) => (a.rendered?.secrets ?? []).map((s) => ({ app: a.id, secret: s.name })));
+    if (podmanVersion !== undefined) {
+      const have = await podman.secrets().catch(() => undefined);
       if (have) missingSecrets = wantedSecrets.filter((s) => !(s.secret in have));
     }
   } catch (e) {
@@ -116,7 +114,7 @@ export async function gatherFacts(paths: Paths, env: Record<string, string | und
     // since one bad file drops every unit of its directory.
     const { QUADLET_UNIT_DIRS: _ignored, ...userEnv } = env;
     const dry = await cmd(quadletBin, ['-dryrun', '-user'], userEnv);
-    rejected = parseRejections(String(dry.stderr));
+    rejected = rejectedFiles(String(dry.stderr));
   }
 
   const node = process.execPath;
@@ -124,11 +122,7 @@ export async function gatherFacts(paths: Paths, env: Record<string, string | und
   const unitState = reachable
     ? String((await cmd('systemctl', ['--user', 'show', '-p', 'Id,ActiveState,UnitFileState', '--', ...USER_UNITS])).stdout)
     : '';
-  const shown: Record<string, Record<string, string>> = {};
-  for (const block of unitState.split('\n\n')) {
-    const kv = Object.fromEntries(block.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    if (kv.Id) shown[kv.Id] = kv;
-  }
+  const shown = parseShowBlocks(unitState);
   const userUnits = await Promise.all(
     USER_UNITS.map(async (unit) => {
       const installedText = await text(join(configHome, 'systemd', 'user', unit));
@@ -149,7 +143,7 @@ export async function gatherFacts(paths: Paths, env: Record<string, string | und
   return {
     user,
     uid,
-    ...(podman?.exitCode === 0 ? { podmanVersion: String(podman.stdout).trim() } : {}),
+    ...(podmanVersion !== undefined ? { podmanVersion } : {}),
     ...(quadletBin ? { quadletBin } : {}),
     podmanUserGenerator: userGen,
     ...(runtime ? { xdgRuntimeDir: runtime } : {}),

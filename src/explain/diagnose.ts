@@ -9,7 +9,7 @@ export interface UnitEvidence {
   file: string;
   container?: string;
   status?: UnitStatus;
-  /** Parsed from the unit file. */
+  /** From the desired state (what the manifest renders to); a built image's tag. */
   image?: string;
   pullNever: boolean;
   readiness: boolean;

@@ -40,14 +40,6 @@ export function redactManifest(text: string): string {
   return doc.toString();
 }
 
-/** Key=value lines of a unit file (values unquoted only as far as a probe needs). */
-function keys(content: string, key: string): string[] {
-  return content
-    .split('\n')
-    .filter((l) => l.startsWith(`${key}=`))
-    .map((l) => l.slice(key.length + 1).replace(/^"(.*)"$/, '$1'));
-}
-
 function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection({ host: '127.0.0.1', port, timeout: 300 });
@@ -57,16 +49,15 @@ function portAnswers(port: number): Promise<boolean> {
   });
 }
 
-async function podman(args: string[]) {
-  return execa('podman', args, { reject: false, timeout: 20_000, stdin: 'ignore' });
-}
+/** A probe that fails is a fact not known: undefined, never an error. */
+const probe = <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() => undefined);
 
 export async function explainApp(sv: Supervisor, appId: string, env: Record<string, string | undefined>): Promise<Explanation> {
   const view = await currentView(sv);
   const app = view.desired.apps.find((a) => a.id === appId);
   const manifestFile = join(sv.paths.appsDir, appId, 'manifest.yml');
   const manifestText = await readFile(manifestFile, 'utf8').catch(() => '');
-  const files = app?.spec?.files ?? (view.observed.files[appId] ?? []).filter((f) => f.owned).map((f) => ({ name: f.name, content: f.content }));
+  const files = app?.rendered?.files ?? (view.observed.files[appId] ?? []).filter((f) => f.owned).map((f) => ({ name: f.name, content: f.content }));
 
   // The real generator on the app's files alone: its .service units and its complaints.
   let services: Record<string, string> = {};
@@ -84,36 +75,23 @@ export async function explainApp(sv: Supervisor, appId: string, env: Record<stri
     }
   }
 
-  const secrets = await (async () => {
-    const r = await podman(['secret', 'ls', '--noheading', '--format', '{{.Name}}']);
-    return r.exitCode === 0 ? new Set(String(r.stdout).split('\n').map((s) => s.trim()).filter(Boolean)) : undefined;
-  })();
+  const secrets = await probe(sv.podman.secretNames());
   const portStart = Number((await readFile('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').catch(() => '1024')).trim()) || 1024;
   const { username, uid } = userInfo();
   const subOk = [await readFile('/etc/subuid', 'utf8').catch(() => ''), await readFile('/etc/subgid', 'utf8').catch(() => '')].every((t) => (subIdCount(t, username, uid) ?? 0) >= 65536);
   const journalAvailable = (await execa('journalctl', ['--user', '-n', '1', '--no-pager', '-q'], { reject: false, timeout: 10_000, stdin: 'ignore' }).catch(() => undefined))?.exitCode === 0;
 
   const units: UnitEvidence[] = [];
-  for (const c of app?.spec?.containers ?? []) {
-    const file = c.service.replace(/\.service$/, '.container');
-    const content = files.find((f) => f.name === file)?.content ?? '';
+  for (const c of app?.rendered?.containers ?? []) {
+    const { file } = c;
     const status = view.observed.units[c.service];
-    const image = keys(content, 'Image')[0];
     const notRunning = status?.activeState !== 'active';
-    let imagePresent: boolean | undefined;
-    if (image && !image.endsWith('.build')) imagePresent = (await podman(['image', 'exists', image])).exitCode === 0;
-    const hostPorts = keys(content, 'PublishPort')
-      .map((v) => Number(v.match(/(?:^|:)(\d+):\d+(?:\/\w+)?$/)?.[1]))
-      .filter((n) => Number.isInteger(n));
-    let health: UnitEvidence['health'];
-    const inspected = await podman(['inspect', '--format', 'json', c.containerName]);
-    if (inspected.exitCode === 0) {
-      const h = (JSON.parse(String(inspected.stdout)) as Array<{ State?: { Health?: { Status?: string; FailingStreak?: number; Log?: Array<{ Output?: string }> } } }>)[0]?.State?.Health;
-      if (h?.Status) health = { status: h.Status, failingStreak: h.FailingStreak ?? 0, ...(h.Log?.length ? { lastOutput: h.Log[h.Log.length - 1]!.Output ?? '' } : {}) };
-    }
-    const died = await podman(['events', '--stream=false', '--since', '24h', '--filter', `container=${c.containerName}`, '--filter', 'event=died', '--format', 'json']);
-    const lastDied = String(died.stdout).trim().split('\n').filter(Boolean).pop();
-    const lastExit = lastDied ? (JSON.parse(lastDied) as { ContainerExitCode?: number; timeNano?: number }) : undefined;
+    // A built image comes from its .build unit, not a registry: the image findings (short
+    // name, not pulled) would misread its absence, so only a registry image is probed.
+    const imagePresent = c.image && !c.buildService ? await probe(sv.podman.imageExists(c.image)) : undefined;
+    const hostPorts = c.hostPorts.map((p) => p.hostPort);
+    const health = await probe(sv.podman.health(c.containerName));
+    const lastExit = await probe(sv.podman.lastExit(c.containerName));
     const journal = journalAvailable
       ? String((await execa('journalctl', ['--user', '-u', c.service, '-n', '40', '--no-pager', '-o', 'cat'], { reject: false, timeout: 10_000, stdin: 'ignore' })).stdout).split('\n').filter(Boolean)
       : [];
@@ -123,17 +101,17 @@ export async function explainApp(sv: Supervisor, appId: string, env: Record<stri
       file,
       container: c.containerName,
       ...(status ? { status } : {}),
-      ...(image ? { image } : {}),
-      pullNever: keys(content, 'Pull')[0] === 'never',
-      readiness: keys(content, 'Notify')[0] === 'healthy',
-      stopTimeoutSec: Number(keys(content, 'StopTimeout')[0]) || undefined,
+      ...(c.image ? { image: c.image } : {}),
+      pullNever: c.pull === 'never',
+      readiness: c.readiness,
+      stopTimeoutSec: c.stopTimeoutSec,
       hostPorts,
-      requires: keys(content, 'Requires').flatMap((v) => v.split(/\s+/)).filter(Boolean),
+      requires: c.requires,
       ...(imagePresent !== undefined ? { imagePresent } : {}),
-      missingSecrets: secrets ? keys(content, 'Secret').map((v) => v.split(',')[0]!).filter((n) => !secrets.has(n)) : [],
+      missingSecrets: secrets ? c.secrets.filter((n) => !secrets.has(n)) : [],
       portsInUse: notRunning ? (await Promise.all(hostPorts.map(async (p) => ((await portAnswers(p)) ? p : 0)))).filter(Boolean) : [],
       ...(health ? { health } : {}),
-      ...(lastExit?.ContainerExitCode !== undefined ? { lastExit: { code: lastExit.ContainerExitCode, atMs: Math.round((lastExit.timeNano ?? 0) / 1e6) } } : {}),
+      ...(lastExit ? { lastExit } : {}),
       ...(generatorError ? { generatorError } : {}),
       journal,
     } as UnitEvidence);

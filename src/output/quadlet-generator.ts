@@ -16,6 +16,13 @@ export interface GeneratorProblem {
   severity: 'error' | 'warning';
   /** Source file the message names (base name, e.g. immich-server.container), when it names one. */
   file?: string;
+  /** The file's full path, when the message gives one (`error loading "/dir/x.container"`, `... in /dir/x.network`). */
+  path?: string;
+  /**
+   * What the generator holds against the file, without the file's name: set only when it
+   * refused the file (could not load or convert it), which drops the file's service.
+   */
+  reason?: string;
   message: string;
 }
 
@@ -27,6 +34,10 @@ export interface GeneratorResult {
 }
 
 const SOURCE_FILE = /([A-Za-z0-9_.@:-]+\.(?:container|network|volume|build|pod|kube|image))\b/;
+// The two ways Quadlet refuses a file: it cannot parse it, or cannot make a service of it.
+// A conversion error names the file, and its path at the end when it is about a key.
+const LOADING = /error loading "([^"]+)", (.*)$/;
+const CONVERTING = /converting "([^"]+)": (.*?)(?: in (\/\S+))?$/;
 
 /** Parses `quadlet -dryrun` stderr into problems (pure). */
 export function parseGeneratorStderr(stderr: string): GeneratorProblem[] {
@@ -35,9 +46,18 @@ export function parseGeneratorStderr(stderr: string): GeneratorProblem[] {
     const line = raw.replace(/^quadlet-generator\[\d+\]:\s*/, '').trim();
     if (line === '' || line.startsWith('Loading source unit file')) continue;
     const severity = /^warning:/i.test(line) ? 'warning' : 'error';
-    const quoted = /converting "([^"]+)"/.exec(line)?.[1];
-    const file = quoted ?? SOURCE_FILE.exec(line)?.[1];
-    problems.push({ severity, message: line, ...(file ? { file: file.split('/').pop()! } : {}) });
+    const loading = LOADING.exec(line);
+    const converting = CONVERTING.exec(line);
+    const file = converting?.[1] ?? SOURCE_FILE.exec(line)?.[1];
+    const path = converting?.[3] ?? loading?.[1]; // Quadlet loads from absolute directories only
+    const reason = loading?.[2] ?? converting?.[2];
+    problems.push({
+      severity,
+      message: line,
+      ...(file ? { file: file.split('/').pop()! } : {}),
+      ...(path ? { path } : {}),
+      ...(reason !== undefined ? { reason } : {}),
+    });
   }
   return problems;
 }

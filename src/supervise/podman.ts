@@ -1,10 +1,23 @@
 import { LABEL_APP, LABEL_MANAGED_BY } from '../render/render-app.js';
 import type { HostPort, ObservedContainer } from './types.js';
 
-/** The few Podman operations the supervisor needs beyond what systemd does. */
+/** A container's health check, as `podman inspect` reports it. */
+export interface ContainerHealth {
+  status: string;
+  failingStreak: number;
+  /** What the last check printed. */
+  lastOutput?: string;
+}
+
+/**
+ * The few Podman operations archy-quadlet needs beyond what systemd does: the supervisor's,
+ * and the read-only probes of `explain` and `doctor` (so every Podman call goes through here).
+ */
 export interface Podman {
   /** Our secrets (by label), name → app. */
   secrets(): Promise<Record<string, string>>;
+  /** Every secret name of the user, ours or not: what a container's Secret= can find. */
+  secretNames(): Promise<Set<string>>;
   /** Creates a secret; the value reaches podman through its environment, never a command line. */
   createSecret(name: string, app: string, value: string): Promise<void>;
   removeSecret(name: string): Promise<void>;
@@ -20,9 +33,17 @@ export interface Podman {
   /** Images built for our apps (a `.build` unit labels them), id → app. */
   images(): Promise<Record<string, string>>;
   removeImage(id: string): Promise<void>;
-  stopContainer(name: string, timeoutSec: number): Promise<void>;
   removeContainer(name: string): Promise<void>;
+  /** A container's health check; undefined when it has none. Throws when there is no such container. */
+  health(container: string): Promise<ContainerHealth | undefined>;
+  /** The container's last exit in the past day (Podman's `died` events outlive the unit's state). */
+  lastExit(container: string): Promise<{ code: number; atMs: number } | undefined>;
+  /** `podman --version`, e.g. `podman version 5.4.2`. */
+  version(): Promise<string>;
 }
+
+/** Probes only read: bounded, so that a hung Podman cannot hang `explain` or `doctor`. */
+const PROBE_TIMEOUT_MS = 20_000;
 
 const MANAGED = `label=${LABEL_MANAGED_BY}=archy-quadlet`;
 
@@ -41,10 +62,15 @@ export function podmanCli(bin = 'podman'): Podman {
     }
     return out;
   };
+  const secretNames = async (timeout?: number) =>
+    (await run(['secret', 'ls', '--noheading', '--format', '{{.Name}}'], undefined, timeout))
+      .split('\n')
+      .map((x) => x.trim())
+      .filter(Boolean);
   return {
     async secrets() {
       // podman 5.4's `secret ls` has neither a label filter nor JSON output: names, then inspect.
-      const names = (await run(['secret', 'ls', '--noheading', '--format', '{{.Name}}'])).split('\n').map((x) => x.trim()).filter(Boolean);
+      const names = await secretNames();
       if (names.length === 0) return {};
       const inspected = await run(['secret', 'inspect', ...names]);
       return byLabel(inspected, (x) => String((x.Spec as Record<string, unknown>)?.Name ?? ''), (x) => (x.Spec as Record<string, unknown>)?.Labels);
@@ -105,11 +131,32 @@ export function podmanCli(bin = 'podman'): Podman {
     async removeImage(id) {
       await run(['image', 'rm', '--ignore', id]);
     },
-    async stopContainer(name, timeoutSec) {
-      await run(['stop', '--ignore', '--time', String(timeoutSec), name], undefined, (timeoutSec + 30) * 1000);
-    },
     async removeContainer(name) {
       await run(['rm', '--force', '--ignore', name]);
+    },
+    async secretNames() {
+      return new Set(await secretNames(PROBE_TIMEOUT_MS));
+    },
+    async health(container) {
+      type Health = { Status?: string; FailingStreak?: number; Log?: Array<{ Output?: string }> };
+      const args = ['inspect', '--type', 'container', '--format', 'json', container];
+      const json = await run(args, undefined, PROBE_TIMEOUT_MS);
+      const h = (JSON.parse(json || '[]') as Array<{ State?: { Health?: Health } }>)[0]?.State?.Health;
+      if (!h?.Status) return undefined;
+      const last = h.Log?.at(-1);
+      const failingStreak = h.FailingStreak ?? 0;
+      return { status: h.Status, failingStreak, ...(last ? { lastOutput: last.Output ?? '' } : {}) };
+    },
+    async lastExit(container) {
+      const filters = ['--filter', `container=${container}`, '--filter', 'event=died'];
+      const args = ['events', '--stream=false', '--since', '24h', ...filters, '--format', 'json'];
+      const last = (await run(args, undefined, PROBE_TIMEOUT_MS)).trim().split('\n').filter(Boolean).pop();
+      const died = last ? (JSON.parse(last) as { ContainerExitCode?: number; timeNano?: number }) : undefined;
+      if (died?.ContainerExitCode === undefined) return undefined;
+      return { code: died.ContainerExitCode, atMs: Math.round((died.timeNano ?? 0) / 1e6) };
+    },
+    async version() {
+      return (await run(['--version'], undefined, PROBE_TIMEOUT_MS)).trim();
     },
   };
 }

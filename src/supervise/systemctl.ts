@@ -16,21 +16,32 @@ export const SHOW_PROPERTIES = [
   'InactiveEnterTimestampMonotonic',
 ] as const;
 
-/** Parses `systemctl show -p ... u1 u2 ...` (blocks separated by blank lines). Pure. */
-export function parseShow(text: string): Record<string, UnitStatus> {
-  const out: Record<string, UnitStatus> = {};
+/**
+ * Splits `systemctl show -p Id,... u1 u2 ...` into each unit's properties, by Id (one block
+ * per unit, separated by blank lines; a block without Id is dropped). Pure.
+ */
+export function parseShowBlocks(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
   for (const block of text.split(/\n\s*\n/)) {
     const p: Record<string, string> = {};
     for (const line of block.split('\n')) {
       const i = line.indexOf('=');
       if (i > 0) p[line.slice(0, i)] = line.slice(i + 1);
     }
-    if (!p.Id) continue;
+    if (p.Id) out[p.Id] = p;
+  }
+  return out;
+}
+
+/** Parses `systemctl show -p ... u1 u2 ...` (SHOW_PROPERTIES) into each unit's status, by Id. Pure. */
+export function parseShow(text: string): Record<string, UnitStatus> {
+  const out: Record<string, UnitStatus> = {};
+  for (const [id, p] of Object.entries(parseShowBlocks(text))) {
     const num = (k: string) => {
       const n = Number(p[k] ?? 0);
       return Number.isFinite(n) ? n : 0;
     };
-    out[p.Id] = {
+    out[id] = {
       loadState: p.LoadState ?? 'not-found',
       activeState: p.ActiveState ?? 'inactive',
       subState: p.SubState ?? 'dead',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runChecks, worstLevel, type DoctorFacts } from '../../src/doctor/checks.js';
-import { hostPortOf, parseRejections } from '../../src/doctor/gather-facts.js';
+import { rejectedFiles } from '../../src/doctor/gather-facts.js';
 
 // A healthy node's facts; each test breaks one.
 const node = (): DoctorFacts => ({
@@ -78,19 +78,16 @@ describe('doctor checks', () => {
 });
 
 describe('doctor parsing', () => {
-  it('reads the host port of a PublishPort value', () => {
-    expect(hostPortOf('127.0.0.1:18081:8080')).toBe(18081);
-    expect(hostPortOf('8333:8333/tcp')).toBe(8333);
-    expect(hostPortOf('[::1]:50001:50001')).toBe(50001);
-  });
-
+  // Read through the one parser of Quadlet's stderr (test/output/quadlet-stderr.test.ts).
   it('reads the files the generator rejected from its log', () => {
     const log = [
       'quadlet-generator[1]: Loading source unit file /u/a.container',
       'quadlet-generator[1]: error loading "/u/bad.container", file contains line 3: “x” which is not a key-value pair, group, or comment',
       'quadlet-generator[1]: converting "b.network": unsupported key \'Foo\' in group \'Network\' in /u/b.network',
+      // A warning refuses nothing.
+      'quadlet-generator[1]: Warning: c.container specifies the image "nginx" which not a fully qualified image name.',
     ].join('\n');
-    expect(parseRejections(log)).toEqual([
+    expect(rejectedFiles(log)).toEqual([
       { file: '/u/bad.container', error: 'file contains line 3: “x” which is not a key-value pair, group, or comment' },
       { file: '/u/b.network', error: "unsupported key 'Foo' in group 'Network'" },
     ]);

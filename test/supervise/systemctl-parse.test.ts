@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { parseShow } from '../../src/supervise/systemctl.js';
+import { parseShow, parseShowBlocks } from '../../src/supervise/systemctl.js';
 
 // Output captured from the lab's real `systemctl --user show` (systemd 257), one file per
 // situation; show-multi.txt asks for an active, a not-found, a failed and an inactive unit at once.
@@ -27,5 +27,22 @@ describe('parseShow on real output', () => {
       expect(unit, name).toBeDefined();
     }
     expect(Object.values(parseShow(fixture('show-failed')))[0]).toMatchObject({ activeState: 'failed', result: 'exit-code' });
+  });
+});
+
+describe('parseShowBlocks on real output', () => {
+  it('gives every property of every unit, by Id, as systemd wrote it (what doctor reads)', () => {
+    const blocks = parseShowBlocks(fixture('show-multi'));
+    const ids = ['sfacts-d.service', 'sfacts-nonexistent.service', 'sfacts-f.service', 'sfacts-a.service'];
+    expect(Object.keys(blocks)).toEqual(ids);
+    expect(blocks['sfacts-d.service']).toMatchObject({ ActiveState: 'active', UnitFileState: 'generated' });
+    expect(blocks['sfacts-d.service']!.ExecMainStartTimestamp).toBe('Mon 2026-11-23 11:24:37 UTC');
+    // An empty value is a value: systemd knows no such unit, so no unit file state.
+    expect(blocks['sfacts-nonexistent.service']).toMatchObject({ LoadState: 'not-found', UnitFileState: '' });
+  });
+
+  it('keeps a value\'s own "=" and drops a block without an Id', () => {
+    const blocks = parseShowBlocks('Id=a.service\nEnvironment=A=1 B=2\n\nActiveState=active\n');
+    expect(blocks).toEqual({ 'a.service': { Id: 'a.service', Environment: 'A=1 B=2' } });
   });
 });
