@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Paths } from '../paths.js';
 import { readState } from '../supervise/state-store.js';
 import { loadDesired } from '../supervise/load-desired.js';
-import { readUnitDir, type ExistingFile } from '../output/unit-dir.js';
+import { readUnitDir } from '../fs/unit-dir.js';
+import { planUnitDir, unchanged } from '../output/plan-unit-dir.js';
 
 export interface GenerateRequest {
   paths: Paths;
@@ -45,20 +46,27 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
   try {
     for (const app of desired.apps) {
       if (app.intent === 'absent') continue;
-      if (!app.spec) {
+      if (!app.rendered) {
         report.skipped.push({ app: app.id, why: app.error ?? 'manifest unusable' });
         continue;
       }
-      // Files on disk that already say what the manifest says are podman-user-generator's
-      // to turn into units. Only stale apps are overridden here, and only until the next
-      // pass rewrites their files: the early unit's SourcePath is our staging copy, which is
-      // gone after this run, so systemd keeps asking for a reload while the override lasts.
-      if (sameFiles(await readUnitDir(join(req.paths.unitRoot, app.id)), app.spec.files)) {
+      // The supervisor's comparison (planUnitDir). Files on disk that already say what the
+      // manifest says are podman-user-generator's to turn into units. Only stale apps are
+      // overridden here, and only until the next pass rewrites their files: the early unit's
+      // SourcePath is our staging copy, which is gone after this run, so systemd keeps asking
+      // for a reload while the override lasts.
+      const onDisk = (await readUnitDir(join(req.paths.unitRoot, app.id))).map((f) => ({ ...f, owned: f.owned !== undefined }));
+      const plan = planUnitDir(onDisk, app.rendered.files);
+      if (plan.conflicts.length > 0) {
+        report.skipped.push({ app: app.id, why: `files not written by archy-quadlet have its unit names: ${plan.conflicts.join(', ')}` });
+        continue;
+      }
+      if (unchanged(plan)) {
         report.current.push(app.id);
         continue;
       }
       await mkdir(join(staging, app.id));
-      for (const f of app.spec.files) await writeFile(join(staging, app.id, f.name), f.content);
+      for (const f of app.rendered.files) await writeFile(join(staging, app.id, f.name), f.content);
       report.apps.push(app.id);
     }
     if (report.apps.length > 0) {
@@ -73,9 +81,4 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
     await rm(staging, { recursive: true, force: true });
   }
   return report;
-}
-
-function sameFiles(onDisk: ExistingFile[], rendered: Array<{ name: string; content: string }>): boolean {
-  const owned = onDisk.filter((f) => f.owned);
-  return owned.length === rendered.length && rendered.every((r) => owned.some((f) => f.name === r.name && f.content === r.content));
 }

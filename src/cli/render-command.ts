@@ -1,7 +1,7 @@
 import type { CliIo } from './io.js';
 import type { Paths } from '../paths.js';
 import { EXIT } from './exit-codes.js';
-import { renderUnits, type AppRenderReport } from '../output/render-units.js';
+import { OutDirError, renderUnits, type AppRenderReport, type RenderReport } from '../output/render-units.js';
 import { findQuadlet } from '../output/quadlet-generator.js';
 import { unifiedDiff } from '../output/unified-diff.js';
 import { formatError, json } from './format.js';
@@ -21,19 +21,17 @@ const FAILED = new Set(['invalid', 'rejected', 'conflict']);
 
 export async function renderCommand(a: RenderArgs): Promise<number> {
   const quadletBin = await findQuadlet(a.io.env);
-  let report;
+  let report: RenderReport;
   try {
-    report = await renderUnits({
-      paths: a.paths,
-      appIds: a.appIds,
-      ...(a.outDir ? { outDir: a.outDir } : {}),
-      dryRun: a.dryRun,
-      startAtBoot: () => a.boot,
-      quadletBin,
-    });
+    report = a.outDir
+      ? await renderUnits({ paths: a.paths, appIds: a.appIds, outDir: a.outDir, dryRun: a.dryRun, startAtBoot: () => a.boot, quadletBin })
+      : await supervisorView(a);
   } catch (e) {
     a.io.stderr(`archy-quadlet render: ${(e as Error).message}\n`);
-    return EXIT.failure;
+    return e instanceof OutDirError ? EXIT.usage : EXIT.failure;
+  }
+  if (!a.outDir && report.apps.length === 0) {
+    a.io.stderr('no apps installed, so the supervisor would write nothing; to render the catalog, give --out DIR\n');
   }
   const failed = report.apps.filter((x) => FAILED.has(x.status));
   if (a.json) {
@@ -51,7 +49,7 @@ export async function renderCommand(a: RenderArgs): Promise<number> {
   }
   const out = a.io.stdout;
   if (!report.generator.checked) a.io.stderr('note: the Quadlet generator is not installed here; the units were not checked by it\n');
-  const verb = a.dryRun ? 'would ' : '';
+  const verb = report.dryRun ? 'would ' : '';
   for (const app of report.apps) {
     const counts = ['create', 'update', 'remove'].map((k) => [k, app.changes.filter((c) => c.action === k).length] as const).filter(([, n]) => n > 0);
     const summary = counts.length > 0 ? counts.map(([k, n]) => `${verb}${k} ${n}`).join(', ') : 'unchanged';
@@ -70,7 +68,9 @@ export async function renderCommand(a: RenderArgs): Promise<number> {
     }
   }
   const ok = report.apps.length - failed.length;
-  out(`${ok} app(s) ${a.dryRun ? 'checked (dry run)' : 'rendered'} into ${report.outDir}${failed.length > 0 ? `; ${failed.length} failed` : ''}\n`);
+  const done = !a.outDir ? 'checked: what the supervisor would write' : a.dryRun ? 'checked (dry run)' : 'rendered';
+  const into = !a.outDir ? ' (archy-quadlet reconcile writes it)' : '';
+  out(`${ok} app(s) ${done} into ${report.outDir}${into}${failed.length > 0 ? `; ${failed.length} failed` : ''}\n`);
   return failed.length > 0 ? EXIT.invalid : EXIT.ok;
 }
 
@@ -82,4 +82,15 @@ async function diffsOf(apps: AppRenderReport[]): Promise<Map<string, string>> {
     }
   }
   return diffs;
+}
+
+/** Without --out: the supervisor's own plan for its unit tree, written by nobody here. */
+async function supervisorView(a: RenderArgs): Promise<RenderReport> {
+  const [{ createSupervisor }, { createLogger }, { nodeUnitPlan }] = await Promise.all([
+    import('../supervise/supervisor.js'),
+    import('../supervise/logger.js'),
+    import('../supervise/unit-plan.js'),
+  ]);
+  const sv = createSupervisor(a.paths, a.io.env, createLogger({ human: a.io.isTty, write: a.io.stderr }));
+  return nodeUnitPlan(sv, a.appIds);
 }

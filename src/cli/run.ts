@@ -70,17 +70,17 @@ doctor: 5 a warning, 6 a failed check.`,
 
   program
     .command('render')
-    .description('render manifests into Quadlet units, check them with the real generator, write what changed')
-    .argument('[app...]', 'app ids (default: every app of the catalog; apps gone from it lose their units)')
+    .description('render manifests into Quadlet units in --out DIR, checked by the real generator; without --out, show what the supervisor would write for the installed apps')
+    .argument('[app...]', 'app ids (default: every app of the catalog with --out, every installed app without; with --out, apps gone from the catalog lose their units)')
     .addOption(appsOption())
-    .option('--out <dir>', 'unit directory (default: $XDG_CONFIG_HOME/containers/systemd/archy-quadlet)')
-    .option('--dry-run', 'show what would change, write nothing')
+    .option('--out <dir>', 'directory to write the units into (never the supervisor\'s own unit tree); without it nothing is written')
+    .option('--dry-run', 'with --out: show what would change, write nothing')
     .option('--diff', 'show a unified diff of each change')
     .option('--no-boot', 'do not start the apps at boot (no [Install] WantedBy=default.target)')
     .option('--json', 'print a JSON report')
     .addHelpText(
       'after',
-      '\nExamples:\n  archy-quadlet render                     # every app, into ~/.config/containers/systemd/archy-quadlet\n  archy-quadlet render immich --dry-run --diff\n  archy-quadlet render --out /tmp/units --json',
+      '\nExamples:\n  archy-quadlet render --out /tmp/units    # every app of the catalog, into /tmp/units/<app>/\n  archy-quadlet render --diff              # what the supervisor would change in its unit tree\n  archy-quadlet render immich --out /tmp/units --dry-run --json',
     )
     .action(async (apps: string[], opts: { apps?: string; out?: string; dryRun?: boolean; diff?: boolean; boot: boolean; json?: boolean }) => {
       setExit(

@@ -3,14 +3,14 @@ import type { Paths } from '../paths.js';
 import { EXIT } from './exit-codes.js';
 import { formatError, json } from './format.js';
 import { createLogger } from '../supervise/logger.js';
-import { createSupervisor, currentView, reconcilePass, withLock, type PassReport, type Supervisor } from '../supervise/supervisor.js';
+import { createSupervisor, currentView, reconcilePass, requestPass, type PassReport, type Supervisor } from '../supervise/supervisor.js';
 import { changeIntent, checkAppId, IntentError, type IntentChange } from '../supervise/intents.js';
 import { StateError } from '../supervise/state-store.js';
 import { LockTimeoutError } from '../supervise/lock.js';
 import { computeStatus, type AppView } from '../supervise/status.js';
 import type { Step } from '../supervise/types.js';
-import { planSteps } from '../supervise/plan-steps.js';
-import { appProgress, defaultWaitSec, imagesToProbe, type Progress } from '../supervise/progress.js';
+import { appSettled, waitFor } from '../supervise/wait-for.js';
+import { withoutContent } from '../supervise/pass-ledger.js';
 
 export interface SuperviseArgs {
   io: CliIo;
@@ -45,83 +45,56 @@ export async function intentCommand(a: SuperviseArgs & { app: string; change: In
   return guarded(a, async () => {
     const sv = supervisorFor(a);
     let report = await changeIntent(sv, a.app, a.change);
-    if (a.wait) report = await waitConverged(sv, a, a.app, a.change, report, a.timeoutSec);
+    if (a.wait) report = await waitPrinting(sv, a, report);
     const now = await currentView(sv);
     const view = computeStatus(now.desired, now.observed).find((v) => v.id === a.app);
-    if (a.json) a.io.stdout(json({ app: a.app, change: a.change, converged: appSettled(report, a.app), nodeConverged: report.converged, pending: report.pending, applied: report.applied.flat().map(outcomeJson), status: view ?? null }));
-    else a.io.stdout(`${summary(a.app, a.change, report, view)}\n`);
+    if (a.json) {
+      a.io.stdout(
+        json({
+          app: a.app,
+          change: a.change,
+          converged: appSettled(report, a.app),
+          nodeConverged: report.converged,
+          pending: report.pending,
+          applied: report.applied.flat().map(outcomeJson),
+          status: view ?? null,
+        }),
+      );
+    } else a.io.stdout(`${summary(a.app, a.change, report, view)}\n`);
     if (a.wait && !appSettled(report, a.app)) return EXIT.timeout;
     return report.applied.flat().some((o) => !o.ok) ? EXIT.failure : EXIT.ok;
   });
 }
 
 /**
- * Whether nothing is left to do for this app (nor for the node as a whole, such as a
- * daemon-reload). Other apps' transitions do not count: `start web --wait` must not wait
- * for another app's ten-minute stop.
+ * --wait: shows what happens meanwhile (building, pulling, starting, waiting for health,
+ * stopping): a line rewritten in place on a terminal, a line per change otherwise, JSON
+ * events on stderr with --json; says where the app was if it gives up.
  */
-function appSettled(r: PassReport, app: string): boolean {
-  return !r.pending.some((s) => s.app === app || s.app === '*');
-}
-
-/**
- * Waits until the app got where it was asked, showing what happens meanwhile (building,
- * pulling, starting, waiting for health, stopping): a line rewritten in place on a terminal,
- * a line per change otherwise, JSON events on stderr with --json. Gives up at --timeout, by
- * default the app's own start (or stop) timeouts, and says where it was.
- */
-async function waitConverged(sv: Supervisor, a: SuperviseArgs, app: string, change: IntentChange, first: PassReport, timeoutSec?: number): Promise<PassReport> {
-  const started = sv.clock.nowMs();
-  let report = first;
-  let last = '';
-  let progress: Progress | undefined;
-  let limitSec = timeoutSec;
-  let view = await currentView(sv);
-  for (;;) {
-    const desiredApp = view.desired.apps.find((x) => x.id === app);
-    limitSec ??= defaultWaitSec(desiredApp, change);
-    if (desiredApp && !appSettled(report, app)) {
-      // Podman is asked only while a container is starting (is it pulling? waiting for health?).
-      const starting = (desiredApp.spec?.containers ?? []).some((c) => view.observed.units[c.service]?.activeState === 'activating' && view.observed.units[c.service]?.subState !== 'auto-restart');
-      const containers = starting ? await sv.podman.appContainers(app).catch(() => ({})) : {};
-      const images: Record<string, boolean> = {};
-      for (const ref of imagesToProbe(desiredApp, view.observed, containers)) images[ref] = await sv.podman.imageExists(ref);
-      progress = appProgress(desiredApp, view.observed, { containers, images });
-      const elapsed = Math.round((sv.clock.nowMs() - started) / 1000);
-      const text = `${app}: ${progress.phase}${progress.unit ? ` ${progress.unit}` : ''}${progress.detail ? ` (${progress.detail})` : ''}`;
-      if (a.json) {
-        if (text !== last) a.io.stderr(`${JSON.stringify({ event: 'progress', app, phase: progress.phase, unit: progress.unit, detail: progress.detail, elapsedSec: elapsed })}\n`);
-      } else if (a.io.isTty) a.io.stderr(`\r\x1b[K… ${text} ${elapsed} s`);
-      else if (text !== last) a.io.stderr(`… ${text}\n`);
-      last = text;
-    }
-    if (appSettled(report, app)) {
-      if (a.io.isTty && !a.json && last) a.io.stderr('\n');
-      break;
-    }
-    if (sv.clock.nowMs() - started >= limitSec * 1000) {
-      if (a.io.isTty && !a.json) a.io.stderr('\n');
-      const where = progress ? `still ${progress.phase}${progress.unit ? ` (${progress.unit}${progress.detail ? `, ${progress.detail}` : ''})` : ''}` : 'not there yet';
-      a.io.stderr(`archy-quadlet: ${app}: gave up after ${limitSec} s${timeoutSec === undefined ? ' (the app\'s own timeouts)' : ''}: ${where}; archy-quadlet explain ${app} says why\n`);
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-    // Look first, without the lock: while things are only in flight there is nothing to do,
-    // and waiters (one per app a UI is changing) must not queue behind each other's passes.
-    view = await currentView(sv);
-    const planned = planSteps(view.desired, view.observed);
-    let next: PassReport = { applied: [], pending: planned, converged: planned.length === 0, errors: [] };
-    if (planned.some((s) => s.kind !== 'wait')) {
-      next = await withLock(sv, () => reconcilePass(sv));
-      view = await currentView(sv);
-    }
-    report = { ...next, applied: [...report.applied, ...next.applied] };
+async function waitPrinting(sv: Supervisor, a: SuperviseArgs & { app: string; change: IntentChange; timeoutSec?: number | undefined }, first: PassReport): Promise<PassReport> {
+  let shown = false;
+  const result = await waitFor(sv, a.app, a.change, first, {
+    timeoutSec: a.timeoutSec,
+    onProgress: (p) => {
+      const text = `${a.app}: ${p.phase}${p.unit ? ` ${p.unit}` : ''}${p.detail ? ` (${p.detail})` : ''}`;
+      if (a.json) a.io.stderr(`${JSON.stringify({ event: 'progress', app: a.app, phase: p.phase, unit: p.unit, detail: p.detail, elapsedSec: p.elapsedSec })}\n`);
+      else if (a.io.isTty) a.io.stderr(`\r\x1b[K… ${text} ${p.elapsedSec} s`);
+      else a.io.stderr(`… ${text}\n`);
+      shown = true;
+    },
+  });
+  if (a.io.isTty && !a.json && shown) a.io.stderr('\n');
+  if (!result.settled) {
+    const p = result.progress;
+    const where = p ? `still ${p.phase}${p.unit ? ` (${p.unit}${p.detail ? `, ${p.detail}` : ''})` : ''}` : 'not there yet';
+    const whose = a.timeoutSec === undefined ? " (the app's own timeouts)" : '';
+    a.io.stderr(`archy-quadlet: ${a.app}: gave up after ${result.limitSec} s${whose}: ${where}; archy-quadlet explain ${a.app} says why\n`);
   }
-  return report;
+  return result.report;
 }
 
 function summary(app: string, change: IntentChange, r: PassReport, v: AppView | undefined): string {
-  const mine = r.applied.flat().filter((o) => o.step.app === app || o.step.app === '*');
+  const mine = r.applied.flat().filter((o) => o.step.app === app || o.step.app === undefined);
   const issued = mine.filter((o) => o.ok).length;
   const failed = mine.filter((o) => !o.ok);
   const now = v ? `${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}` : change === 'uninstall' || change === 'purge' ? 'uninstalled' : 'unknown';
@@ -135,25 +108,24 @@ function summary(app: string, change: IntentChange, r: PassReport, v: AppView | 
 }
 
 function outcomeJson(o: { step: Step; ok: boolean; error?: string; ms: number }) {
-  const { step } = o;
-  const { content: _content, ...rest } = step as Step & { content?: string };
+  const { content: _content, ...rest } = o.step as Step & { content?: string };
   return { ...rest, ok: o.ok, ms: o.ms, ...(o.error ? { error: o.error } : {}) };
 }
 
 export async function reconcileCommand(a: SuperviseArgs & { dryRun: boolean }): Promise<number> {
   return guarded(a, async () => {
     const sv = supervisorFor(a);
-    const report = a.dryRun ? await reconcilePass(sv, { dryRun: true }) : await withLock(sv, () => reconcilePass(sv));
-    const plan = a.dryRun ? report.pending.map(({ ...s }) => ({ ...s, ...('content' in s ? { content: `(${s.content.length} bytes)` } : {}) })) : undefined;
+    const report = a.dryRun ? await reconcilePass(sv, { dryRun: true }) : await requestPass(sv);
+    const plan = a.dryRun ? report.pending.map(withoutContent) : undefined;
     if (a.json) {
       a.io.stdout(json({ dryRun: a.dryRun, converged: report.converged, ...(plan ? { plan } : { applied: report.applied.flat().map(outcomeJson) }), pending: report.pending.filter((s) => s.kind === 'wait'), errors: report.errors }));
     } else {
       if (a.dryRun) {
         if (report.pending.length === 0) a.io.stdout('converged: nothing to do\n');
-        for (const s of report.pending) a.io.stdout(`${s.kind}${describe(s)}${s.app !== '*' ? ` [${s.app}]` : ''}: ${s.reason}\n`);
+        for (const s of report.pending) a.io.stdout(`${s.kind}${describe(s)}${s.app !== undefined ? ` [${s.app}]` : ''}: ${s.reason}\n`);
       } else {
         const n = report.applied.flat().length;
-        a.io.stdout(`${n} step(s) applied; ${report.converged ? 'converged' : `in progress: ${report.pending.map((s) => `${s.app}: ${s.reason}`).join('; ')}`}\n`);
+        a.io.stdout(`${n} step(s) applied; ${report.converged ? 'converged' : `in progress: ${report.pending.map((s) => `${s.app ?? 'node'}: ${s.reason}`).join('; ')}`}\n`);
       }
       for (const e of report.errors) a.io.stderr(`${e.app}: ${e.message}\n`);
     }

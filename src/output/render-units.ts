@@ -1,25 +1,29 @@
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import type { ManifestError } from '../manifest/types.js';
 import { createManifestValidator, type ManifestValidator } from '../manifest/validate-manifest.js';
 import { serviceNames } from '../manifest/app-spec.js';
-import { listCatalog, loadCatalogApp, type CatalogApp } from '../catalog/load-catalog.js';
+import { listCatalog, loadCatalogApp } from '../catalog/load-catalog.js';
 import { checkCatalog } from '../catalog/catalog-checks.js';
-import { APP_ID_PATTERN, unknownApp } from '../catalog/validate-catalog.js';
+import { unknownApp } from '../catalog/validate-catalog.js';
 import { renderApp, type RenderedFile } from '../render/render-app.js';
 import { UnitValueError } from '../render/escape.js';
 import { appDataDir, type Paths } from '../paths.js';
-import { applyUnitDir, planUnitDir, readUnitDir, removeDirIfEmpty, type FileChange } from './unit-dir.js';
-import { runQuadletDryRun, type GeneratorProblem } from './quadlet-generator.js';
-
+import { isAppId } from '../names.js';
+import { applyUnitDir, readUnitDir, removeDirIfEmpty } from '../fs/unit-dir.js';
+import { planUnitDir, type FileChange } from './plan-unit-dir.js';
+import { checkWithGenerator } from './check-units.js';
+import type { GeneratorProblem } from './quadlet-generator.js';
 
 export interface RenderRequest {
   paths: Paths;
   /** Apps to render; all apps of the catalog when empty. */
   appIds: string[];
-  /** Unit root to write into; default paths.unitRoot. */
-  outDir?: string;
+  /**
+   * Directory to write into: never the supervisor's unit root (it has one writer, the
+   * supervisor: see `nodeUnitPlan` for a view of what it would write there).
+   */
+  outDir: string;
   dryRun: boolean;
   startAtBoot: (appId: string) => boolean;
   /** Quadlet generator binary to check the units with; undefined: not installed, not checked. */
@@ -44,10 +48,26 @@ export interface RenderReport {
   apps: AppRenderReport[];
 }
 
-/** Loads the catalog, renders, checks with the real generator, writes what changed. */
+export class OutDirError extends Error {}
+
+/** Whether `dir` is the supervisor's unit tree, or inside it, or holds it. */
+export function overlapsUnitRoot(dir: string, unitRoot: string): boolean {
+  const inside = (a: string, b: string) => {
+    const rel = relative(resolve(b), resolve(a));
+    return rel === '' || (!rel.startsWith('..') && !rel.startsWith('/'));
+  };
+  return inside(dir, unitRoot) || inside(unitRoot, dir);
+}
+
+/** Loads the catalog, renders, checks with the real generator, writes what changed into outDir. */
 export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
   const validator = req.validator ?? createManifestValidator();
-  const outDir = req.outDir ?? req.paths.unitRoot;
+  const outDir = req.outDir;
+  if (overlapsUnitRoot(outDir, req.paths.unitRoot)) {
+    throw new OutDirError(
+      `${outDir} is (or holds) the supervisor's unit directory ${req.paths.unitRoot}: only the supervisor writes there (archy-quadlet install/reconcile); render without --out shows what it would write`,
+    );
+  }
   const catalogIds = await listCatalog(req.paths.appsDir);
   const selected = req.appIds.length > 0 ? [...new Set(req.appIds)].sort() : catalogIds;
   const reports = new Map<string, AppRenderReport>();
@@ -81,7 +101,13 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
   }
 
   if (req.quadletBin && rendered.size > 0) {
-    const verdicts = await checkWithGenerator(req.quadletBin, rendered, wanted);
+    const units = new Map(
+      [...rendered].map(([id, files]) => {
+        const entry = wanted.find((a) => a.id === id)!;
+        return [id, { files, services: entry.result.ok ? serviceNames(entry.result.app) : [] }] as const;
+      }),
+    );
+    const verdicts = await checkWithGenerator(req.quadletBin, units);
     for (const [id, problems] of verdicts) {
       if (problems.some((p) => p.severity === 'error')) {
         rendered.delete(id);
@@ -94,7 +120,7 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
 
   for (const [id, files] of rendered) {
     const dir = join(outDir, id);
-    const { changes, conflicts } = planUnitDir(await readUnitDir(dir), files);
+    const { changes, conflicts } = planUnitDir(await filesOnDisk(dir), files);
     const prior = reports.get(id);
     const file = wanted.find((a) => a.id === id)!.file;
     if (conflicts.length > 0) {
@@ -112,7 +138,7 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
     for (const id of await listSubdirs(outDir)) {
       if (catalogIds.includes(id)) continue;
       const dir = join(outDir, id);
-      const { changes } = planUnitDir(await readUnitDir(dir), []);
+      const { changes } = planUnitDir(await filesOnDisk(dir), []);
       if (changes.length === 0) continue;
       if (!req.dryRun) {
         await applyUnitDir(dir, changes);
@@ -138,49 +164,13 @@ function appReport(
   return { id, file, status, changes: parts.changes ?? [], errors: parts.errors ?? [], generator: parts.generator ?? [] };
 }
 
-/**
- * One generator run over a private staging copy, one subdirectory per app: a file the
- * generator cannot parse drops only its own directory, so one app cannot sink another.
- */
-async function checkWithGenerator(
-  bin: string,
-  rendered: Map<string, RenderedFile[]>,
-  apps: CatalogApp[],
-): Promise<Map<string, GeneratorProblem[]>> {
-  const staging = await mkdtemp(join(tmpdir(), 'archy-quadlet-staging-'));
-  try {
-    const owner = new Map<string, string>();
-    for (const [id, files] of rendered) {
-      await mkdir(join(staging, id));
-      for (const f of files) {
-        owner.set(f.name, id);
-        await writeFile(join(staging, id, f.name), f.content);
-      }
-    }
-    const result = await runQuadletDryRun(bin, [staging]);
-    const verdicts = new Map<string, GeneratorProblem[]>([...rendered.keys()].map((id) => [id, []]));
-    for (const p of result.problems) {
-      const id = (p.file && owner.get(p.file)) ?? [...rendered.keys()].find((k) => p.message.includes(join(staging, k)));
-      if (id) verdicts.get(id)!.push(p);
-      else for (const list of verdicts.values()) list.push(p); // cannot tell whose: nobody passes
-    }
-    for (const entry of apps) {
-      if (!rendered.has(entry.id) || !entry.result.ok) continue;
-      for (const unit of serviceNames(entry.result.app)) {
-        if (!result.services.has(unit)) {
-          verdicts.get(entry.id)!.push({ severity: 'error', message: `the generator produced no ${unit}` });
-        }
-      }
-    }
-    return verdicts;
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
+async function filesOnDisk(dir: string) {
+  return (await readUnitDir(dir)).map((f) => ({ name: f.name, content: f.content, owned: f.owned !== undefined }));
 }
 
 async function listSubdirs(dir: string): Promise<string[]> {
   try {
-    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && APP_ID_PATTERN.test(e.name)).map((e) => e.name);
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && isAppId(e.name)).map((e) => e.name);
   } catch {
     return [];
   }

@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { writeFileAtomic } from '../output/unit-dir.js';
+import { writeFileAtomic } from '../fs/write-file-atomic.js';
 
 export const UNITS_DIR = fileURLToPath(new URL('../../units', import.meta.url));
 export const CLI_JS = fileURLToPath(new URL('../cli/bin.js', import.meta.url));

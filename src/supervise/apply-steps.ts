@@ -1,23 +1,25 @@
 import { makeDir } from '../fs/make-dir.js';
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../output/unit-dir.js';
-import type { BackoffEntry, Desired, Step, StepKind, StepOf } from './types.js';
+import { writeFileAtomic } from '../fs/write-file-atomic.js';
+import type { Desired, Step, StepKind, StepOf } from './types.js';
 import type { Systemctl } from './systemctl.js';
 import type { Podman } from './podman.js';
 import { generateSecret } from './generate-secret.js';
-import { updateState } from './state-store.js';
+import type { SupervisorState } from './state-store.js';
+import type { BackoffStore } from './supervisor.js';
 
 export type Executors = { [K in StepKind]: (step: StepOf<K>) => Promise<void> };
 
 export interface ApplyDeps {
   unitRoot: string;
-  stateDir: string;
   systemctl: Systemctl;
   podman: Podman;
   desired: Desired;
-  /** Changed in place by setBackoff / clearBackoff; the caller persists it. */
-  backoff: Record<string, BackoffEntry>;
+  /** Where setBackoff / clearBackoff go; the pass persists it after the batch. */
+  backoff: BackoffStore;
+  /** Read, change and write the state file under its lock. */
+  changeState: (change: (s: SupervisorState) => void) => Promise<void>;
   /** Runs a command in a transient user unit, without waiting for it (systemd-run --user --no-block). */
   runDetached?: (unit: string, argv: string[]) => Promise<void>;
 }
@@ -57,7 +59,7 @@ export function makeExecutors(d: ApplyDeps): Executors {
     },
     async start(s) {
       const app = d.desired.apps.find((a) => a.id === s.app);
-      for (const dir of app?.spec?.dataDirs ?? []) await makeDir(dir, 0o750);
+      for (const dir of app?.rendered?.dataDirs ?? []) await makeDir(dir, 0o750);
       await d.systemctl.start(s.units);
     },
     async stop(s) {
@@ -98,13 +100,13 @@ export function makeExecutors(d: ApplyDeps): Executors {
       await d.podman.removeSecret(s.secret);
     },
     async setBackoff(s) {
-      d.backoff[s.unit] = { failures: s.failures, notBeforeMs: s.notBeforeMs };
+      d.backoff.set(s.unit, { failures: s.failures, notBeforeMs: s.notBeforeMs });
     },
     async clearBackoff(s) {
-      delete d.backoff[s.unit];
+      d.backoff.clear(s.unit);
     },
     async forgetApp(s) {
-      await updateState(d.stateDir, (state) => {
+      await d.changeState((state) => {
         delete state.apps[s.app];
       });
     },

@@ -5,7 +5,7 @@ import type { CatalogApp } from '../catalog/load-catalog.js';
 import { renderApp } from '../render/render-app.js';
 import { UnitValueError } from '../render/escape.js';
 import { appDataDir, type Paths } from '../paths.js';
-import type { Desired, DesiredApp } from './types.js';
+import type { Desired, DesiredApp, RenderedApp } from './types.js';
 import type { SupervisorState } from './state-store.js';
 
 /** What should be, from the state (intents) and the catalog (manifests). Pure. */
@@ -27,7 +27,7 @@ export function buildDesired(state: SupervisorState, catalog: Map<string, Catalo
         return { ...base, error: `${e.file}:${e.line}:${e.col}: ${e.field}: ${e.message}${more}` };
       }
       try {
-        return { ...base, spec: specOf(entry.result.app, entry, paths, intent.intent === 'running') };
+        return { ...base, rendered: renderedOf(entry.result.app, entry, paths, intent.intent === 'running') };
       } catch (e) {
         if (e instanceof UnitValueError) return { ...base, error: `${entry.file}: ${e.message}` };
         throw e;
@@ -36,21 +36,33 @@ export function buildDesired(state: SupervisorState, catalog: Map<string, Catalo
   return { apps };
 }
 
-function specOf(app: AppSpec, entry: CatalogApp, paths: Paths, startAtBoot: boolean): NonNullable<DesiredApp['spec']> {
+function renderedOf(app: AppSpec, entry: CatalogApp, paths: Paths, startAtBoot: boolean): RenderedApp {
   const dataDir = appDataDir(paths, app.id);
   const files = renderApp(app, { startAtBoot, source: entry.file, appDir: entry.dir, dataDir }).map(({ name, content }) => ({ name, content }));
   return {
     files,
     containers: dependencyOrder(app).map((c) => ({
       service: c.service,
+      file: `${c.unitBase}.container`,
       containerName: c.containerName,
       stopTimeoutSec: c.stopTimeoutSec,
       startTimeoutSec: c.startTimeoutSec,
-      ...(c.build ? { image: c.build.imageTag, buildService: c.build.service } : c.spec.image ? { image: c.spec.image } : {}),
+      ...(c.build
+        ? { image: c.build.imageTag, buildService: c.build.service }
+        : c.spec.image
+          ? { image: c.spec.image, pull: c.spec.pull ?? 'missing' }
+          : {}),
       readiness: c.spec.healthcheck !== undefined && c.spec.healthcheck.readiness !== false,
       hostPorts: (c.spec.ports ?? [])
         .filter((p) => p.hostPort !== undefined)
         .map((p) => ({ hostIp: p.hostIp ?? '', hostPort: p.hostPort!, protocol: p.protocol ?? 'tcp', range: 1 })),
+      requires: c.hard,
+      secrets: [
+        ...new Set([
+          ...Object.values(c.spec.secretEnvironment ?? {}).map((s) => app.names.secrets[s]!),
+          ...(c.spec.secretFiles ?? []).map((f) => app.names.secrets[f.secret]!),
+        ]),
+      ].sort(),
     })),
     services: serviceNames(app),
     secrets: Object.entries(app.manifest.secrets ?? {}).map(([name, s]) => ({

@@ -1,5 +1,6 @@
 import { link, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 
 /**
  * One reconcile pass at a time on a node: the timer, the watcher and the CLI share this
@@ -62,7 +63,8 @@ async function breakStaleLock(path: string, staleContent: string): Promise<void>
 /** Creates `path` holding `content`, atomically; false when it exists already. */
 async function createWith(path: string, content: string): Promise<boolean> {
   // Killed before the unlink below, the aside file stays in $XDG_RUNTIME_DIR until a reboot.
-  const aside = `${path}.${process.pid}.new`;
+  // Its own name per attempt: callers in one process (the library's users) must not share it.
+  const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.new`;
   await writeFile(aside, content, { mode: 0o600 });
   try {
     await link(aside, path);
@@ -75,11 +77,13 @@ async function createWith(path: string, content: string): Promise<boolean> {
   }
 }
 
-export async function acquireLock(path: string, waitMs: number, onWait?: (holder: string) => void): Promise<PassLock> {
+/**
+ * Takes the lock if it is free (or its holder is dead); undefined when a live process holds
+ * it. Never waits.
+ */
+export async function tryLock(path: string): Promise<PassLock | undefined> {
   const me = `${process.pid} ${processStart(process.pid) ?? '0'}`;
-  const deadline = Date.now() + waitMs;
-  let told = false;
-  for (;;) {
+  for (let attempt = 0; attempt < 50; attempt++) {
     if (await createWith(path, `${me}\n`)) {
       return {
         async release() {
@@ -96,11 +100,27 @@ export async function acquireLock(path: string, waitMs: number, onWait?: (holder
       await breakStaleLock(path, holder);
       continue;
     }
-    if (Date.now() >= deadline) throw new LockTimeoutError(`another archy-quadlet pass is running (pid ${holder.split(' ')[0] || '?'}); try again`);
-    if (!told && onWait) {
-      onWait(holder.split(' ')[0] ?? '?');
-      told = true;
-    }
-    await new Promise((r) => setTimeout(r, 100));
+    if (holder === '') continue; // released between our attempt and our read: try again
+    return undefined;
+  }
+  return undefined;
+}
+
+/** The pid a lock file names, for messages ('?' when it cannot be read). */
+export async function lockHolder(path: string): Promise<string> {
+  return (await readFile(path, 'utf8').catch(() => '')).split(' ')[0]?.trim() || '?';
+}
+
+/**
+ * Waits for the lock: for locks held for moments only (the state file's read-change-write).
+ * A reconcile pass is not waited for this way: see requestPass, which coalesces.
+ */
+export async function acquireLock(path: string, waitMs: number): Promise<PassLock> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const lock = await tryLock(path);
+    if (lock) return lock;
+    if (Date.now() >= deadline) throw new LockTimeoutError(`${path} is held by pid ${await lockHolder(path)} for longer than ${Math.round(waitMs / 1000)} s`);
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
   }
 }

@@ -25,7 +25,7 @@ function humanLine(json: string): string {
     const what = e.step ? `${String(e.step)}${units}` : String(e.msg ?? '');
     const tail = [e.reason, e.durationMs !== undefined ? `${String(e.durationMs)} ms` : undefined].filter(Boolean).join(', ');
     const fail = e.outcome === 'failed' ? ` FAILED: ${String(e.error)}` : '';
-    return `${e.app && e.app !== '*' ? `${String(e.app)}: ` : ''}${what}${tail ? ` (${tail})` : ''}${fail}\n`;
+    return `${e.app ? `${String(e.app)}: ` : ''}${what}${tail ? ` (${tail})` : ''}${fail}\n`;
   } catch {
     return json;
   }

@@ -1,21 +1,45 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readUnitDir } from '../output/unit-dir.js';
+import { readUnitDir } from '../fs/unit-dir.js';
 import type { Desired, Observed, ObservedFile } from './types.js';
 import type { Systemctl } from './systemctl.js';
 import type { Podman } from './podman.js';
-import { needsPodman, serviceOfFile } from './plan-steps.js';
+import { appsToCheck, needsPodman } from './plan-steps.js';
 import type { BackoffEntry, HostPort } from './types.js';
-import { busyPorts } from './host-ports.js';
+import { isAppId, serviceOfUnitFile } from '../names.js';
+import type { AppUnits } from '../output/check-units.js';
 
-async function quadletServices(appDirs: string[]): Promise<Set<string> | undefined> {
-  const { findQuadlet, runQuadletDryRun } = await import('../output/quadlet-generator.js');
-  const bin = await findQuadlet(process.env);
-  if (!bin) return undefined;
-  return new Set((await runQuadletDryRun(bin, appDirs)).services.keys());
+/** The real Quadlet generator, through its dry run (loaded only when a pass needs it). */
+export interface QuadletCheck {
+  /** The services Quadlet generates now from these directories; undefined when it is not installed. */
+  servicesOf(appDirs: string[]): Promise<Set<string> | undefined>;
+  /** Apps whose units it rejects, with its message; undefined when it is not installed. */
+  rejections(apps: Map<string, AppUnits>): Promise<Record<string, string> | undefined>;
 }
 
-const APP_DIR = /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+export function realQuadlet(env: Record<string, string | undefined>, stagingParent?: string): QuadletCheck {
+  const bin = async () => (await import('../output/quadlet-generator.js')).findQuadlet(env);
+  return {
+    async servicesOf(appDirs) {
+      const found = await bin();
+      if (!found) return undefined;
+      const { runQuadletDryRun } = await import('../output/quadlet-generator.js');
+      return new Set((await runQuadletDryRun(found, appDirs)).services.keys());
+    },
+    async rejections(apps) {
+      const found = await bin();
+      if (!found) return undefined;
+      const { checkWithGenerator, rejection } = await import('../output/check-units.js');
+      const verdicts = await checkWithGenerator(found, apps, stagingParent);
+      const out: Record<string, string> = {};
+      for (const [id, problems] of verdicts) {
+        const why = rejection(problems);
+        if (why) out[id] = why;
+      }
+      return out;
+    },
+  };
+}
 
 export interface Clock {
   nowMs(): number;
@@ -34,13 +58,10 @@ export interface ObserveDeps {
   podman: Podman;
   clock: Clock;
   backoff: Record<string, BackoffEntry>;
-  /**
-   * The services Quadlet generates now from these app directories (default: the real
-   * generator's dry run; undefined when it is not installed).
-   */
-  quadletServices?: (appDirs: string[]) => Promise<Set<string> | undefined>;
-  /** Which of these host ports something holds (default: binds each for a moment). */
-  busyPorts?: (ports: HostPort[]) => Promise<string[]>;
+  /** The real generator: what it makes of files on disk, and of files about to be written. */
+  quadlet: QuadletCheck;
+  /** Which of these host ports something holds. */
+  busyPorts: (ports: HostPort[]) => Promise<string[]>;
 }
 
 /**
@@ -52,7 +73,7 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   const nowMono = d.clock.nowMono();
   // systemctl (for the units the manifests name) runs while the unit files are read.
   const known = new Set<string>();
-  for (const app of desired.apps) for (const s of app.spec?.services ?? []) known.add(s);
+  for (const app of desired.apps) for (const svc of app.rendered?.services ?? []) known.add(svc);
   const shown = d.systemctl.show([...known].sort());
   // Awaited below, after the files are read: until then a failure must not count as unhandled
   // (Node would end the process with a stack trace instead of our message).
@@ -73,7 +94,7 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   });
   // Units known only from files (apps no longer installed, or held): asked about separately.
   const extra = new Set<string>();
-  for (const list of Object.values(files)) for (const f of list) if (f.owned) extra.add(serviceOfFile(f.name) ?? '');
+  for (const list of Object.values(files)) for (const f of list) if (f.owned) extra.add(serviceOfUnitFile(f.name) ?? '');
   extra.delete('');
   for (const s of known) extra.delete(s);
   const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
@@ -82,13 +103,21 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   // reload (it generates the unit) from a rejected file (it does not).
   const unknown = Object.entries(files).flatMap(([id, list]) =>
     list.filter((f) => f.owned).flatMap((f) => {
-      const svc = serviceOfFile(f.name);
+      const svc = serviceOfUnitFile(f.name);
       return svc && (units[svc]?.loadState ?? 'not-found') === 'not-found' ? [{ id, svc }] : [];
     }),
   );
   if (unknown.length > 0) {
-    const generated = await (d.quadletServices ?? quadletServices)([...new Set(unknown.map((u) => join(d.unitRoot, u.id)))]);
+    const generated = await d.quadlet.servicesOf([...new Set(unknown.map((u) => join(d.unitRoot, u.id)))]);
     if (generated) observed.generatedNow = Object.fromEntries(unknown.map((u) => [u.svc, generated.has(u.svc)]));
+  }
+  // Files about to be written are shown to the real generator first: a rendering it rejects
+  // must not replace an app's last good units. Only then: a no-op pass never runs it.
+  const toCheck = appsToCheck(desired, files);
+  if (toCheck.length > 0) {
+    const apps = new Map(toCheck.map((a) => [a.id, { files: a.rendered!.files, services: a.rendered!.services }]));
+    const rejected = await d.quadlet.rejections(apps);
+    if (rejected && Object.keys(rejected).length > 0) observed.rejectedRenders = rejected;
   }
   if (needsPodman(desired, units, files)) {
     // Containers too: one left from an older run may be in the way of a start.
@@ -100,17 +129,17 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
     // The host ports of containers about to start: one still held would fail the start.
     const toStart = desired.apps
       .filter((a) => a.intent === 'running')
-      .flatMap((a) => a.spec?.containers ?? [])
+      .flatMap((a) => a.rendered?.containers ?? [])
       .filter((c) => ['inactive', 'failed'].includes(units[c.service]?.activeState ?? ''));
-    const ports = toStart.flatMap((c) => c.hostPorts ?? []);
-    if (ports.length > 0) observed.busyPorts = await (d.busyPorts ?? busyPorts)(ports);
+    const ports = toStart.flatMap((c) => c.hostPorts);
+    if (ports.length > 0) observed.busyPorts = await d.busyPorts(ports);
   }
   return observed;
 }
 
 async function appDirs(root: string): Promise<string[]> {
   try {
-    return (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && APP_DIR.test(e.name)).map((e) => e.name);
+    return (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && isAppId(e.name)).map((e) => e.name);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;

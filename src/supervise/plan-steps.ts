@@ -1,5 +1,6 @@
 import { portKey, type BackoffEntry, type Desired, type DesiredApp, type Observed, type Step, type UnitStatus } from './types.js';
-import { planUnitDir } from '../output/unit-dir.js';
+import { planUnitDir, writesFiles, type UnitDirPlan } from '../output/plan-unit-dir.js';
+import { isSupportService, servicesOfUnitFiles } from '../names.js';
 
 /** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
 export const BACKOFF = { baseSec: 5, capSec: 300, healthySec: 60 } as const;
@@ -14,17 +15,18 @@ const SEC = 1_000_000; // µs
 export function planSteps(desired: Desired, observed: Observed): Step[] {
   const apps = withOrphans(desired, observed);
   const fileSteps = apps.flatMap((app) => planFiles(app, observed));
-  if (fileSteps.length > 0) return [...fileSteps, { kind: 'daemonReload', app: '*', reason: 'unit files changed' }];
+  if (fileSteps.length > 0) return [...fileSteps, { kind: 'daemonReload', reason: 'unit files changed' }];
   const outdated = apps.flatMap((app) => servicesOf(app, observed)).filter((s) => observed.units[s]?.needDaemonReload);
   if (outdated.length > 0) {
-    return [{ kind: 'daemonReload', app: '*', reason: `systemd holds outdated definitions of ${outdated.join(', ')}` }];
+    return [{ kind: 'daemonReload', reason: `systemd holds outdated definitions of ${outdated.join(', ')}` }];
   }
   // A reload that never happened (the manager re-executed as it came, or the pass was killed
   // between writing and reloading): the files are on disk, unchanged, and nothing else would
   // ever reload them. Not for a file Quadlet rejects: a reload would not help.
   const unloaded = apps.flatMap((app) => servicesOf(app, observed)).filter((s) => observed.generatedNow?.[s] === true);
   if (unloaded.length > 0) {
-    return [{ kind: 'daemonReload', app: '*', reason: `systemd has not loaded ${unloaded.join(', ')}, which Quadlet generates from the files on disk` }];
+    const what = unloaded.join(', ');
+    return [{ kind: 'daemonReload', reason: `systemd has not loaded ${what}, which Quadlet generates from the files on disk` }];
   }
   return apps.flatMap((app) => planApp(app, observed));
 }
@@ -35,8 +37,29 @@ function withOrphans(desired: Desired, observed: Observed): DesiredApp[] {
   const orphans = Object.keys(observed.files)
     .filter((id) => !known.has(id) && observed.files[id]!.some((f) => f.owned))
     .sort()
-    .map((id): DesiredApp => ({ id, intent: 'absent', purge: false, error: 'not installed' }));
+    .map((id): DesiredApp => ({ id, intent: 'absent', purge: false, orphan: true }));
   return [...desired.apps, ...orphans];
+}
+
+/**
+ * How an app's unit directory compares with its rendering (the one comparison every writer
+ * uses: see planUnitDir). Undefined when there is nothing to compare: the app is being
+ * removed, or its manifest is unusable and its last good files are held as they are.
+ */
+export function unitFilePlan(app: DesiredApp, files: Observed['files']): UnitDirPlan | undefined {
+  if (app.intent === 'absent' || !app.rendered) return undefined;
+  return planUnitDir(files[app.id] ?? [], app.rendered.files);
+}
+
+/**
+ * Apps whose files a pass would write: what observe has the real generator check first.
+ * An app with a conflicting file writes nothing, so it is not among them.
+ */
+export function appsToCheck(desired: Desired, files: Observed['files']): DesiredApp[] {
+  return desired.apps.filter((app) => {
+    const plan = unitFilePlan(app, files);
+    return plan !== undefined && plan.conflicts.length === 0 && writesFiles(plan);
+  });
 }
 
 function planFiles(app: DesiredApp, o: Observed): Step[] {
@@ -47,12 +70,11 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
     if (servicesOf(app, o).some((s) => isUp(o.units[s]))) return []; // stop first, remove after
     return owned.map((f) => ({ kind: 'removeUnit', app: app.id, path: `${app.id}/${f.name}`, reason: 'app uninstalled' }) as const);
   }
-  if (!app.spec) return []; // manifest unusable: the last good units stay
-  const { changes } = planUnitDir(
-    existing.map((f) => ({ name: f.name, content: f.content, ...(f.owned ? { owned: { app: app.id, sha256: '', intact: true } } : {}) })),
-    app.spec.files,
-  );
-  return changes.flatMap((c): Step[] => {
+  const plan = unitFilePlan(app, o.files);
+  // Held (reported by planApp): a file we did not write has one of our names, or the real
+  // generator rejects the new files. The last good files stay as they are.
+  if (!plan || plan.conflicts.length > 0 || (o.rejectedRenders?.[app.id] !== undefined && writesFiles(plan))) return [];
+  return plan.changes.flatMap((c): Step[] => {
     const path = `${app.id}/${c.name}`;
     if (c.action === 'create') return [{ kind: 'writeUnit', app: app.id, path, content: c.after!, reason: 'unit file missing' }];
     if (c.action === 'update') {
@@ -66,16 +88,30 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
 }
 
 function planApp(app: DesiredApp, o: Observed): Step[] {
-  if (app.intent === 'running') return planRunning(app, o);
-  if (app.intent === 'stopped') return planStopped(app, o, containerServicesOf(app, o));
+  const plan = unitFilePlan(app, o.files);
+  if (plan && plan.conflicts.length > 0) {
+    // Never started from a file someone else wrote, never overwritten: a person decides.
+    return plan.conflicts.map((name) => ({
+      kind: 'wait',
+      app: app.id,
+      path: `${app.id}/${name}`,
+      reason: `${app.id}/${name} in the unit directory was not written by archy-quadlet: move it away (the app is held)`,
+    }));
+  }
+  const rejected = o.rejectedRenders?.[app.id];
+  const held: Step[] = rejected
+    ? [{ kind: 'wait', app: app.id, reason: `Quadlet rejects the new units (its last good units stay): ${rejected}` }]
+    : [];
+  if (app.intent === 'running') return [...held, ...planRunning(app, o)];
+  if (app.intent === 'stopped') return [...held, ...planStopped(app, o, containerServicesOf(app, o))];
   return planAbsent(app, o);
 }
 
 function planRunning(app: DesiredApp, o: Observed): Step[] {
   const steps: Step[] = [];
   const id = app.id;
-  if (app.spec && o.secrets) {
-    for (const s of app.spec.secrets) {
+  if (app.rendered && o.secrets) {
+    for (const s of app.rendered.secrets) {
       if (!(s.name in o.secrets)) steps.push({ kind: 'ensureSecret', app: id, secret: s.name, length: s.length, alphabet: s.alphabet, reason: 'secret missing' });
     }
   }
@@ -93,7 +129,7 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
     switch (u.activeState) {
       case 'active':
       case 'reloading': {
-        const fileName = svc.replace(/\.service$/, '.container');
+        const fileName = app.rendered?.containers.find((c) => c.service === svc)?.file;
         const file = o.files[id]?.find((f) => f.name === fileName);
         if (app.restartRequestedAt !== undefined && startedMs(u, o) < app.restartRequestedAt) restart.push(svc);
         else if (file && file.mtimeMono > u.execMainStartMono) restart.push(svc);
@@ -153,7 +189,7 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
  * one archy-quadlet did not make is never touched, and the unit waits.
  */
 function containerInTheWay(app: DesiredApp, svc: string, o: Observed): Step | undefined {
-  const c = app.spec?.containers.find((x) => x.service === svc);
+  const c = app.rendered?.containers.find((x) => x.service === svc);
   const found = c && o.containers?.[c.containerName];
   if (!c || !found) return undefined;
   if (found.app !== app.id) {
@@ -175,7 +211,7 @@ function containerInTheWay(app: DesiredApp, svc: string, o: Observed): Step | un
 
 function busyPortsOf(app: DesiredApp, svc: string, o: Observed): string[] {
   const busy = new Set(o.busyPorts ?? []);
-  const c = app.spec?.containers.find((x) => x.service === svc);
+  const c = app.rendered?.containers.find((x) => x.service === svc);
   return (c?.hostPorts ?? []).map((p) => portKey(p, p.hostPort)).filter((k) => busy.has(k));
 }
 
@@ -196,7 +232,7 @@ function planStopped(app: DesiredApp, o: Observed, services: string[]): Step[] {
     if (u.activeState === 'active' || u.activeState === 'reloading') stop.push(svc);
     else if (u.activeState === 'activating') {
       stop.push(svc);
-      const c = app.spec?.containers.find((x) => x.service === svc);
+      const c = app.rendered?.containers.find((x) => x.service === svc);
       // A Notify=healthy unit that has not passed its first health check ignores a stop
       // until TimeoutStopSec: stopping the container ends it within its own stop timeout.
       if (c?.readiness && u.subState !== 'auto-restart') {
@@ -238,12 +274,8 @@ function planAbsent(app: DesiredApp, o: Observed): Step[] {
       if (owner === app.id) steps.push({ kind: 'removeSecret', app: app.id, secret: name, reason: 'purge: app secret' });
     }
   }
-  if (steps.length === 0 && app.error !== 'not installed') steps.push({ kind: 'forgetApp', app: app.id, reason: app.purge ? 'uninstalled and purged' : 'uninstalled (volumes and secrets kept)' });
+  if (steps.length === 0 && !app.orphan) steps.push({ kind: 'forgetApp', app: app.id, reason: app.purge ? 'uninstalled and purged' : 'uninstalled (volumes and secrets kept)' });
   return steps;
-}
-
-function isSupportService(s: string): boolean {
-  return /-(network|volume|build)\.service$/.test(s);
 }
 
 function isUp(u: UnitStatus | undefined): boolean {
@@ -256,25 +288,14 @@ function startedMs(u: UnitStatus, o: Observed): number {
 
 /** Container services of an app: from the manifest in dependency order, else from its files. */
 export function containerServicesOf(app: DesiredApp, o: Observed): string[] {
-  if (app.spec) return app.spec.containers.map((c) => c.service);
-  return servicesOfFiles((o.files[app.id] ?? []).filter((f) => f.owned)).filter((s) => !isSupportService(s));
+  if (app.rendered) return app.rendered.containers.map((c) => c.service);
+  return servicesOfUnitFiles((o.files[app.id] ?? []).filter((f) => f.owned)).filter((s) => !isSupportService(s));
 }
 
 /** Every unit of an app: from the manifest, else from its files on disk. */
 export function servicesOf(app: DesiredApp, o: Observed): string[] {
-  const fromFiles = servicesOfFiles((o.files[app.id] ?? []).filter((f) => f.owned));
-  return [...new Set([...(app.spec?.services ?? []), ...fromFiles])];
-}
-
-/** The systemd unit Quadlet generates from a source file name. */
-export function serviceOfFile(name: string): string | undefined {
-  const m = /^(.+)\.(container|network|volume|build)$/.exec(name);
-  if (!m) return undefined;
-  return m[2] === 'container' ? `${m[1]}.service` : `${m[1]}-${m[2]}.service`;
-}
-
-export function servicesOfFiles(files: Array<{ name: string }>): string[] {
-  return files.map((f) => serviceOfFile(f.name)).filter((s): s is string => s !== undefined);
+  const fromFiles = servicesOfUnitFiles((o.files[app.id] ?? []).filter((f) => f.owned));
+  return [...new Set([...(app.rendered?.services ?? []), ...fromFiles])];
 }
 
 /**
@@ -285,8 +306,8 @@ export function needsPodman(desired: Desired, units: Record<string, UnitStatus>,
   return desired.apps.some((app) => {
     // An uninstall needs Podman only for its last steps (leftover containers, network, images,
     // purge): while its units still stop or its files are still there, it is not asked.
-    if (app.intent === 'absent') return !(files[app.id] ?? []).some((f) => f.owned) && !(app.spec?.services ?? []).some((s) => isUp(units[s]));
+    if (app.intent === 'absent') return !(files[app.id] ?? []).some((f) => f.owned) && !(app.rendered?.services ?? []).some((s) => isUp(units[s]));
     if (app.intent !== 'running') return false;
-    return (app.spec?.containers ?? []).some((c) => units[c.service]?.activeState !== 'active');
+    return (app.rendered?.containers ?? []).some((c) => units[c.service]?.activeState !== 'active');
   });
 }

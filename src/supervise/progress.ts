@@ -18,11 +18,11 @@ export interface Progress {
 
 /** Images worth asking about: of containers whose unit is starting and which have no container yet. */
 export function imagesToProbe(app: DesiredApp, o: Observed, existing: Record<string, unknown>): string[] {
-  return (app.spec?.containers ?? []).filter((c) => o.units[c.service]?.activeState === 'activating' && !(c.containerName in existing) && c.image && !c.buildService).map((c) => c.image!);
+  return (app.rendered?.containers ?? []).filter((c) => o.units[c.service]?.activeState === 'activating' && !(c.containerName in existing) && c.image && !c.buildService).map((c) => c.image!);
 }
 
 export function appProgress(app: DesiredApp, o: Observed, f: ContainerFacts): Progress {
-  const containers = app.spec?.containers ?? [];
+  const containers = app.rendered?.containers ?? [];
   for (const c of containers) {
     const build = c.buildService ? o.units[c.buildService] : undefined;
     if (build?.activeState === 'activating') return { phase: 'building', unit: c.buildService!, detail: c.image ?? '' };
@@ -47,7 +47,7 @@ export function appProgress(app: DesiredApp, o: Observed, f: ContainerFacts): Pr
 
 /** How long `--wait` waits when not told: the app's own start (and stop) timeouts, summed over its containers. */
 export function defaultWaitSec(app: DesiredApp | undefined, change: string): number {
-  const cs = app?.spec?.containers ?? [];
+  const cs = app?.rendered?.containers ?? [];
   if (cs.length === 0) return 600;
   const stop = cs.reduce((n, c) => n + c.stopTimeoutSec + 30, 0);
   const start = cs.reduce((n, c) => n + c.startTimeoutSec * (c.buildService ? 2 : 1), 0);

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../output/unit-dir.js';
+import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import type { DesiredApp } from './types.js';
 
 /**
@@ -14,7 +14,7 @@ import type { DesiredApp } from './types.js';
  */
 export interface RenderCache {
   version: 1;
-  entries: Record<string, { key: string; spec: NonNullable<DesiredApp['spec']> }>;
+  entries: Record<string, { key: string; rendered: NonNullable<DesiredApp["rendered"]> }>;
 }
 
 const FILE = 'render-cache.json';

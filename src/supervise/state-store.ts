@@ -1,7 +1,8 @@
+import { isAppId } from '../names.js';
 import { makeDir } from '../fs/make-dir.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../output/unit-dir.js';
+import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import type { BackoffEntry, Intent } from './types.js';
 
 /** The user's intent per installed app: with the manifests, the whole truth. */
@@ -37,7 +38,7 @@ export function parseState(text: string, file: string): SupervisorState {
   if (d.version !== 1) throw corrupt(file, `unknown version ${JSON.stringify(d.version)} (this archy-quadlet reads version 1)`);
   if (d.apps === null || typeof d.apps !== 'object' || Array.isArray(d.apps)) throw corrupt(file, '"apps" is not an object');
   for (const [id, a] of Object.entries(d.apps)) {
-    if (!/^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/.test(id)) throw corrupt(file, `"${id.slice(0, 60)}" is not an app id`);
+    if (!isAppId(id)) throw corrupt(file, `"${id.slice(0, 60)}" is not an app id`);
     if (!a || typeof a !== 'object' || !INTENTS.has((a as AppIntent).intent)) throw corrupt(file, `app "${id}" has no valid intent`);
   }
   return d as SupervisorState;

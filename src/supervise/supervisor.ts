@@ -4,40 +4,51 @@ import type { Paths } from '../paths.js';
 import type { ManifestValidator } from '../manifest/validate-manifest.js';
 import { userSystemctl, type Systemctl } from './systemctl.js';
 import { podmanCli, type Podman } from './podman.js';
-import { systemClock, observe, type Clock } from './observe.js';
-import { acquireLock, type PassLock } from './lock.js';
-import { readBackoff, readState, writeBackoff, type SupervisorState } from './state-store.js';
+import { systemClock, observe, realQuadlet, type Clock, type QuadletCheck } from './observe.js';
+import { acquireLock, lockHolder, tryLock } from './lock.js';
+import { readBackoff, readState, writeBackoff, updateState, type SupervisorState } from './state-store.js';
 import { loadDesired } from './load-desired.js';
 import { planSteps } from './plan-steps.js';
 import { applySteps, makeExecutors, type StepOutcome } from './apply-steps.js';
 import { logOutcome } from './logger.js';
-import type { Desired, Observed, Step } from './types.js';
+import { readLedger, withoutContent, writeLedger, type PassRecord } from './pass-ledger.js';
+import type { BackoffEntry, Desired, HostPort, Observed, Step } from './types.js';
+import { busyPorts } from './host-ports.js';
 
 /** Everything a pass needs, as values: the CLI builds one, tests build one for the lab. */
 export interface Supervisor {
   paths: Paths;
   systemctl: Systemctl;
   podman: Podman;
+  quadlet: QuadletCheck;
+  /** Which of these host ports something holds (binds each for a moment). */
+  busyPorts: (ports: HostPort[]) => Promise<string[]>;
   clock: Clock;
   log: Logger;
   /** The manifest validator, loaded when first needed (a pass over unchanged manifests never needs it). */
   validator: () => Promise<ManifestValidator>;
-  /** Lock file shared by every archy-quadlet process of this user. */
+  /** One pass at a time: shared by every archy-quadlet process of this user. */
   lockPath: string;
-  lockWaitMs: number;
+  /** Held for moments, around each read-change-write of the state file. */
+  stateLockPath: string;
+  /** Numbered passes (see pass-ledger.ts). */
+  ledgerPath: string;
 }
 
-export function createSupervisor(paths: Paths, env: Record<string, string | undefined>, log: Logger, lockWaitMs = 60_000): Supervisor {
+export function createSupervisor(paths: Paths, env: Record<string, string | undefined>, log: Logger): Supervisor {
   const runtime = env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.startsWith('/') ? env.XDG_RUNTIME_DIR : paths.stateDir;
   return {
     paths,
     systemctl: userSystemctl(),
     podman: podmanCli(),
+    quadlet: realQuadlet(env, env.XDG_RUNTIME_DIR?.startsWith('/') ? env.XDG_RUNTIME_DIR : undefined),
+    busyPorts,
     clock: systemClock,
     log,
     validator: lazyValidator(),
     lockPath: join(runtime, 'archy-quadlet.lock'),
-    lockWaitMs,
+    stateLockPath: join(runtime, 'archy-quadlet.state.lock'),
+    ledgerPath: join(runtime, 'archy-quadlet.passes.json'),
   };
 }
 
@@ -55,26 +66,100 @@ function lazyValidator(): () => Promise<ManifestValidator> {
   return () => (v ??= import('../manifest/validate-manifest.js').then((m) => m.createManifestValidator()));
 }
 
-export async function currentView(sv: Supervisor): Promise<{ state: SupervisorState; desired: Desired; observed: Observed }> {
+export interface View {
+  state: SupervisorState;
+  desired: Desired;
+  observed: Observed;
+}
+
+/** What should be and what is, now. Read-only apart from the render cache; needs no lock. */
+export async function currentView(sv: Supervisor): Promise<View> {
   const state = await readState(sv.paths.stateDir);
   const desired = await loadDesired(sv.paths, state, { writeCache: true, validator: sv.validator });
   const observed = await observe(desired, {
     unitRoot: sv.paths.unitRoot,
     systemctl: sv.systemctl,
     podman: sv.podman,
+    quadlet: sv.quadlet,
+    busyPorts: sv.busyPorts,
     clock: sv.clock,
     backoff: await readBackoff(sv.paths.stateDir),
   });
   return { state, desired, observed };
 }
 
-export async function withLock<T>(sv: Supervisor, fn: () => Promise<T>): Promise<T> {
-  const lock: PassLock = await acquireLock(sv.lockPath, sv.lockWaitMs, (pid) => sv.log.info({ holder: pid }, 'waiting for another archy-quadlet pass to finish'));
+/** Changes the state file: read, change, write, under the state lock (never held across a pass). */
+export async function changeState(sv: Supervisor, change: (s: SupervisorState) => void): Promise<SupervisorState> {
+  const lock = await acquireLock(sv.stateLockPath, 60_000);
   try {
-    return await fn();
+    return await updateState(sv.paths.stateDir, change);
   } finally {
     await lock.release();
   }
+}
+
+/** How often a caller waiting for a pass looks again. */
+const POLL_MS = 50;
+
+/**
+ * A complete pass that started after this call: run here when no pass is running, else the
+ * next pass of whoever runs it. Passes are level-triggered: one that starts after a caller
+ * recorded its intent serves that caller, so callers never queue behind each other and
+ * none fails because others were busy. A dead holder's lock is taken over (see lock.ts).
+ */
+export async function requestPass(sv: Supervisor): Promise<PassReport> {
+  const need = (await readLedger(sv.ledgerPath)).started + 1;
+  let told = false;
+  for (;;) {
+    const lock = await tryLock(sv.lockPath);
+    if (lock) {
+      try {
+        return await numberedPass(sv);
+      } finally {
+        await lock.release();
+      }
+    }
+    const ledger = await readLedger(sv.ledgerPath);
+    if (ledger.completed >= need) {
+      const served = ledger.recent.filter((r) => r.seq >= need);
+      if (served.length > 0) return reportOf(served);
+    }
+    if (!told) {
+      sv.log.debug({ holder: await lockHolder(sv.lockPath) }, 'a pass is running: waiting for the next one');
+      told = true;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** One pass under the lock the caller holds, numbered in the ledger before it reads anything. */
+async function numberedPass(sv: Supervisor): Promise<PassReport> {
+  const before = await readLedger(sv.ledgerPath);
+  const seq = Math.max(before.started, before.completed) + 1;
+  await writeLedger(sv.ledgerPath, { ...before, started: seq });
+  const t0 = performance.now();
+  const report = await reconcilePass(sv);
+  const record: PassRecord = {
+    seq,
+    pid: process.pid,
+    ms: Math.round(performance.now() - t0),
+    applied: report.applied.flat().map((o) => ({ ...o, step: withoutContent(o.step) })),
+    pending: report.pending.map(withoutContent),
+    errors: report.errors,
+  };
+  await writeLedger(sv.ledgerPath, { version: 1, started: seq, completed: seq, recent: [...before.recent, record] });
+  return report;
+}
+
+/** What the passes that served a waiting caller did, as one report. */
+function reportOf(records: PassRecord[]): PassReport {
+  const last = records[records.length - 1]!;
+  return {
+    applied: records.map((r) => r.applied.map((o) => ({ ...o, ...(o.error === undefined ? {} : { error: o.error }) }))),
+    pending: last.pending,
+    converged: last.pending.length === 0,
+    errors: last.errors,
+  };
 }
 
 const MAX_BATCHES = 8;
@@ -82,14 +167,16 @@ const MAX_BATCHES = 8;
 /**
  * One reconcile pass: observe, plan, apply the batch, and again, until the planner has
  * nothing left but waits (or nothing at all). Start and stop are only enqueued, so a pass
- * never waits for a container. The caller holds the lock.
+ * never waits for a container. The caller holds the pass lock (or asks for a dry run).
  */
 export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } = {}): Promise<PassReport> {
+  const t0 = performance.now();
   const applied: StepOutcome[][] = [];
   let pending: Step[] = [];
   let desired: Desired | undefined;
   let lastWasReloadOnly = false;
-  for (let batch = 0; batch < MAX_BATCHES; batch++) {
+  let batches = 0;
+  for (; batches < MAX_BATCHES; batches++) {
     const view = await currentView(sv);
     desired = view.desired;
     pending = planSteps(view.desired, view.observed);
@@ -100,13 +187,50 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
     const reloadOnly = actionable.length === 1 && actionable[0]!.kind === 'daemonReload';
     if (reloadOnly && lastWasReloadOnly) break;
     lastWasReloadOnly = reloadOnly;
-    const backoff = { ...view.observed.backoff };
-    const executors = makeExecutors({ unitRoot: sv.paths.unitRoot, stateDir: sv.paths.stateDir, systemctl: sv.systemctl, podman: sv.podman, desired: view.desired, backoff });
+    const backoff = backoffStore(view.observed.backoff);
+    const executors = makeExecutors({
+      unitRoot: sv.paths.unitRoot,
+      systemctl: sv.systemctl,
+      podman: sv.podman,
+      desired: view.desired,
+      backoff,
+      changeState: (change) => changeState(sv, change).then(() => undefined),
+    });
     applied.push(await applySteps(actionable, executors, (o) => logOutcome(sv.log, o)));
-    if (JSON.stringify(backoff) !== JSON.stringify(view.observed.backoff)) await writeBackoff(sv.paths.stateDir, backoff);
+    if (backoff.changed()) await writeBackoff(sv.paths.stateDir, backoff.entries());
     // A batch that only failed would fail the same way again at once: leave it to the next pass.
     if (applied[applied.length - 1]!.every((o) => !o.ok)) break;
   }
-  const errors = (desired?.apps ?? []).filter((a) => a.error && a.error !== 'not installed').map((a) => ({ app: a.id, message: a.error! }));
+  const errors = (desired?.apps ?? []).filter((a) => a.error).map((a) => ({ app: a.id, message: a.error! }));
+  const outcomes = applied.flat();
+  if (outcomes.length > 0) {
+    const slowest = outcomes.reduce((a, b) => (b.ms > a.ms ? b : a));
+    const ms = Math.round(performance.now() - t0);
+    sv.log.info({ durationMs: ms, batches: applied.length, steps: outcomes.length, slowest: `${slowest.step.kind} ${slowest.step.app ?? ''} ${slowest.ms} ms`.trim() }, 'pass');
+  }
   return { applied, pending, converged: pending.length === 0, errors };
+}
+
+/** Crash-loop backoff as the steps of one batch leave it: set and cleared here, persisted by the pass. */
+export interface BackoffStore {
+  set(unit: string, entry: BackoffEntry): void;
+  clear(unit: string): void;
+  changed(): boolean;
+  entries(): Record<string, BackoffEntry>;
+}
+
+export function backoffStore(initial: Readonly<Record<string, BackoffEntry>>): BackoffStore {
+  const entries = new Map(Object.entries(initial));
+  let changed = false;
+  return {
+    set(unit, entry) {
+      entries.set(unit, entry);
+      changed = true;
+    },
+    clear(unit) {
+      changed = entries.delete(unit) || changed;
+    },
+    changed: () => changed,
+    entries: () => Object.fromEntries(entries),
+  };
 }

@@ -5,6 +5,8 @@ export type Intent = 'running' | 'stopped' | 'absent';
 
 export interface DesiredContainer {
   service: string;
+  /** The unit file it is generated from (`<unitBase>.container`). */
+  file: string;
   containerName: string;
   stopTimeoutSec: number;
   startTimeoutSec: number;
@@ -13,8 +15,14 @@ export interface DesiredContainer {
   buildService?: string;
   /** Notify=healthy: the unit stays `activating` until the health check passes. */
   readiness: boolean;
+  /** Pull policy of a registry image (`missing`, `never`, ...); absent for a local build. */
+  pull?: string;
   /** Host ports it publishes (fixed ones only): a start waits until they are free. */
-  hostPorts?: HostPort[];
+  hostPorts: HostPort[];
+  /** Services of the same app it requires (started before it, stopped with it). */
+  requires: string[];
+  /** Podman secrets it reads (as environment or files). */
+  secrets: string[];
 }
 
 export interface DesiredSecret {
@@ -22,6 +30,18 @@ export interface DesiredSecret {
   name: string;
   length: number;
   alphabet: 'alphanumeric' | 'hex' | 'base64url';
+}
+
+/** What a valid manifest renders to, and the facts of it the supervisor acts on. */
+export interface RenderedApp {
+  files: Array<{ name: string; content: string }>;
+  /** Containers in dependency order (dependencies first). */
+  containers: DesiredContainer[];
+  /** Every unit the files generate: networks, volumes, builds, containers. */
+  services: string[];
+  secrets: DesiredSecret[];
+  /** Host directories of relative bind mounts: created before the app starts. */
+  dataDirs: string[];
 }
 
 export interface DesiredApp {
@@ -32,16 +52,9 @@ export interface DesiredApp {
   /** Units started before this (ms since epoch) are restarted: `archy-quadlet restart`. */
   restartRequestedAt?: number;
   /** Present when the manifest is valid; otherwise the app's files are held as they are. */
-  spec?: {
-    files: Array<{ name: string; content: string }>;
-    /** Containers in dependency order (dependencies first). */
-    containers: DesiredContainer[];
-    /** Every unit the files generate: networks, volumes, builds, containers. */
-    services: string[];
-    secrets: DesiredSecret[];
-    /** Host directories of relative bind mounts: created before the app starts. */
-    dataDirs: string[];
-  };
+  rendered?: RenderedApp;
+  /** Not installed: only files of ours on disk say it exists; they are stopped and removed. */
+  orphan?: boolean;
   /** Why the manifest could not be used (shown by status; the app is held). */
   error?: string;
 }
@@ -122,6 +135,12 @@ export interface Observed {
   generatedNow?: Record<string, boolean>;
   /** Host ports, among those of units about to start, that something holds (`portKey`); undefined when not looked at. */
   busyPorts?: string[];
+  /**
+   * Apps whose new unit files the real Quadlet generator rejects, with its message: their
+   * last good files stay. Only apps whose files are about to change are checked; undefined
+   * when none is, or when the generator is not installed.
+   */
+  rejectedRenders?: Record<string, string>;
   /** Podman networks of ours (name → app); undefined when not looked at. */
   networks?: Record<string, string>;
   /** Images built for our apps (id → app); undefined when not looked at. */
@@ -132,7 +151,6 @@ export interface Observed {
 type StepArgs = {
   writeUnit: { path: string; content: string };
   removeUnit: { path: string };
-  daemonReload: Record<never, never>;
   ensureSecret: { secret: string; length: number; alphabet: DesiredSecret['alphabet'] };
   start: { units: string[] };
   stop: { units: string[] };
@@ -156,9 +174,13 @@ type StepArgs = {
   setBackoff: { unit: string; failures: number; notBeforeMs: number };
   clearBackoff: { unit: string };
   forgetApp: Record<never, never>;
-  /** Nothing to do until something in flight finishes; reported, not executed. */
-  wait: { unit?: string };
+  /** Nothing to do until something in flight finishes (or a person acts); reported, not executed. */
+  wait: { unit?: string; path?: string };
 };
-export type StepKind = keyof StepArgs;
-export type Step = { [K in StepKind]: { kind: K; app: string; reason: string } & StepArgs[K] }[StepKind];
+/** Steps of one app. */
+type AppStep = { [K in keyof StepArgs]: { kind: K; app: string; reason: string } & StepArgs[K] }[keyof StepArgs];
+/** Steps of the whole node (one daemon-reload serves every app): they name no app. */
+type NodeStep = { kind: 'daemonReload'; app?: undefined; reason: string };
+export type Step = AppStep | NodeStep;
+export type StepKind = Step['kind'];
 export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;

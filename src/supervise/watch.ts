@@ -1,7 +1,9 @@
 import { makeDir } from '../fs/make-dir.js';
 import { watch as chokidarWatch } from 'chokidar';
+import { basename, dirname, resolve } from 'node:path';
 import type { Supervisor, PassReport } from './supervisor.js';
-import { reconcilePass, withLock } from './supervisor.js';
+import { requestPass } from './supervisor.js';
+import { STATE_FILE } from './state-store.js';
 
 export interface WatchOptions {
   /** A pass at least this often, changes or not. */
@@ -29,7 +31,7 @@ export async function watchAndReconcile(sv: Supervisor, o: WatchOptions): Promis
       again = trigger; // one more pass after this one: never two at once, never a change lost
       return;
     }
-    running = withLock(sv, () => reconcilePass(sv))
+    running = requestPass(sv)
       .then((r) => o.onPass?.(trigger, r), (e: Error) => o.onPass?.(trigger, e))
       .finally(() => {
         running = undefined;
@@ -40,8 +42,12 @@ export async function watchAndReconcile(sv: Supervisor, o: WatchOptions): Promis
         }
       });
   };
+  const stateDir = resolve(sv.paths.stateDir);
   const onChange = (path: string) => {
-    if (path.endsWith('.lock') || /\.archy-quadlet-tmp-|\.bak$|backoff\.json$/.test(path)) return;
+    // In the state directory only the intents matter: the pass itself writes the rest
+    // (backoff, render cache, the copy of the state), and must not trigger itself.
+    if (resolve(dirname(path)) === stateDir && basename(path) !== STATE_FILE) return;
+    if (basename(path).startsWith('.archy-quadlet-tmp-')) return;
     clearTimeout(timer);
     timer = setTimeout(() => runPass(`change: ${path}`), o.debounceMs);
   };

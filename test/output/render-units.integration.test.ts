@@ -3,7 +3,7 @@ import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/pr
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderUnits, type RenderRequest } from '../../src/output/render-units.js';
+import { OutDirError, overlapsUnitRoot, renderUnits, type RenderRequest } from '../../src/output/render-units.js';
 import { resolvePaths } from '../../src/paths.js';
 import { parseOwnedHeader } from '../../src/render/unit-file.js';
 import { BAD_CASES } from '../fixtures/bad/cases.js';
@@ -40,19 +40,28 @@ beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'aq-render-'));
   await mkdir(join(root, 'apps'));
   const paths = resolvePaths({ env: { XDG_CONFIG_HOME: join(root, 'config') }, home: root, bundledAppsDir: join(root, 'apps') });
-  req = { paths, appIds: [], dryRun: false, startAtBoot: () => true, quadletBin: undefined };
+  req = { paths, appIds: [], outDir: join(root, 'out'), dryRun: false, startAtBoot: () => true, quadletBin: undefined };
 });
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
 describe('renderUnits', () => {
-  it('writes into our own subdirectory of $XDG_CONFIG_HOME/containers/systemd, one folder per app', async () => {
+  it('writes into --out, one folder per app', async () => {
     await addApp('web', GOOD('web'));
     const report = await renderUnits(req);
-    expect(report.outDir).toBe(join(root, 'config/containers/systemd/archy-quadlet'));
+    expect(report.outDir).toBe(join(root, 'out'));
     expect(report.apps.map((a) => [a.id, a.status])).toEqual([['web', 'rendered']]);
     expect(await listTree(report.outDir)).toEqual(['web', 'web/web.container']);
+  });
+
+  it('never writes into the supervisor\'s unit tree (or a folder that holds it): the supervisor is its one writer', async () => {
+    await addApp('web', GOOD('web'));
+    for (const outDir of [req.paths.unitRoot, join(req.paths.unitRoot, 'web'), join(root, 'config')]) {
+      await expect(renderUnits({ ...req, outDir })).rejects.toBeInstanceOf(OutDirError);
+    }
+    expect(existsSync(req.paths.unitRoot)).toBe(false);
+    expect(overlapsUnitRoot(join(root, 'config-other'), req.paths.unitRoot)).toBe(false);
   });
 
   it('writes nothing the second time, and only what changed after an edit', async () => {
@@ -122,7 +131,7 @@ describe('renderUnits', () => {
 
   it('refuses to overwrite a file of the same name that it did not write', async () => {
     await addApp('web', GOOD('web'));
-    const dir = join(req.paths.unitRoot, 'web');
+    const dir = join(req.outDir, 'web');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'web.container'), '# hand-made\n[Container]\nImage=docker.io/library/nginx:1.27\n');
     const report = await renderUnits(req);

@@ -1,5 +1,5 @@
-import type { Desired, DesiredApp, Observed, ObservedFile, Step, UnitStatus } from '../../src/supervise/types.js';
-import { serviceOfFile } from '../../src/supervise/plan-steps.js';
+import type { Desired, DesiredApp, DesiredContainer, Observed, ObservedFile, Step, UnitStatus } from '../../src/supervise/types.js';
+import { serviceOfUnitFile as serviceOfFile } from '../../src/names.js';
 
 // A small systemd + Podman of plain data for planner tests: applies steps the way the real
 // ones do, one tick at a time (activating → active, deactivating → inactive).
@@ -40,9 +40,9 @@ export function app(id: string, intent: DesiredApp['intent'], containers: string
     id,
     intent,
     purge: false,
-    spec: {
+    rendered: {
       files,
-      containers: containers.map((c) => ({ service: `${id}-${c}.service`, containerName: `${id}-${c}`, stopTimeoutSec: 10, startTimeoutSec: 60, readiness: true })),
+      containers: containers.map((c) => container(`${id}-${c}`)),
       services: [...(containers.length > 1 ? [`${id}-network.service`] : []), ...containers.map((c) => `${id}-${c}.service`)],
       secrets: [],
       dataDirs: [],
@@ -51,17 +51,33 @@ export function app(id: string, intent: DesiredApp['intent'], containers: string
   };
 }
 
+/** A container of a desired app, unit base `base`, with defaults a test can override. */
+export function container(base: string, extra: Partial<DesiredContainer> = {}): DesiredContainer {
+  return {
+    service: `${base}.service`,
+    file: `${base}.container`,
+    containerName: base,
+    stopTimeoutSec: 10,
+    startTimeoutSec: 60,
+    readiness: true,
+    hostPorts: [],
+    requires: [],
+    secrets: [],
+    ...extra,
+  };
+}
+
 /** Observed state of an app that is exactly as desired, with its containers in `state`. */
 export function converged(apps: DesiredApp[], state = 'active'): Observed {
   const o = observed();
   for (const a of apps) {
-    o.files[a.id] = a.spec!.files.map((f) => ({ ...file(f.name, f.content) }));
-    for (const f of a.spec!.files) {
+    o.files[a.id] = a.rendered!.files.map((f) => ({ ...file(f.name, f.content) }));
+    for (const f of a.rendered!.files) {
       const svc = serviceOfFile(f.name)!;
       const isContainer = f.name.endsWith('.container');
       o.units[svc] = unit(a.intent === 'running' || !isContainer ? (isContainer ? state : 'active') : 'inactive');
     }
-    for (const s of a.spec!.secrets) o.secrets![s.name] = a.id;
+    for (const s of a.rendered!.secrets) o.secrets![s.name] = a.id;
   }
   return o;
 }

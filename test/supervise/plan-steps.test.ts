@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BACKOFF, needsPodman, planSteps } from '../../src/supervise/plan-steps.js';
+import { appsToCheck, BACKOFF, needsPodman, planSteps } from '../../src/supervise/plan-steps.js';
 import type { Desired, Observed, Step } from '../../src/supervise/types.js';
 import { app, applyFake, converged, file, observed, S, unit } from './fake-systemd.js';
 
@@ -37,11 +37,48 @@ describe('planSteps: table', () => {
     expect(planSteps(d, o)).toEqual([]);
   });
 
+  it('holds an app whose unit name is taken by a file it did not write: a wait naming the file, never a start or a write', () => {
+    const d: Desired = { apps: [app('b', 'running', ['db', 'api'])] };
+    const o = converged(d.apps, 'inactive');
+    // Someone else's b-api.container, and our b-db.container missing: neither written nor started.
+    o.files.b = o.files.b!.filter((f) => f.name !== 'b-db.container').map((f) => (f.name === 'b-api.container' ? { ...f, content: 'theirs', owned: false, intact: false } : f));
+    expect(planSteps(d, o)).toEqual([
+      { kind: 'wait', app: 'b', path: 'b/b-api.container', reason: 'b/b-api.container in the unit directory was not written by archy-quadlet: move it away (the app is held)' },
+    ]);
+    // Another app goes on as usual.
+    const both: Desired = { apps: [...d.apps, one('a')] };
+    const o2 = { ...o, files: { ...o.files, ...converged([one('a')]).files }, units: { ...o.units, 'a-web.service': unit('inactive') } };
+    expect(planSteps(both, o2).filter((s) => s.app === 'a')).toEqual([{ kind: 'start', app: 'a', units: ['a-web.service'], reason: 'app should be running' }]);
+  });
+
+  it('keeps the last good units of an app whose new units Quadlet rejects, waits with its message, and still runs the app', () => {
+    const d: Desired = { apps: [one('a')] };
+    const o = converged(d.apps, 'failed');
+    const good = o.files.a![0]!;
+    o.files.a = [{ ...good, content: 'the last good units' }];
+    o.rejectedRenders = { a: 'converting "a-web.container": unsupported key \'Frobnicate\' in group \'Container\'' };
+    const steps = planSteps(d, o);
+    expect(steps.some((s) => s.kind === 'writeUnit' || s.kind === 'daemonReload')).toBe(false);
+    expect(steps[0]).toEqual({ kind: 'wait', app: 'a', reason: `Quadlet rejects the new units (its last good units stay): ${o.rejectedRenders.a}` });
+    expect(kinds(steps)).toEqual(['wait', 'setBackoff', 'resetFailed', 'start']);
+    // Once the rendering is accepted again, the files are written.
+    delete o.rejectedRenders;
+    expect(kinds(planSteps(d, o))).toEqual(['writeUnit', 'daemonReload']);
+  });
+
+  it('asks the generator only about apps whose files it would write', () => {
+    const d: Desired = { apps: [one('a'), one('b'), one('c'), one('gone', 'absent')] };
+    const o = converged(d.apps);
+    o.files.a = [{ ...o.files.a![0]!, content: 'old' }];
+    o.files.c = [{ ...o.files.c![0]!, owned: false }]; // conflict: nothing written
+    expect(appsToCheck(d, o.files).map((x) => x.id)).toEqual(['a']);
+  });
+
   it('reloads when systemd says a loaded unit is outdated', () => {
     const d: Desired = { apps: [one('a')] };
     const o = converged(d.apps);
     o.units['a-web.service']!.needDaemonReload = true;
-    expect(planSteps(d, o)).toEqual([{ kind: 'daemonReload', app: '*', reason: 'systemd holds outdated definitions of a-web.service' }]);
+    expect(planSteps(d, o)).toEqual([{ kind: 'daemonReload', reason: 'systemd holds outdated definitions of a-web.service' }]);
   });
 
   it('reloads when systemd lost a reload (Quadlet generates the unit, systemd does not know it), not when Quadlet rejects the file', () => {
@@ -50,7 +87,7 @@ describe('planSteps: table', () => {
     o.units['a-web.service'] = unit('inactive', { loadState: 'not-found' });
     expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'a-web.service is not known to systemd (did the Quadlet generator reject its file?)' }]);
     o.generatedNow = { 'a-web.service': true };
-    expect(planSteps(d, o)).toEqual([{ kind: 'daemonReload', app: '*', reason: 'systemd has not loaded a-web.service, which Quadlet generates from the files on disk' }]);
+    expect(planSteps(d, o)).toEqual([{ kind: 'daemonReload', reason: 'systemd has not loaded a-web.service, which Quadlet generates from the files on disk' }]);
     o.generatedNow = { 'a-web.service': false };
     expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'Quadlet generates no a-web.service from its file (archy-quadlet explain a says why)' }]);
   });
@@ -63,7 +100,7 @@ describe('planSteps: table', () => {
 
   it('creates a missing secret before starting', () => {
     const a = one('a');
-    a.spec!.secrets = [{ name: 'a-pw', length: 32, alphabet: 'hex' }];
+    a.rendered!.secrets = [{ name: 'a-pw', length: 32, alphabet: 'hex' }];
     const o = converged([a], 'inactive');
     delete o.secrets!['a-pw'];
     expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['ensureSecret', 'start']);
@@ -140,7 +177,8 @@ describe('planSteps: table', () => {
     const o = converged([a]);
     o.units['a-web.service'] = unit('active');
     o.files.a![0] = { ...o.files.a![0]!, content: 'from an older manifest' };
-    const held = { ...a, spec: undefined, error: 'manifest invalid' };
+    const { rendered: _r, ...rest } = a;
+    const held = { ...rest, error: 'manifest invalid' };
     expect(planSteps({ apps: [held] }, o)).toEqual([{ kind: 'stop', app: 'a', units: ['a-web.service'], reason: 'app should be stopped' }]);
   });
 
@@ -204,7 +242,7 @@ describe('planSteps: something in the way of a start', () => {
       { kind: 'clearStaleContainer', app: 'a', unit: 'a-web.service', container: 'a-web', running: false, timeoutSec: 10, reason: 'a container of an older run (exited) holds the name a-web: removing it' },
     ]);
     delete o.containers['a-web'];
-    const withPort: Desired = { apps: [{ ...d.apps[0]!, spec: { ...d.apps[0]!.spec!, containers: [{ ...d.apps[0]!.spec!.containers[0]!, hostPorts: [{ hostIp: '127.0.0.1', hostPort: 18081, protocol: 'tcp', range: 1 }] }] } }] };
+    const withPort: Desired = { apps: [{ ...d.apps[0]!, rendered: { ...d.apps[0]!.rendered!, containers: [{ ...d.apps[0]!.rendered!.containers[0]!, hostPorts: [{ hostIp: '127.0.0.1', hostPort: 18081, protocol: 'tcp', range: 1 }] }] } }] };
     o.busyPorts = ['127.0.0.1:18081/tcp'];
     expect(planSteps(withPort, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'host port 127.0.0.1:18081/tcp in use: starting once it is free' }]);
     o.busyPorts = [];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { appProgress, defaultWaitSec, imagesToProbe } from '../../src/supervise/progress.js';
 import type { DesiredApp, Observed, UnitStatus } from '../../src/supervise/types.js';
+import { container } from './fake-systemd.js';
 
 const unit = (activeState: string, subState = 'running'): UnitStatus => ({
   loadState: 'loaded', activeState, subState, result: 'success', needDaemonReload: false, nRestarts: 0, execMainStatus: 0, execMainStartMono: 1, activeEnterMono: 1, inactiveEnterMono: 0,
@@ -9,11 +10,11 @@ const app: DesiredApp = {
   id: 'ui',
   intent: 'running',
   purge: false,
-  spec: {
+  rendered: {
     files: [],
     containers: [
-      { service: 'ui-db.service', containerName: 'ui-db', stopTimeoutSec: 10, startTimeoutSec: 60, image: 'docker.io/library/postgres:16', readiness: true },
-      { service: 'ui.service', containerName: 'ui', stopTimeoutSec: 5, startTimeoutSec: 120, image: 'localhost/archy/ui:1.0.0', buildService: 'ui-build.service', readiness: true },
+      container('ui-db', { image: 'docker.io/library/postgres:16', pull: 'missing' }),
+      container('ui', { stopTimeoutSec: 5, startTimeoutSec: 120, image: 'localhost/archy/ui:1.0.0', buildService: 'ui-build.service' }),
     ],
     services: ['ui-build.service', 'ui-db.service', 'ui.service'],
     secrets: [],

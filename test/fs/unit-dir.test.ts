@@ -22,7 +22,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
 });
 
-const { readUnitDir } = await import('../../src/output/unit-dir.js');
+const { readUnitDir } = await import('../../src/fs/unit-dir.js');
 
 describe('readUnitDir', () => {
   beforeEach(() => {

@@ -1,0 +1,52 @@
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { UnitFile } from './plan-unit-dir.js';
+import { runQuadletDryRun, type GeneratorProblem } from './quadlet-generator.js';
+
+export interface AppUnits {
+  files: UnitFile[];
+  /** The services these files must generate: one missing is a rejection even without a message. */
+  services: string[];
+}
+
+/**
+ * The real generator's verdict on units before they are written: one dry run over a private
+ * staging copy, one subdirectory per app, so a file the generator cannot parse drops only
+ * its own app. Used by every writer of unit files (the supervisor's observe, `render --out`).
+ */
+export async function checkWithGenerator(bin: string, apps: Map<string, AppUnits>, stagingParent = tmpdir()): Promise<Map<string, GeneratorProblem[]>> {
+  const verdicts = new Map<string, GeneratorProblem[]>([...apps.keys()].map((id) => [id, []]));
+  if (apps.size === 0) return verdicts;
+  const staging = await mkdtemp(join(stagingParent, 'archy-quadlet-staging-'));
+  try {
+    const owner = new Map<string, string>();
+    for (const [id, units] of apps) {
+      await mkdir(join(staging, id));
+      for (const f of units.files) {
+        owner.set(f.name, id);
+        await writeFile(join(staging, id, f.name), f.content);
+      }
+    }
+    const result = await runQuadletDryRun(bin, [staging]);
+    for (const p of result.problems) {
+      const id = (p.file && owner.get(p.file)) ?? [...apps.keys()].find((k) => p.message.includes(join(staging, k)));
+      if (id) verdicts.get(id)!.push(p);
+      else for (const list of verdicts.values()) list.push(p); // cannot tell whose: nobody passes
+    }
+    for (const [id, units] of apps) {
+      for (const unit of units.services) {
+        if (!result.services.has(unit)) verdicts.get(id)!.push({ severity: 'error', message: `the generator produced no ${unit}` });
+      }
+    }
+    return verdicts;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** The generator's errors as one line (warnings do not reject). */
+export function rejection(problems: GeneratorProblem[]): string | undefined {
+  const errors = problems.filter((p) => p.severity === 'error');
+  return errors.length > 0 ? errors.map((p) => p.message).join('; ') : undefined;
+}

@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { reconcilePass, requestPass } from '../../src/supervise/supervisor.js';
+import { readLedger } from '../../src/supervise/pass-ledger.js';
+import { fakeNode, type FakeNode } from './fake-adapters.js';
+
+// The pass loop's own rules, on plain-data systemd, Podman and Quadlet: what ends a pass.
+
+let node: FakeNode;
+afterEach(() => node?.cleanup());
+
+describe('reconcilePass', () => {
+  it('installs an app in one pass: files, one reload, the start; a second pass does nothing', async () => {
+    node = fakeNode();
+    node.install('web');
+    const first = await reconcilePass(node.sv);
+    expect(first.applied.map((b) => b.map((o) => o.step.kind))).toEqual([['writeUnit', 'daemonReload'], ['start']]);
+    expect(first.converged).toBe(true);
+    expect(existsSync(join(node.paths.unitRoot, 'web/web.container'))).toBe(true);
+    const verbs = node.sv.systemctl.verbs.length;
+    const second = await reconcilePass(node.sv);
+    expect(second.applied).toEqual([]);
+    expect(node.sv.systemctl.verbs.slice(verbs)).toEqual(['show']); // one systemctl process
+  });
+
+  it('stops after a reload that did not clear systemd\'s "outdated" flag, instead of reloading again', async () => {
+    node = fakeNode();
+    node.install('web');
+    await reconcilePass(node.sv);
+    node.sv.systemctl.reloadClearsOutdated = false;
+    node.sv.systemctl.units['web.service']!.needDaemonReload = true;
+    const before = node.sv.systemctl.verbs.filter((v) => v === 'daemon-reload').length;
+    const r = await reconcilePass(node.sv);
+    expect(node.sv.systemctl.verbs.filter((v) => v === 'daemon-reload').length - before).toBe(1);
+    expect(r.pending.map((s) => s.kind)).toEqual(['daemonReload']);
+    expect(r.converged).toBe(false);
+  });
+
+  it('stops after a batch in which every step failed (the next pass tries again)', async () => {
+    node = fakeNode();
+    node.install('web');
+    node.sv.systemctl.failStart = true;
+    const r = await reconcilePass(node.sv);
+    expect(r.applied.length).toBe(2); // files + reload, then the failed start
+    expect(r.applied[1]!.every((o) => !o.ok)).toBe(true);
+    expect(node.sv.systemctl.verbs.filter((v) => v === 'start')).toHaveLength(1);
+  });
+
+  it('applies at most 8 batches in one pass, whatever the planner keeps asking for', async () => {
+    node = fakeNode();
+    node.install('web');
+    node.sv.systemctl.startLeavesInactive = true;
+    const r = await reconcilePass(node.sv);
+    expect(r.applied.length).toBe(8);
+    expect(r.pending.map((s) => s.kind)).toEqual(['start']);
+  });
+
+  it('a dry run plans and changes nothing', async () => {
+    node = fakeNode();
+    node.install('web');
+    const r = await reconcilePass(node.sv, { dryRun: true });
+    expect(r.pending.map((s) => s.kind)).toEqual(['writeUnit', 'daemonReload']);
+    expect(existsSync(node.paths.unitRoot)).toBe(false);
+    expect(node.sv.systemctl.verbs).not.toContain('daemon-reload');
+  });
+
+  it('keeps the last good units of an app whose new units Quadlet rejects, and says why', async () => {
+    node = fakeNode();
+    node.install('web');
+    await reconcilePass(node.sv);
+    const file = join(node.paths.unitRoot, 'web/web.container');
+    const good = readFileSync(file, 'utf8');
+    const manifest = join(node.paths.appsDir, 'web/manifest.yml');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('hostPort: 18081', 'hostPort: 18082'));
+    node.sv.quadlet = Object.assign(node.sv.quadlet, {
+      rejections: async (apps: Map<string, unknown>) => (apps.has('web') ? { web: 'converting "web.container": unsupported key' } : {}),
+    });
+    const r = await reconcilePass(node.sv);
+    expect(readFileSync(file, 'utf8')).toBe(good);
+    expect(r.pending).toEqual([{ kind: 'wait', app: 'web', reason: 'Quadlet rejects the new units (its last good units stay): converting "web.container": unsupported key' }]);
+  });
+});
+
+describe('requestPass', () => {
+  it('numbers passes in the ledger, and a caller that finds a pass running is served by the next one', async () => {
+    node = fakeNode();
+    node.install('web');
+    const first = await requestPass(node.sv);
+    expect(first.converged).toBe(true);
+    expect((await readLedger(node.sv.ledgerPath)).completed).toBe(1);
+    // Ten callers at once: every one is served, none fails, and far fewer passes than callers run.
+    const reports = await Promise.all(Array.from({ length: 10 }, () => requestPass(node.sv)));
+    expect(reports.every((r) => r.converged)).toBe(true);
+    const ledger = await readLedger(node.sv.ledgerPath);
+    expect(ledger.started).toBe(ledger.completed);
+    expect(ledger.recent.map((r) => r.seq)).toEqual([...Array(ledger.completed).keys()].map((i) => i + 1));
+  });
+});
