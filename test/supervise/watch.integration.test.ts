@@ -14,7 +14,14 @@ const node = useLabNode(enabled);
 describe.runIf(enabled)('the watcher in the lab', () => {
   it('watch: a manifest change is acted on without waiting for the interval; SIGTERM stops it cleanly', async () => {
     await node().aq(['install', 'web', '--wait', '--timeout', '60']);
-    const watcher = execa(AS_USER, ['env', `ARCHY_QUADLET_APPS=${node().appsDir}`, 'archy-quadlet', 'watch', '--interval', '600'], { cwd: '/', reject: false, all: true });
+    const watcher = execa(AS_USER, ['env', `ARCHY_QUADLET_APPS=${node().appsDir}`, 'archy-quadlet', 'watch', '--interval', '600'], {
+      cwd: '/',
+      reject: false,
+      all: true,
+      // The watcher finishes the pass in flight before it exits: under load that takes longer
+      // than execa's default 5 s before SIGKILL, which made this test fail with no exit code.
+      forceKillAfterDelay: 60_000,
+    });
     let log = '';
     watcher.all!.on('data', (c: Buffer) => (log += String(c)));
     await waitFor('the watcher to make its first pass', async () => (/"trigger":"start"/.test(log) ? true : undefined), 30_000);
