@@ -2,7 +2,7 @@
 LAB := ../shared/lab
 NODE_BIN := ./node_modules/.bin
 
-.PHONY: all build test gate gate-release lint bench demo lab lab-install docs clean
+.PHONY: all build test test-unit gate gate-release lint format bench demo lab lab-install docs clean
 
 all: build
 
@@ -26,6 +26,11 @@ lab-install: build
 	  npm install -g --no-audit --no-fund --silent ./out/archy-quadlet-*.tgz && echo "lab: installed $$(archy-quadlet --version) globally"; \
 	else echo "lab-install: skipped (needs root and $(LAB))"; fi
 
+# The pure tests alone (vitest's unit project: no lab, files in parallel). Needs the build:
+# some tests run dist/cli/bin.js or compare dist's precompiled validator with the runtime one.
+test-unit: build
+	$(NODE_BIN)/vitest run --project unit
+
 # Every test, the gate included (ARCHY_ITERATIONS times; 1 unless set).
 test: build lab lab-install
 	@mkdir -p out && rm -rf out/gate
@@ -48,8 +53,14 @@ gate: build lab lab-install
 gate-release:
 	$(MAKE) gate ARCHY_ITERATIONS=20 && cp out/gate/matrix.md docs/gate-matrix.md && cp out/gate/gate.tap docs/gate.tap
 
+# Types (tests included), then Biome: the formatter's verdict (no line over 120 characters)
+# and its linter. CI runs it before the tests. `make format` rewrites what it can.
 lint: node_modules
 	$(NODE_BIN)/tsc --noEmit -p .
+	$(NODE_BIN)/biome check .
+
+format: node_modules
+	$(NODE_BIN)/biome check --write .
 
 bench: build lab lab-install
 	node bench/run.mjs
