@@ -33,12 +33,19 @@ export function benchRender() {
     for (const [id, text] of inputs) {
       const res = validator.validate(text, `${id}/manifest.yml`, id);
       if (!res.ok) throw new Error(`${id}: ${JSON.stringify(res.errors[0])}`);
-      files += renderApp(res.app, { startAtBoot: true, source: `${id}/manifest.yml`, appDir: `/apps/${id}`, dataDir: `/data/${id}` }).length;
+      files += renderApp(res.app, {
+        startAtBoot: true,
+        source: `${id}/manifest.yml`,
+        appDir: `/apps/${id}`,
+        dataDir: `/data/${id}`,
+      }).length;
     }
     runs.push(performance.now() - t);
   }
   const m500 = median(runs);
-  lines.push(`| validate + render 500 manifests (${files} files), one process | ${fmt(m500)} (schema compile once: ${fmt(compileMs)}) | < 1000 ms | ${m500 + compileMs < 1000 ? 'met' : 'MISSED'} |`);
+  lines.push(
+    `| validate + render 500 manifests (${files} files), one process | ${fmt(m500)} (schema compile once: ${fmt(compileMs)}) | < 1000 ms | ${m500 + compileMs < 1000 ? 'met' : 'MISSED'} |`,
+  );
 
   // 2. The whole CLI process on the catalog, steady state (units already there, nothing to write).
   const out = mkdtempSync(join(tmpdir(), 'aq-bench-'));
@@ -47,12 +54,16 @@ export function benchRender() {
     const first = timeProcess('node', [bin, 'render', '--out', out], { runs: 1, env });
     const steady = timeProcess('node', [bin, 'render', '--out', out], { env });
     const node0 = timeProcess('node', ['-e', '0']);
-    lines.push(`| \`archy-quadlet render\` of the catalog (${texts.length} apps), whole process, nothing to write | ${fmt(steady.median)} (min ${fmt(steady.min)}; first run writing everything: ${fmt(first.median)}) | < 400 ms | ${steady.median < 400 ? 'met' : 'MISSED'} |`);
+    lines.push(
+      `| \`archy-quadlet render\` of the catalog (${texts.length} apps), whole process, nothing to write | ${fmt(steady.median)} (min ${fmt(steady.min)}; first run writing everything: ${fmt(first.median)}) | < 400 ms | ${steady.median < 400 ? 'met' : 'MISSED'} |`,
+    );
     lines.push(`| … as a ratio to \`node -e 0\` (${fmt(node0.median)}) | ${ratio(steady.median, node0.median)} | | |`);
     try {
       const q = timeProcess(QUADLET, ['-dryrun', '-user'], { env: { QUADLET_UNIT_DIRS: out }, check: false });
-      lines.push(`| … as a ratio to the Quadlet generator's own dry run on the same units (${fmt(q.median)}) | ${ratio(steady.median, q.median)} | | |`);
-    } catch (e) {
+      lines.push(
+        `| … as a ratio to the Quadlet generator's own dry run on the same units (${fmt(q.median)}) | ${ratio(steady.median, q.median)} | | |`,
+      );
+    } catch (_e) {
       lines.push(`| Quadlet generator not runnable here (${QUADLET}) | – | | |`);
     }
   } finally {

@@ -13,7 +13,10 @@ const header = [
   '| --- | --- | --- | --- |',
 ];
 const lab = process.getuid?.() === 0 && existsSync(new URL('../../shared/lab/as-user', import.meta.url));
-const rows = [...benchRender(), ...(lab ? benchSupervise() : ['| supervisor benchmarks: skipped (need root and ../shared/lab) | | | |'])];
+const rows = [
+  ...benchRender(),
+  ...(lab ? benchSupervise() : ['| supervisor benchmarks: skipped (need root and ../shared/lab) | | | |']),
+];
 const text = [...header, ...rows, ''].join('\n');
 process.stdout.write(text);
 writeFileSync(new URL('./results/latest.md', import.meta.url), text);

@@ -4,7 +4,7 @@
 // - install of a fresh app to active: our part (the CLI returns) and systemd's (to active);
 // - the boot-time generator hook at 50 apps, against the Quadlet binary alone.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fmt, median, ratio } from './lib.mjs';
 
@@ -20,7 +20,11 @@ function as(args, env = {}) {
 }
 
 function reset() {
-  as(['bash', '-c', 'f=label=io.archipelago.managed-by=archy-quadlet; root=$HOME/.config/containers/systemd/archy-quadlet; units=$(ls $root 2>/dev/null | sed "s/$/.service/"); [ -n "$units" ] && systemctl --user kill -s KILL $units; [ -n "$units" ] && timeout 120 systemctl --user stop $units; rm -rf $root ~/.local/state/archy-quadlet; systemctl --user daemon-reload; systemctl --user reset-failed; podman ps -aq --filter $f | xargs -r podman rm -f -t 0 >/dev/null 2>&1; true']);
+  as([
+    'bash',
+    '-c',
+    'f=label=io.archipelago.managed-by=archy-quadlet; root=$HOME/.config/containers/systemd/archy-quadlet; units=$(ls $root 2>/dev/null | sed "s/$/.service/"); [ -n "$units" ] && systemctl --user kill -s KILL $units; [ -n "$units" ] && timeout 120 systemctl --user stop $units; rm -rf $root ~/.local/state/archy-quadlet; systemctl --user daemon-reload; systemctl --user reset-failed; podman ps -aq --filter $f | xargs -r podman rm -f -t 0 >/dev/null 2>&1; true',
+  ]);
 }
 
 function catalog(n) {
@@ -28,7 +32,10 @@ function catalog(n) {
   for (let i = 0; i < n; i++) {
     const id = `bench${i}`;
     mkdirSync(join(dir, id));
-    writeFileSync(join(dir, id, 'manifest.yml'), `schemaVersion: 1\nid: ${id}\nname: Bench ${i}\nversion: "1"\ncontainers:\n  - name: ${id}\n    image: localhost/busybox:latest\n    pull: never\n    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]\n    ports:\n      - hostIp: 127.0.0.1\n        hostPort: ${21000 + i}\n        containerPort: 8080\n    stopTimeout: 1s\n`);
+    writeFileSync(
+      join(dir, id, 'manifest.yml'),
+      `schemaVersion: 1\nid: ${id}\nname: Bench ${i}\nversion: "1"\ncontainers:\n  - name: ${id}\n    image: localhost/busybox:latest\n    pull: never\n    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]\n    ports:\n      - hostIp: 127.0.0.1\n        hostPort: ${21000 + i}\n        containerPort: 8080\n    stopTimeout: 1s\n`,
+    );
   }
   spawnSync('chmod', ['-R', 'a+rX', dir]);
   return dir;
@@ -49,8 +56,17 @@ function shims() {
 
 /** Installs n apps and waits until they run; returns how many did (the lab may not bring up all). */
 function installAll(apps, n) {
-  const state = { version: 1, apps: Object.fromEntries(Array.from({ length: n }, (_, i) => [`bench${i}`, { intent: 'running', installedAt: new Date().toISOString() }])) };
-  as(['bash', '-c', `mkdir -p ~/.local/state/archy-quadlet && cat > ~/.local/state/archy-quadlet/state.json <<'JSON'\n${JSON.stringify(state)}\nJSON`]);
+  const state = {
+    version: 1,
+    apps: Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [`bench${i}`, { intent: 'running', installedAt: new Date().toISOString() }]),
+    ),
+  };
+  as([
+    'bash',
+    '-c',
+    `mkdir -p ~/.local/state/archy-quadlet && cat > ~/.local/state/archy-quadlet/state.json <<'JSON'\n${JSON.stringify(state)}\nJSON`,
+  ]);
   let running = 0;
   for (let pass = 0; pass < 60; pass++) {
     as(['archy-quadlet', 'reconcile'], { ARCHY_QUADLET_APPS: apps });
@@ -89,7 +105,10 @@ export function benchSupervise() {
     for (let i = 0; i < 7; i++) {
       writeFileSync(join(sh, 'calls.log'), '');
       const t0 = process.hrtime.bigint();
-      const r = as(['archy-quadlet', 'reconcile'], { ARCHY_QUADLET_APPS: apps, PATH: `${sh}:/usr/local/bin:/usr/bin:/bin` });
+      const r = as(['archy-quadlet', 'reconcile'], {
+        ARCHY_QUADLET_APPS: apps,
+        PATH: `${sh}:/usr/local/bin:/usr/bin:/bin`,
+      });
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
       if (!/converged/.test(r.stdout)) throw new Error(`pass at ${n} apps did not converge: ${r.stdout} ${r.stderr}`);
     }
@@ -97,12 +116,17 @@ export function benchSupervise() {
     const writes = before === mtimes(unitRoot) + mtimes(stateDir) ? 0 : 'SOME';
     const m = median(times);
     noop[n] = m;
-    rows.push(`| no-op pass, ${n} running apps: whole CLI process (as the lab user) | ${fmt(m)} (min ${fmt(Math.min(...times))}); systemctl processes: ${calls.filter((c) => c.startsWith('systemctl')).length}, podman: ${calls.filter((c) => c.startsWith('podman')).length}, daemon-reloads: ${calls.filter((c) => c.includes('daemon-reload')).length}, files written: ${writes} | ${n === 50 ? '< 300 ms, 1 systemctl, 0 writes, 0 reloads' : ''} | ${n === 50 ? (m < 300 && calls.length === 1 && writes === 0 ? 'met' : 'MISSED') : ''} |`);
+    rows.push(
+      `| no-op pass, ${n} running apps: whole CLI process (as the lab user) | ${fmt(m)} (min ${fmt(Math.min(...times))}); systemctl processes: ${calls.filter((c) => c.startsWith('systemctl')).length}, podman: ${calls.filter((c) => c.startsWith('podman')).length}, daemon-reloads: ${calls.filter((c) => c.includes('daemon-reload')).length}, files written: ${writes} | ${n === 50 ? '< 300 ms, 1 systemctl, 0 writes, 0 reloads' : ''} | ${n === 50 ? (m < 300 && calls.length === 1 && writes === 0 ? 'met' : 'MISSED') : ''} |`,
+    );
     rmSync(sh, { recursive: true, force: true });
     if (n === 50) rows.push(...benchGenerator(apps));
     rmSync(apps, { recursive: true, force: true });
   }
-  if (noop[200]) rows.push(`| … growth: 10 → 50 → 200 apps | ${fmt(noop[10])} → ${fmt(noop[50])} → ${fmt(noop[200])} (${ratio(noop[200], noop[10])} for 20× the apps) | | |`);
+  if (noop[200])
+    rows.push(
+      `| … growth: 10 → 50 → 200 apps | ${fmt(noop[10])} → ${fmt(noop[50])} → ${fmt(noop[200])} (${ratio(noop[200], noop[10])} for 20× the apps) | | |`,
+    );
   rows.push(...benchInstall());
   reset();
   return rows;
@@ -116,12 +140,19 @@ function benchGenerator(apps) {
       const dirs = mkdtempSync('/tmp/aq-bench-gen-');
       for (const d of ['n', 'e', 'l']) mkdirSync(join(dirs, d));
       spawnSync('chown', ['-R', `${uid}:${gid}`, dirs]);
-      if (stale) as(['bash', '-c', 'for f in ~/.config/containers/systemd/archy-quadlet/*/*.container; do echo "# stale" >> "$f"; done']);
+      if (stale)
+        as([
+          'bash',
+          '-c',
+          'for f in ~/.config/containers/systemd/archy-quadlet/*/*.container; do echo "# stale" >> "$f"; done',
+        ]);
       if (cold) as(['rm', '-f', join(home, '.local/state/archy-quadlet/render-cache.json')]);
       const t0 = process.hrtime.bigint();
       const r = as(['node', gen, join(dirs, 'n'), join(dirs, 'e'), join(dirs, 'l')], { ARCHY_QUADLET_APPS: apps });
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      const made = spawnSync('ls', [join(dirs, 'e')], { encoding: 'utf8' }).stdout.split('\n').filter((x) => x.endsWith('.service')).length;
+      const made = spawnSync('ls', [join(dirs, 'e')], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((x) => x.endsWith('.service')).length;
       if (stale && made !== 50) throw new Error(`generator made ${made} units: ${r.stderr}`);
       rmSync(dirs, { recursive: true, force: true });
       if (stale) as(['archy-quadlet', 'reconcile'], { ARCHY_QUADLET_APPS: apps });
@@ -136,7 +167,9 @@ function benchGenerator(apps) {
     const out = mkdtempSync('/tmp/aq-bench-q-');
     spawnSync('chown', [`${uid}:${gid}`, out]);
     const t0 = process.hrtime.bigint();
-    as(['/usr/libexec/podman/quadlet', '-user', '-no-kmsg-log', out], { QUADLET_UNIT_DIRS: join(home, '.config/containers/systemd/archy-quadlet') });
+    as(['/usr/libexec/podman/quadlet', '-user', '-no-kmsg-log', out], {
+      QUADLET_UNIT_DIRS: join(home, '.config/containers/systemd/archy-quadlet'),
+    });
     q.push(Number(process.hrtime.bigint() - t0) / 1e6);
     rmSync(out, { recursive: true, force: true });
   }
@@ -170,5 +203,7 @@ function benchInstall() {
   rmSync(apps, { recursive: true, force: true });
   const o = median(ours);
   const t = median(theirs);
-  return [`| install of a fresh app to active: archy-quadlet (validate, render, write, reload, enqueue start; CLI returns) / systemd + podman (to active) | ${fmt(o)} / ${fmt(t)} (${Math.round((100 * o) / (o + t))}% ours) | report | |`];
+  return [
+    `| install of a fresh app to active: archy-quadlet (validate, render, write, reload, enqueue start; CLI returns) / systemd + podman (to active) | ${fmt(o)} / ${fmt(t)} (${Math.round((100 * o) / (o + t))}% ours) | report | |`,
+  ];
 }

@@ -4,7 +4,17 @@
 //   node scripts/gate-report.mjs RESULTS.jsonl OUT.md
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
-export const EVENTS = ['install', 'reachable', 'stop', 'start', 'restart', 'reinstall', 'supervisor-restart', 'reboot', 'uninstall'];
+export const EVENTS = [
+  'install',
+  'reachable',
+  'stop',
+  'start',
+  'restart',
+  'reinstall',
+  'supervisor-restart',
+  'reboot',
+  'uninstall',
+];
 
 export function parseResults(text) {
   return text
@@ -37,7 +47,9 @@ export function renderReport(results, meta = {}) {
   const lines = [];
   lines.push('# The production gate');
   lines.push('');
-  lines.push('Written by `make gate` (`scripts/gate-report.mjs`) from the results of `test/lifecycle` and `test/chaos`, run in the lab as the rootless user against the installed package.');
+  lines.push(
+    'Written by `make gate` (`scripts/gate-report.mjs`) from the results of `test/lifecycle` and `test/chaos`, run in the lab as the rootless user against the installed package.',
+  );
   lines.push('');
   const facts = [
     meta.date && `date: ${meta.date}`,
@@ -76,7 +88,9 @@ export function renderReport(results, meta = {}) {
     for (const n of scenarios) {
       const rs = chaos.filter((r) => r.scenario === n);
       const passed = rs.filter((r) => r.ok).length;
-      lines.push(`| ${n} | ${rs[0].title} | ${seconds(rs[0].boundMs)} | ${seconds(Math.max(...rs.map((r) => r.ms)))} | ${passed}/${rs.length} |`);
+      lines.push(
+        `| ${n} | ${rs[0].title} | ${seconds(rs[0].boundMs)} | ${seconds(Math.max(...rs.map((r) => r.ms)))} | ${passed}/${rs.length} |`,
+      );
     }
   }
   if (failures.length) {
@@ -84,7 +98,8 @@ export function renderReport(results, meta = {}) {
     lines.push('## Failures');
     lines.push('');
     for (const f of failures) {
-      const where = f.kind === 'event' ? `iteration ${f.iteration}, ${f.app}, ${f.event}` : `chaos ${f.scenario}: ${f.title}`;
+      const where =
+        f.kind === 'event' ? `iteration ${f.iteration}, ${f.app}, ${f.event}` : `chaos ${f.scenario}: ${f.title}`;
       lines.push(`- ${where}: ${String(f.error ?? 'failed').split('\n')[0]}`);
     }
   }

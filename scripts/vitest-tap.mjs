@@ -23,16 +23,23 @@ export function tapFromVitestReport(report, root = '') {
       const name = [path, ...(t.ancestorTitles ?? []), t.title].map(clean).join(' > ');
       const time = typeof t.duration === 'number' ? ` # time=${t.duration.toFixed(2)}ms` : '';
       if (t.status === 'passed') lines.push({ ok: true, name, directive: time });
-      else if (t.status === 'failed') lines.push({ ok: false, name, message: (t.failureMessages ?? []).join('\n') || 'failed' });
+      else if (t.status === 'failed')
+        lines.push({ ok: false, name, message: (t.failureMessages ?? []).join('\n') || 'failed' });
       else lines.push({ ok: true, name, directive: ` # ${t.status === 'todo' ? 'TODO' : 'SKIP'}` });
     }
   }
   const out = ['TAP version 13', `1..${lines.length}`];
   lines.forEach((l, i) => {
     out.push(`${l.ok ? 'ok' : 'not ok'} ${i + 1} - ${l.name}${l.directive ?? ''}`);
-    if (!l.ok) out.push('  ---', `  message: ${yamlString(l.message.split('\n')[0])}`, `  detail: ${yamlString(l.message)}`, '  ...');
+    if (!l.ok)
+      out.push(
+        '  ---',
+        `  message: ${yamlString(l.message.split('\n')[0])}`,
+        `  detail: ${yamlString(l.message)}`,
+        '  ...',
+      );
   });
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -18,7 +18,7 @@ export interface PathInputs {
 }
 
 export function resolvePaths({ env, home, bundledAppsDir, appsOption }: PathInputs): Paths {
-  const abs = (v: string | undefined) => (v && v.startsWith('/') ? v : undefined); // XDG: relative values are ignored
+  const abs = (v: string | undefined) => (v?.startsWith('/') ? v : undefined); // XDG: relative values are ignored
   const configHome = abs(env.XDG_CONFIG_HOME) ?? join(home, '.config');
   const stateHome = abs(env.XDG_STATE_HOME) ?? join(home, '.local', 'state');
   const dataHome = abs(env.XDG_DATA_HOME) ?? join(home, '.local', 'share');

@@ -55,10 +55,16 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
       // overridden here, and only until the next pass rewrites their files: the early unit's
       // SourcePath is our staging copy, which is gone after this run, so systemd keeps asking
       // for a reload while the override lasts.
-      const onDisk = (await readUnitDir(join(req.paths.unitRoot, app.id))).map((f) => ({ ...f, owned: f.owned !== undefined }));
+      const onDisk = (await readUnitDir(join(req.paths.unitRoot, app.id))).map((f) => ({
+        ...f,
+        owned: f.owned !== undefined,
+      }));
       const plan = planUnitDir(onDisk, app.rendered.files);
       if (plan.conflicts.length > 0) {
-        report.skipped.push({ app: app.id, why: `files not written by archy-quadlet have its unit names: ${plan.conflicts.join(', ')}` });
+        report.skipped.push({
+          app: app.id,
+          why: `files not written by archy-quadlet have its unit names: ${plan.conflicts.join(', ')}`,
+        });
         continue;
       }
       if (unchanged(plan)) {

@@ -51,10 +51,15 @@ async function checkBuildFiles(app: AppSpec, dir: string, text: string, file: st
     if (!c.build) continue;
     const context = join(dir, c.build.context);
     const containerfile = join(context, c.build.containerfile ?? 'Containerfile');
-    if (!(await isDir(context))) errors.push(parsed.source.error(['containers', i, 'build', 'context'], `build context ${context} is not a directory`));
+    if (!(await isDir(context)))
+      errors.push(
+        parsed.source.error(['containers', i, 'build', 'context'], `build context ${context} is not a directory`),
+      );
     else if (!(await exists(containerfile))) {
       const field = c.build.containerfile ? 'containerfile' : 'context';
-      errors.push(parsed.source.error(['containers', i, 'build', field], `Containerfile ${containerfile} does not exist`));
+      errors.push(
+        parsed.source.error(['containers', i, 'build', field], `Containerfile ${containerfile} does not exist`),
+      );
     }
   }
   return errors;

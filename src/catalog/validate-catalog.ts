@@ -12,7 +12,11 @@ export interface ValidateReport {
 }
 
 /** Validates the chosen apps (default: all) of a catalog, with the cross-app checks. */
-export async function validateCatalog(appsDir: string, appIds: string[], validator: ManifestValidator = createManifestValidator()): Promise<ValidateReport> {
+export async function validateCatalog(
+  appsDir: string,
+  appIds: string[],
+  validator: ManifestValidator = createManifestValidator(),
+): Promise<ValidateReport> {
   const ids = await listCatalog(appsDir);
   const catalog = checkCatalog(await Promise.all(ids.map((id) => loadCatalogApp(appsDir, id, validator))));
   const selected = appIds.length > 0 ? [...new Set(appIds)].sort() : ids;
@@ -29,6 +33,8 @@ export async function validateCatalog(appsDir: string, appIds: string[], validat
 export function unknownApp(appsDir: string, id: string): ManifestError {
   const printable = id.replace(/[\u0000-\u001f\u007f]/g, '?');
   const shown = printable.length > 64 ? `${printable.slice(0, 61)}...` : printable;
-  const message = APP_ID_PATTERN.test(id) ? `no app "${id}" in the catalog` : `"${shown}" is not an app id (a DNS label)`;
+  const message = APP_ID_PATTERN.test(id)
+    ? `no app "${id}" in the catalog`
+    : `"${shown}" is not an app id (a DNS label)`;
   return { file: appsDir, line: 0, col: 0, field: 'app', message };
 }

@@ -42,8 +42,12 @@ export function bashCompletion(spec: CompletionSpec): string {
   const f = fn(spec.name);
   const cases = spec.verbs
     .map((v) => {
-      const dirs = v.dirFlags.length ? `\n      case "$prev" in ${v.dirFlags.join('|')}) COMPREPLY=($(compgen -d -- "$cur")); return;; esac` : '';
-      const apps = v.takesApps ? `\n      [[ $cur != -* ]] && { COMPREPLY=($(compgen -W "$(${f}_apps)" -- "$cur")); return; }` : '';
+      const dirs = v.dirFlags.length
+        ? `\n      case "$prev" in ${v.dirFlags.join('|')}) COMPREPLY=($(compgen -d -- "$cur")); return;; esac`
+        : '';
+      const apps = v.takesApps
+        ? `\n      [[ $cur != -* ]] && { COMPREPLY=($(compgen -W "$(${f}_apps)" -- "$cur")); return; }`
+        : '';
       return `    ${v.name})${dirs}${apps}\n      COMPREPLY=($(compgen -W ${shellWord(v.flags.join(' '))} -- "$cur"));;`;
     })
     .join('\n');

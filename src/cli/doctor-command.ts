@@ -12,8 +12,12 @@ export async function doctorCommand(a: { io: CliIo; paths: Paths; json: boolean 
   const worst = worstLevel(results);
   if (a.json) a.io.stdout(json({ worst, checks: results }));
   else {
-    for (const r of results) a.io.stdout(`${MARK[r.level]} ${r.title}: ${r.detail}${r.fix ? `\n     fix: ${r.fix}` : ''}\n`);
-    const counts = (['fail', 'warn', 'n/a'] as const).map((l) => `${results.filter((r) => r.level === l).length} ${l === 'fail' ? 'failed' : l === 'warn' ? 'warning(s)' : 'not applicable here'}`);
+    for (const r of results)
+      a.io.stdout(`${MARK[r.level]} ${r.title}: ${r.detail}${r.fix ? `\n     fix: ${r.fix}` : ''}\n`);
+    const counts = (['fail', 'warn', 'n/a'] as const).map(
+      (l) =>
+        `${results.filter((r) => r.level === l).length} ${l === 'fail' ? 'failed' : l === 'warn' ? 'warning(s)' : 'not applicable here'}`,
+    );
     a.io.stdout(`${results.length} checks: ${counts.join(', ')}\n`);
   }
   return worst === 'fail' ? EXIT.doctorFail : worst === 'warn' ? EXIT.doctorWarn : EXIT.ok;

@@ -19,12 +19,25 @@ export async function explainCommand(a: { io: CliIo; paths: Paths; app: string; 
   const x = await explainApp(sv, a.app, a.io.env);
   const findings = diagnose(x.evidence);
   if (a.json) {
-    a.io.stdout(json({ app: x.app, manifestFile: x.manifestFile, manifest: x.manifest, units: x.files, services: x.services, generatorProblems: x.generatorProblems, status: x.view ?? null, findings }));
+    a.io.stdout(
+      json({
+        app: x.app,
+        manifestFile: x.manifestFile,
+        manifest: x.manifest,
+        units: x.files,
+        services: x.services,
+        generatorProblems: x.generatorProblems,
+        status: x.view ?? null,
+        findings,
+      }),
+    );
     return EXIT.ok;
   }
   const out: string[] = [];
   const v = x.view;
-  out.push(`== ${x.app}: ${v ? `${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}` : 'unknown'}${v?.error ? `\nmanifest problem: ${v.error}` : ''}`);
+  out.push(
+    `== ${x.app}: ${v ? `${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}` : 'unknown'}${v?.error ? `\nmanifest problem: ${v.error}` : ''}`,
+  );
   out.push(`\n-- manifest: ${x.manifestFile} (credential-like values redacted)\n${x.manifest.trimEnd()}`);
   out.push(`\n-- rendered units`);
   for (const f of x.files) out.push(`--- ${f.name} ---\n${f.content.trimEnd()}`);
@@ -32,11 +45,15 @@ export async function explainCommand(a: { io: CliIo; paths: Paths; app: string; 
   for (const [name, text] of Object.entries(x.services)) out.push(`--- ${name} ---\n${text.trimEnd()}`);
   for (const p of x.generatorProblems) out.push(`generator: ${p}`);
   out.push(`\n-- units`);
-  for (const u of v?.units ?? []) out.push(`${u.unit}: ${u.state} (${u.activeState}/${u.subState}), result ${u.result}, ${u.restarts} restart(s)${u.failure ? `, last failure: ${u.failure}` : ''}`);
+  for (const u of v?.units ?? [])
+    out.push(
+      `${u.unit}: ${u.state} (${u.activeState}/${u.subState}), result ${u.result}, ${u.restarts} restart(s)${u.failure ? `, last failure: ${u.failure}` : ''}`,
+    );
   if (v?.backoff) out.push(`backing off: ${v.backoff}`);
   out.push(`\n-- diagnosis`);
   if (findings.length === 0) out.push('nothing wrong found');
-  for (const f of findings) out.push(`${f.unit}: [${f.signature}] ${f.cause}${f.evidence ? `\n  log: ${f.evidence}` : ''}\n  fix: ${f.fix}`);
+  for (const f of findings)
+    out.push(`${f.unit}: [${f.signature}] ${f.cause}${f.evidence ? `\n  log: ${f.evidence}` : ''}\n  fix: ${f.fix}`);
   a.io.stdout(`${out.join('\n')}\n`);
   return EXIT.ok;
 }

@@ -17,9 +17,18 @@ try {
   const quadletBin = env.ARCHY_QUADLET_BIN ?? DEFAULT_QUADLET_BINS.find((b) => existsSync(b));
   if (!quadletBin) throw new Error('the Quadlet generator is not installed; nothing generated');
   const paths = resolvePaths({ env, home: env.HOME || homedir(), bundledAppsDir: BUNDLED_APPS_DIR });
-  const report = await generateUnits({ paths, dirs: dirs as [string, string, string], quadletBin, runtimeDir: env.XDG_RUNTIME_DIR });
-  for (const s of report.skipped) process.stderr.write(`archy-quadlet-generator: ${s.app}: ${s.why} (its last good units stay)\n`);
-  if (report.quadlet && report.quadlet.status !== 0) process.stderr.write(`archy-quadlet-generator: quadlet exited ${report.quadlet.status}: ${report.quadlet.stderr}\n`);
+  const report = await generateUnits({
+    paths,
+    dirs: dirs as [string, string, string],
+    quadletBin,
+    runtimeDir: env.XDG_RUNTIME_DIR,
+  });
+  for (const s of report.skipped)
+    process.stderr.write(`archy-quadlet-generator: ${s.app}: ${s.why} (its last good units stay)\n`);
+  if (report.quadlet && report.quadlet.status !== 0)
+    process.stderr.write(
+      `archy-quadlet-generator: quadlet exited ${report.quadlet.status}: ${report.quadlet.stderr}\n`,
+    );
 } catch (e) {
   process.stderr.write(`archy-quadlet-generator: ${(e as Error).message}\n`);
 }

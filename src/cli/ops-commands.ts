@@ -5,29 +5,52 @@ import { json } from './format.js';
 import { createLogger } from '../supervise/logger.js';
 import { createSupervisor } from '../supervise/supervisor.js';
 import { watchAndReconcile } from '../supervise/watch.js';
-import { removeUser, setupSystem, setupUser, systemHookState, SYSTEM_GENERATOR, type SetupAction } from '../setup/setup.js';
+import {
+  removeUser,
+  setupSystem,
+  setupUser,
+  systemHookState,
+  SYSTEM_GENERATOR,
+  type SetupAction,
+} from '../setup/setup.js';
 import { generateUnits } from '../boot/generate-units.js';
 import { findQuadlet } from '../output/quadlet-generator.js';
 
-export async function setupCommand(a: { io: CliIo; paths: Paths; system: boolean; remove: boolean; watch: boolean; appsOption?: string | undefined; json: boolean }): Promise<number> {
+export async function setupCommand(a: {
+  io: CliIo;
+  paths: Paths;
+  system: boolean;
+  remove: boolean;
+  watch: boolean;
+  appsOption?: string | undefined;
+  json: boolean;
+}): Promise<number> {
   let actions: SetupAction[];
   const appsDir = a.appsOption ?? a.io.env.ARCHY_QUADLET_APPS;
   try {
     if (a.system) {
       if (process.getuid?.() !== 0) {
-        a.io.stderr('archy-quadlet setup --system installs the boot-time generator into /etc/systemd/user-generators: run it as root\n');
+        a.io.stderr(
+          'archy-quadlet setup --system installs the boot-time generator into /etc/systemd/user-generators: run it as root\n',
+        );
         return EXIT.failure;
       }
       actions = await setupSystem({ node: process.execPath, appsDir, remove: a.remove });
     } else {
       const configHome = a.paths.unitRoot.replace(/\/containers\/systemd\/archy-quadlet$/, '');
-      actions = a.remove ? await removeUser({ configHome }) : await setupUser({ configHome, node: process.execPath, appsDir, watch: a.watch, user: a.io.env.USER ?? '' });
+      actions = a.remove
+        ? await removeUser({ configHome })
+        : await setupUser({ configHome, node: process.execPath, appsDir, watch: a.watch, user: a.io.env.USER ?? '' });
       if (!a.remove) {
         const hook = await systemHookState(process.execPath);
         actions.push(
           hook.current
             ? { what: `the boot-time generator hook is installed (${SYSTEM_GENERATOR})`, done: true }
-            : { what: `the boot-time generator hook is ${hook.installed ? 'from another installation' : 'not installed'}, and needs root`, done: false, hint: 'sudo archy-quadlet setup --system' },
+            : {
+                what: `the boot-time generator hook is ${hook.installed ? 'from another installation' : 'not installed'}, and needs root`,
+                done: false,
+                hint: 'sudo archy-quadlet setup --system',
+              },
         );
       }
     }
@@ -72,8 +95,15 @@ export async function generateCommand(a: { io: CliIo; paths: Paths; dirs: string
     a.io.stderr('archy-quadlet generate: the Quadlet generator is not installed\n');
     return EXIT.failure;
   }
-  const report = await generateUnits({ paths: a.paths, dirs: a.dirs as [string, string, string], quadletBin, runtimeDir: a.io.env.XDG_RUNTIME_DIR });
+  const report = await generateUnits({
+    paths: a.paths,
+    dirs: a.dirs as [string, string, string],
+    quadletBin,
+    runtimeDir: a.io.env.XDG_RUNTIME_DIR,
+  });
   for (const s of report.skipped) a.io.stderr(`${s.app}: ${s.why}\n`);
-  a.io.stdout(`generated the units of ${report.apps.length} app(s) into ${a.dirs[1]}; ${report.current.length} app(s) already current on disk\n`);
+  a.io.stdout(
+    `generated the units of ${report.apps.length} app(s) into ${a.dirs[1]}; ${report.current.length} app(s) already current on disk\n`,
+  );
   return report.quadlet && report.quadlet.status !== 0 ? EXIT.failure : EXIT.ok;
 }

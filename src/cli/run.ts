@@ -7,14 +7,22 @@ import type { IntentChange } from '../supervise/intents.js';
 
 // Each verb's module is loaded only when that verb runs: a reconcile pass does not pay for
 // the renderer, the schema or the YAML parser unless a manifest changed.
-const validateCommand: typeof import('./validate-command.js').validateCommand = async (a) => (await import('./validate-command.js')).validateCommand(a);
-const renderCommand: typeof import('./render-command.js').renderCommand = async (a) => (await import('./render-command.js')).renderCommand(a);
-const intentCommand: typeof import('./supervise-commands.js').intentCommand = async (a) => (await import('./supervise-commands.js')).intentCommand(a);
-const reconcileCommand: typeof import('./supervise-commands.js').reconcileCommand = async (a) => (await import('./supervise-commands.js')).reconcileCommand(a);
-const statusCommand: typeof import('./supervise-commands.js').statusCommand = async (a) => (await import('./supervise-commands.js')).statusCommand(a);
-const setupCommand: typeof import('./ops-commands.js').setupCommand = async (a) => (await import('./ops-commands.js')).setupCommand(a);
-const watchCommand: typeof import('./ops-commands.js').watchCommand = async (a) => (await import('./ops-commands.js')).watchCommand(a);
-const generateCommand: typeof import('./ops-commands.js').generateCommand = async (a) => (await import('./ops-commands.js')).generateCommand(a);
+const validateCommand: typeof import('./validate-command.js').validateCommand = async (a) =>
+  (await import('./validate-command.js')).validateCommand(a);
+const renderCommand: typeof import('./render-command.js').renderCommand = async (a) =>
+  (await import('./render-command.js')).renderCommand(a);
+const intentCommand: typeof import('./supervise-commands.js').intentCommand = async (a) =>
+  (await import('./supervise-commands.js')).intentCommand(a);
+const reconcileCommand: typeof import('./supervise-commands.js').reconcileCommand = async (a) =>
+  (await import('./supervise-commands.js')).reconcileCommand(a);
+const statusCommand: typeof import('./supervise-commands.js').statusCommand = async (a) =>
+  (await import('./supervise-commands.js')).statusCommand(a);
+const setupCommand: typeof import('./ops-commands.js').setupCommand = async (a) =>
+  (await import('./ops-commands.js')).setupCommand(a);
+const watchCommand: typeof import('./ops-commands.js').watchCommand = async (a) =>
+  (await import('./ops-commands.js')).watchCommand(a);
+const generateCommand: typeof import('./ops-commands.js').generateCommand = async (a) =>
+  (await import('./ops-commands.js')).generateCommand(a);
 
 // From package.json, two levels up from both src/cli and dist/cli: one version to bump.
 export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -55,25 +63,39 @@ or not installed), 2 usage error, 3 failure of the environment, 4 --wait gave up
 doctor: 5 a warning, 6 a failed check.`,
     );
   const appsOption = () => new Option('--apps <dir>', 'catalog of manifests (one folder per app)');
-  const pathsFor = (apps: string | undefined) => resolvePaths({ env: io.env, home: io.home, bundledAppsDir: BUNDLED_APPS_DIR, appsOption: apps });
+  const pathsFor = (apps: string | undefined) =>
+    resolvePaths({ env: io.env, home: io.home, bundledAppsDir: BUNDLED_APPS_DIR, appsOption: apps });
 
   program
     .command('validate')
-    .description('check manifests against the schema and each other; print every error as file:line:col: field: message')
+    .description(
+      'check manifests against the schema and each other; print every error as file:line:col: field: message',
+    )
     .argument('[app...]', 'app ids (default: every app of the catalog)')
     .addOption(appsOption())
     .option('--json', 'print a JSON report')
-    .addHelpText('after', '\nExamples:\n  archy-quadlet validate\n  archy-quadlet validate immich mempool --json\n  archy-quadlet validate --apps ./my-apps')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  archy-quadlet validate\n  archy-quadlet validate immich mempool --json\n  archy-quadlet validate --apps ./my-apps',
+    )
     .action(async (apps: string[], opts: { apps?: string; json?: boolean }) => {
       setExit(await validateCommand({ io, paths: pathsFor(opts.apps), appIds: apps, json: Boolean(opts.json) }));
     });
 
   program
     .command('render')
-    .description('render manifests into Quadlet units in --out DIR, checked by the real generator; without --out, show what the supervisor would write for the installed apps')
-    .argument('[app...]', 'app ids (default: every app of the catalog with --out, every installed app without; with --out, apps gone from the catalog lose their units)')
+    .description(
+      'render manifests into Quadlet units in --out DIR, checked by the real generator; without --out, show what the supervisor would write for the installed apps',
+    )
+    .argument(
+      '[app...]',
+      'app ids (default: every app of the catalog with --out, every installed app without; with --out, apps gone from the catalog lose their units)',
+    )
     .addOption(appsOption())
-    .option('--out <dir>', 'directory to write the units into (never the supervisor\'s own unit tree); without it nothing is written')
+    .option(
+      '--out <dir>',
+      "directory to write the units into (never the supervisor's own unit tree); without it nothing is written",
+    )
     .option('--dry-run', 'with --out: show what would change, write nothing')
     .option('--diff', 'show a unified diff of each change')
     .option('--no-boot', 'do not start the apps at boot (no [Install] WantedBy=default.target)')
@@ -82,39 +104,94 @@ doctor: 5 a warning, 6 a failed check.`,
       'after',
       '\nExamples:\n  archy-quadlet render --out /tmp/units    # every app of the catalog, into /tmp/units/<app>/\n  archy-quadlet render --diff              # what the supervisor would change in its unit tree\n  archy-quadlet render immich --out /tmp/units --dry-run --json',
     )
-    .action(async (apps: string[], opts: { apps?: string; out?: string; dryRun?: boolean; diff?: boolean; boot: boolean; json?: boolean }) => {
-      setExit(
-        await renderCommand({
-          io,
-          paths: pathsFor(opts.apps),
-          appIds: apps,
-          outDir: opts.out,
-          dryRun: Boolean(opts.dryRun),
-          diff: Boolean(opts.diff),
-          boot: opts.boot,
-          json: Boolean(opts.json),
-        }),
-      );
-    });
-  const intentVerb = (name: string, change: (o: { purge?: boolean }) => IntentChange, description: string, example: string) => {
+    .action(
+      async (
+        apps: string[],
+        opts: { apps?: string; out?: string; dryRun?: boolean; diff?: boolean; boot: boolean; json?: boolean },
+      ) => {
+        setExit(
+          await renderCommand({
+            io,
+            paths: pathsFor(opts.apps),
+            appIds: apps,
+            outDir: opts.out,
+            dryRun: Boolean(opts.dryRun),
+            diff: Boolean(opts.diff),
+            boot: opts.boot,
+            json: Boolean(opts.json),
+          }),
+        );
+      },
+    );
+  const intentVerb = (
+    name: string,
+    change: (o: { purge?: boolean }) => IntentChange,
+    description: string,
+    example: string,
+  ) => {
     const cmd = program
       .command(name)
       .description(description)
       .argument('<app>', 'app id')
       .addOption(appsOption())
-      .option('--wait', 'block until the app reached what was asked, showing what happens (building, pulling, starting, waiting for health, stopping)')
-      .option('--timeout <seconds>', 'with --wait: give up after this long (exit 4); default: the app\'s own start (or stop) timeouts', parsePositiveInt)
+      .option(
+        '--wait',
+        'block until the app reached what was asked, showing what happens (building, pulling, starting, waiting for health, stopping)',
+      )
+      .option(
+        '--timeout <seconds>',
+        "with --wait: give up after this long (exit 4); default: the app's own start (or stop) timeouts",
+        parsePositiveInt,
+      )
       .option('--json', 'print a JSON report');
-    if (name === 'uninstall') cmd.option('--purge', 'also remove the app\'s volumes (its data) and secrets, and say what was removed');
-    cmd.addHelpText('after', `\nExample:\n  ${example}`).action(async (app: string, opts: { apps?: string; wait?: boolean; timeout?: number; json?: boolean; purge?: boolean }) => {
-      setExit(await intentCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json), app, change: change(opts), wait: Boolean(opts.wait), timeoutSec: opts.timeout }));
-    });
+    if (name === 'uninstall')
+      cmd.option('--purge', "also remove the app's volumes (its data) and secrets, and say what was removed");
+    cmd
+      .addHelpText('after', `\nExample:\n  ${example}`)
+      .action(
+        async (
+          app: string,
+          opts: { apps?: string; wait?: boolean; timeout?: number; json?: boolean; purge?: boolean },
+        ) => {
+          setExit(
+            await intentCommand({
+              io,
+              paths: pathsFor(opts.apps),
+              json: Boolean(opts.json),
+              app,
+              change: change(opts),
+              wait: Boolean(opts.wait),
+              timeoutSec: opts.timeout,
+            }),
+          );
+        },
+      );
   };
-  intentVerb('install', () => 'install', 'install an app from the catalog and start it (records the intent, runs one pass, returns)', 'archy-quadlet install filebrowser --wait');
-  intentVerb('uninstall', (o) => (o.purge ? 'purge' : 'uninstall'), 'stop an app and remove its units and containers; volumes and secrets stay unless --purge', 'archy-quadlet uninstall immich --purge');
+  intentVerb(
+    'install',
+    () => 'install',
+    'install an app from the catalog and start it (records the intent, runs one pass, returns)',
+    'archy-quadlet install filebrowser --wait',
+  );
+  intentVerb(
+    'uninstall',
+    (o) => (o.purge ? 'purge' : 'uninstall'),
+    'stop an app and remove its units and containers; volumes and secrets stay unless --purge',
+    'archy-quadlet uninstall immich --purge',
+  );
   intentVerb('start', () => 'start', 'start an installed app (and start it at boot again)', 'archy-quadlet start lnd');
-  intentVerb('stop', () => 'stop', 'stop an installed app; it stays stopped across crashes, passes and reboots', 'archy-quadlet stop bitcoin-knots');
-  intentVerb('restart', () => 'restart', 'restart every container of an installed app', 'archy-quadlet restart mempool --wait');
+  intentVerb(
+    'stop',
+    () => 'stop',
+    'stop an installed app; it stays stopped across crashes, passes and reboots',
+    'archy-quadlet stop bitcoin-knots',
+  );
+  intentVerb(
+    'restart',
+    () => 'restart',
+    'restart every container of an installed app',
+    'archy-quadlet restart mempool --wait',
+  );
 
   program
     .command('reconcile')
@@ -124,7 +201,14 @@ doctor: 5 a warning, 6 a failed check.`,
     .option('--json', 'print a JSON report')
     .addHelpText('after', '\nExamples:\n  archy-quadlet reconcile --dry-run\n  archy-quadlet reconcile --json')
     .action(async (opts: { apps?: string; dryRun?: boolean; json?: boolean }) => {
-      setExit(await reconcileCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }));
+      setExit(
+        await reconcileCommand({
+          io,
+          paths: pathsFor(opts.apps),
+          json: Boolean(opts.json),
+          dryRun: Boolean(opts.dryRun),
+        }),
+      );
     });
 
   program
@@ -135,11 +219,20 @@ doctor: 5 a warning, 6 a failed check.`,
     .option('--json', 'print a JSON report')
     .addHelpText('after', '\nExamples:\n  archy-quadlet status\n  archy-quadlet status immich --json')
     .action(async (app: string | undefined, opts: { apps?: string; json?: boolean }) => {
-      setExit(await statusCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json), ...(app !== undefined ? { app } : {}) }));
+      setExit(
+        await statusCommand({
+          io,
+          paths: pathsFor(opts.apps),
+          json: Boolean(opts.json),
+          ...(app !== undefined ? { app } : {}),
+        }),
+      );
     });
   program
     .command('watch')
-    .description('long-running: a pass whenever a manifest or the state changes, and every --interval seconds; stops cleanly on SIGTERM')
+    .description(
+      'long-running: a pass whenever a manifest or the state changes, and every --interval seconds; stops cleanly on SIGTERM',
+    )
     .addOption(appsOption())
     .option('--interval <seconds>', 'seconds between passes without changes', parsePositiveInt, 30)
     .addHelpText('after', '\nExample:\n  archy-quadlet watch --interval 30')
@@ -149,22 +242,37 @@ doctor: 5 a warning, 6 a failed check.`,
 
   program
     .command('setup')
-    .description('install the reconcile timer (and --watch service) for this user, or with --system as root the boot-time generator hook')
+    .description(
+      'install the reconcile timer (and --watch service) for this user, or with --system as root the boot-time generator hook',
+    )
     .addOption(appsOption())
     .option('--watch', 'also install and start archy-quadlet-watch.service')
     .option('--system', 'as root: install /etc/systemd/user-generators/archy-quadlet')
     .option('--remove', 'undo what setup installed (apps are left as they are)')
     .option('--json', 'print a JSON report')
-    .addHelpText('after', '\nExamples:\n  archy-quadlet setup --watch\n  sudo archy-quadlet setup --system\n  archy-quadlet setup --remove')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  archy-quadlet setup --watch\n  sudo archy-quadlet setup --system\n  archy-quadlet setup --remove',
+    )
     .action(async (opts: { apps?: string; watch?: boolean; system?: boolean; remove?: boolean; json?: boolean }) => {
       setExit(
-        await setupCommand({ io, paths: pathsFor(opts.apps), system: Boolean(opts.system), remove: Boolean(opts.remove), watch: Boolean(opts.watch), appsOption: opts.apps, json: Boolean(opts.json) }),
+        await setupCommand({
+          io,
+          paths: pathsFor(opts.apps),
+          system: Boolean(opts.system),
+          remove: Boolean(opts.remove),
+          watch: Boolean(opts.watch),
+          appsOption: opts.apps,
+          json: Boolean(opts.json),
+        }),
       );
     });
 
   program
     .command('generate')
-    .description('the systemd generator hook: render the installed apps into systemd\'s early generator directory (normally run by systemd itself)')
+    .description(
+      "the systemd generator hook: render the installed apps into systemd's early generator directory (normally run by systemd itself)",
+    )
     .argument('<normal>', 'normal generator directory')
     .argument('<early>', 'early generator directory (written)')
     .argument('<late>', 'late generator directory')
@@ -174,10 +282,15 @@ doctor: 5 a warning, 6 a failed check.`,
     });
   program
     .command('doctor')
-    .description('read-only checks of this node (Podman, Quadlet, user manager, bus, linger, cgroups, ids, ports, units, hook, timer, state, secrets), each with its fix')
+    .description(
+      'read-only checks of this node (Podman, Quadlet, user manager, bus, linger, cgroups, ids, ports, units, hook, timer, state, secrets), each with its fix',
+    )
     .addOption(appsOption())
     .option('--json', 'print a JSON report')
-    .addHelpText('after', '\nExit: 0 all passed, 5 the worst is a warning, 6 a check failed.\n\nExamples:\n  archy-quadlet doctor\n  archy-quadlet doctor --json')
+    .addHelpText(
+      'after',
+      '\nExit: 0 all passed, 5 the worst is a warning, 6 a check failed.\n\nExamples:\n  archy-quadlet doctor\n  archy-quadlet doctor --json',
+    )
     .action(async (opts: { apps?: string; json?: boolean }) => {
       const { doctorCommand } = await import('./doctor-command.js');
       setExit(await doctorCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json) }));
@@ -185,7 +298,9 @@ doctor: 5 a warning, 6 a failed check.`,
 
   program
     .command('explain')
-    .description('one app in full: manifest (redacted), rendered units, the generated .service files, unit states, and the last failure\'s cause and fix')
+    .description(
+      "one app in full: manifest (redacted), rendered units, the generated .service files, unit states, and the last failure's cause and fix",
+    )
     .argument('<app>', 'app id')
     .addOption(appsOption())
     .option('--json', 'print a JSON report')
@@ -207,7 +322,10 @@ doctor: 5 a warning, 6 a failed check.`,
     .command('completion')
     .description('print a shell completion script (bash or zsh), generated from these commands')
     .argument('<shell>', 'bash or zsh')
-    .addHelpText('after', '\nExamples:\n  source <(archy-quadlet completion bash)\n  archy-quadlet completion zsh > ~/.zfunc/_archy-quadlet')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  source <(archy-quadlet completion bash)\n  archy-quadlet completion zsh > ~/.zfunc/_archy-quadlet',
+    )
     .action(async (shell: string) => {
       const { bashCompletion, completionSpec, zshCompletion } = await import('./completion.js');
       if (shell !== 'bash' && shell !== 'zsh') {
@@ -223,6 +341,7 @@ doctor: 5 a warning, 6 a failed check.`,
 
 function parsePositiveInt(value: string): number {
   const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < 1 || n > 86_400) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 86400');
+  if (!/^[0-9]+$/.test(value) || n < 1 || n > 86_400)
+    throw new InvalidArgumentError('must be a whole number of seconds from 1 to 86400');
   return n;
 }

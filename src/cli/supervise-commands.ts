@@ -3,7 +3,14 @@ import type { Paths } from '../paths.js';
 import { EXIT } from './exit-codes.js';
 import { formatError, json } from './format.js';
 import { createLogger } from '../supervise/logger.js';
-import { createSupervisor, currentView, reconcilePass, requestPass, type PassReport, type Supervisor } from '../supervise/supervisor.js';
+import {
+  createSupervisor,
+  currentView,
+  reconcilePass,
+  requestPass,
+  type PassReport,
+  type Supervisor,
+} from '../supervise/supervisor.js';
 import { changeIntent, checkAppId, IntentError, type IntentChange } from '../supervise/intents.js';
 import { StateError } from '../supervise/state-store.js';
 import { LockTimeoutError } from '../supervise/lock.js';
@@ -41,7 +48,9 @@ async function guarded(a: SuperviseArgs, fn: () => Promise<number>): Promise<num
   }
 }
 
-export async function intentCommand(a: SuperviseArgs & { app: string; change: IntentChange; wait: boolean; timeoutSec?: number | undefined }): Promise<number> {
+export async function intentCommand(
+  a: SuperviseArgs & { app: string; change: IntentChange; wait: boolean; timeoutSec?: number | undefined },
+): Promise<number> {
   return guarded(a, async () => {
     const sv = supervisorFor(a);
     let report = await changeIntent(sv, a.app, a.change);
@@ -71,13 +80,20 @@ export async function intentCommand(a: SuperviseArgs & { app: string; change: In
  * stopping): a line rewritten in place on a terminal, a line per change otherwise, JSON
  * events on stderr with --json; says where the app was if it gives up.
  */
-async function waitPrinting(sv: Supervisor, a: SuperviseArgs & { app: string; change: IntentChange; timeoutSec?: number | undefined }, first: PassReport): Promise<PassReport> {
+async function waitPrinting(
+  sv: Supervisor,
+  a: SuperviseArgs & { app: string; change: IntentChange; timeoutSec?: number | undefined },
+  first: PassReport,
+): Promise<PassReport> {
   let shown = false;
   const result = await waitFor(sv, a.app, a.change, first, {
     timeoutSec: a.timeoutSec,
     onProgress: (p) => {
       const text = `${a.app}: ${p.phase}${p.unit ? ` ${p.unit}` : ''}${p.detail ? ` (${p.detail})` : ''}`;
-      if (a.json) a.io.stderr(`${JSON.stringify({ event: 'progress', app: a.app, phase: p.phase, unit: p.unit, detail: p.detail, elapsedSec: p.elapsedSec })}\n`);
+      if (a.json)
+        a.io.stderr(
+          `${JSON.stringify({ event: 'progress', app: a.app, phase: p.phase, unit: p.unit, detail: p.detail, elapsedSec: p.elapsedSec })}\n`,
+        );
       else if (a.io.isTty) a.io.stderr(`\r\x1b[K… ${text} ${p.elapsedSec} s`);
       else a.io.stderr(`… ${text}\n`);
       shown = true;
@@ -86,9 +102,13 @@ async function waitPrinting(sv: Supervisor, a: SuperviseArgs & { app: string; ch
   if (a.io.isTty && !a.json && shown) a.io.stderr('\n');
   if (!result.settled) {
     const p = result.progress;
-    const where = p ? `still ${p.phase}${p.unit ? ` (${p.unit}${p.detail ? `, ${p.detail}` : ''})` : ''}` : 'not there yet';
+    const where = p
+      ? `still ${p.phase}${p.unit ? ` (${p.unit}${p.detail ? `, ${p.detail}` : ''})` : ''}`
+      : 'not there yet';
     const whose = a.timeoutSec === undefined ? " (the app's own timeouts)" : '';
-    a.io.stderr(`archy-quadlet: ${a.app}: gave up after ${result.limitSec} s${whose}: ${where}; archy-quadlet explain ${a.app} says why\n`);
+    a.io.stderr(
+      `archy-quadlet: ${a.app}: gave up after ${result.limitSec} s${whose}: ${where}; archy-quadlet explain ${a.app} says why\n`,
+    );
   }
   return result.report;
 }
@@ -97,11 +117,20 @@ function summary(app: string, change: IntentChange, r: PassReport, v: AppView | 
   const mine = r.applied.flat().filter((o) => o.step.app === app || o.step.app === undefined);
   const issued = mine.filter((o) => o.ok).length;
   const failed = mine.filter((o) => !o.ok);
-  const now = v ? `${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}` : change === 'uninstall' || change === 'purge' ? 'uninstalled' : 'unknown';
+  const now = v
+    ? `${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}`
+    : change === 'uninstall' || change === 'purge'
+      ? 'uninstalled'
+      : 'unknown';
   const waits = r.pending.filter((s) => s.kind === 'wait' && s.app === app).map((s) => s.reason);
   return [
     `${app}: ${change} recorded; ${issued} step(s) issued${failed.length ? `, ${failed.length} failed: ${failed.map((o) => o.error).join('; ')}` : ''}; now ${now}`,
-    ...mine.filter((o) => o.ok && (o.step.kind === 'removeVolume' || o.step.kind === 'removeSecret')).map((o) => `  removed ${o.step.kind === 'removeVolume' ? `volume ${(o.step as { volume: string }).volume}` : `secret ${(o.step as { secret: string }).secret}`}`),
+    ...mine
+      .filter((o) => o.ok && (o.step.kind === 'removeVolume' || o.step.kind === 'removeSecret'))
+      .map(
+        (o) =>
+          `  removed ${o.step.kind === 'removeVolume' ? `volume ${(o.step as { volume: string }).volume}` : `secret ${(o.step as { secret: string }).secret}`}`,
+      ),
     ...(waits.length ? [`  in progress: ${[...new Set(waits)].join(', ')}`] : []),
     ...(v?.lastFailure ? [`  last failure: ${v.lastFailure}`] : []),
   ].join('\n');
@@ -118,14 +147,25 @@ export async function reconcileCommand(a: SuperviseArgs & { dryRun: boolean }): 
     const report = a.dryRun ? await reconcilePass(sv, { dryRun: true }) : await requestPass(sv);
     const plan = a.dryRun ? report.pending.map(withoutContent) : undefined;
     if (a.json) {
-      a.io.stdout(json({ dryRun: a.dryRun, converged: report.converged, ...(plan ? { plan } : { applied: report.applied.flat().map(outcomeJson) }), pending: report.pending.filter((s) => s.kind === 'wait'), errors: report.errors }));
+      a.io.stdout(
+        json({
+          dryRun: a.dryRun,
+          converged: report.converged,
+          ...(plan ? { plan } : { applied: report.applied.flat().map(outcomeJson) }),
+          pending: report.pending.filter((s) => s.kind === 'wait'),
+          errors: report.errors,
+        }),
+      );
     } else {
       if (a.dryRun) {
         if (report.pending.length === 0) a.io.stdout('converged: nothing to do\n');
-        for (const s of report.pending) a.io.stdout(`${s.kind}${describe(s)}${s.app !== undefined ? ` [${s.app}]` : ''}: ${s.reason}\n`);
+        for (const s of report.pending)
+          a.io.stdout(`${s.kind}${describe(s)}${s.app !== undefined ? ` [${s.app}]` : ''}: ${s.reason}\n`);
       } else {
         const n = report.applied.flat().length;
-        a.io.stdout(`${n} step(s) applied; ${report.converged ? 'converged' : `in progress: ${report.pending.map((s) => `${s.app ?? 'node'}: ${s.reason}`).join('; ')}`}\n`);
+        a.io.stdout(
+          `${n} step(s) applied; ${report.converged ? 'converged' : `in progress: ${report.pending.map((s) => `${s.app ?? 'node'}: ${s.reason}`).join('; ')}`}\n`,
+        );
       }
       for (const e of report.errors) a.io.stderr(`${e.app}: ${e.message}\n`);
     }
@@ -163,7 +203,10 @@ export async function statusCommand(a: SuperviseArgs & { app?: string }): Promis
     if (apps.length === 0) a.io.stdout('no apps installed (archy-quadlet install APP)\n');
     for (const v of apps) {
       a.io.stdout(`${v.id}: ${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}\n`);
-      for (const u of v.units) a.io.stdout(`  ${u.unit}: ${u.state} (${u.activeState}/${u.subState})${u.failure ? `, last failure: ${u.failure}` : ''}${u.restarts ? `, ${u.restarts} restart(s)` : ''}\n`);
+      for (const u of v.units)
+        a.io.stdout(
+          `  ${u.unit}: ${u.state} (${u.activeState}/${u.subState})${u.failure ? `, last failure: ${u.failure}` : ''}${u.restarts ? `, ${u.restarts} restart(s)` : ''}\n`,
+        );
       if (v.backoff) a.io.stdout(`  backing off: ${v.backoff}\n`);
       if (v.error) a.io.stdout(`  manifest problem: ${v.error}\n`);
     }

@@ -4,7 +4,12 @@ import { EXIT } from './exit-codes.js';
 import { validateCatalog } from '../catalog/validate-catalog.js';
 import { formatError, json } from './format.js';
 
-export async function validateCommand(a: { io: CliIo; paths: Paths; appIds: string[]; json: boolean }): Promise<number> {
+export async function validateCommand(a: {
+  io: CliIo;
+  paths: Paths;
+  appIds: string[];
+  json: boolean;
+}): Promise<number> {
   const report = await validateCatalog(a.paths.appsDir, a.appIds);
   const invalid = report.apps.filter((x) => !x.valid);
   if (a.json) {

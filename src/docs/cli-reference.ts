@@ -7,7 +7,15 @@ import type { Command } from 'commander';
 export function cliReference(program: Command, capture: (print: () => void) => string): string {
   const block = (title: string, text: string) => `### \`${title}\`\n\n\`\`\`text\n${text.trimEnd()}\n\`\`\``;
   return [
-    block(`${program.name()} --help`, capture(() => program.outputHelp())),
-    ...program.commands.map((c) => block(`${program.name()} ${c.name()} --help`, capture(() => c.outputHelp()))),
+    block(
+      `${program.name()} --help`,
+      capture(() => program.outputHelp()),
+    ),
+    ...program.commands.map((c) =>
+      block(
+        `${program.name()} ${c.name()} --help`,
+        capture(() => c.outputHelp()),
+      ),
+    ),
   ].join('\n\n');
 }

@@ -7,7 +7,14 @@ import { replaceSection, schemaReference } from './schema-reference.js';
 /** The README with its generated sections (manifest reference, CLI reference) brought up to date. */
 export function updateReadme(readme: string): string {
   let buffer = '';
-  const io: CliIo = { stdout: (t) => (buffer += t), stderr: (t) => (buffer += t), env: {}, home: '/home/user', isTty: false, helpWidth: 100 };
+  const io: CliIo = {
+    stdout: (t) => (buffer += t),
+    stderr: (t) => (buffer += t),
+    env: {},
+    home: '/home/user',
+    isTty: false,
+    helpWidth: 100,
+  };
   const program = buildProgram(io, () => undefined);
   const capture = (print: () => void) => {
     buffer = '';

@@ -20,17 +20,20 @@ export function schemaReference(root: Schema): string {
   const rows: Row[] = [];
   const walk = (schema: Schema, path: string, required: boolean) => {
     const s = resolve(schema);
-    if (path !== '') rows.push({ field: path, type: typeOf(s, resolve), required, description: String(s.description ?? '') });
+    if (path !== '')
+      rows.push({ field: path, type: typeOf(s, resolve), required, description: String(s.description ?? '') });
     const props = s.properties as Record<string, Schema> | undefined;
     const req = new Set((s.required as string[] | undefined) ?? []);
     if (props) for (const [k, v] of Object.entries(props)) walk(v, path === '' ? k : `${path}.${k}`, req.has(k));
     const extra = s.additionalProperties;
-    if (extra && typeof extra === 'object' && resolve(extra as Schema).properties) walk(extra as Schema, `${path}.<name>`, false);
+    if (extra && typeof extra === 'object' && resolve(extra as Schema).properties)
+      walk(extra as Schema, `${path}.<name>`, false);
     const items = s.items as Schema | undefined;
     if (items && resolve(items).properties) {
       const itemSchema = resolve(items);
       const itemReq = new Set((itemSchema.required as string[] | undefined) ?? []);
-      for (const [k, v] of Object.entries(itemSchema.properties as Record<string, Schema>)) walk(v, `${path}[].${k}`, itemReq.has(k));
+      for (const [k, v] of Object.entries(itemSchema.properties as Record<string, Schema>))
+        walk(v, `${path}[].${k}`, itemReq.has(k));
     }
   };
   walk(root, '', true);
@@ -45,7 +48,8 @@ export function schemaReference(root: Schema): string {
 function typeOf(s: Schema, resolve: (s: Schema) => Schema): string {
   if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
   if (Array.isArray(s.enum)) return s.enum.map((e) => `\`${String(e)}\``).join(' | ');
-  if (Array.isArray(s.anyOf)) return [...new Set((s.anyOf as Schema[]).map((a) => typeOf(resolve(a), resolve)))].join(' or ');
+  if (Array.isArray(s.anyOf))
+    return [...new Set((s.anyOf as Schema[]).map((a) => typeOf(resolve(a), resolve)))].join(' or ');
   const t = s.type;
   const base = Array.isArray(t) ? t.join(' or ') : String(t ?? 'any');
   if (t === 'array' && s.items) return `list of ${typeOf(resolve(s.items as Schema), resolve)}`;

@@ -39,7 +39,14 @@ export interface DoctorFacts {
   /** Files the generator refused, over the user's whole Quadlet search path. */
   rejectedUnitFiles?: Array<{ file: string; error: string }>;
   generatorHook: { path: string; installed: boolean; current: boolean };
-  userUnits: Array<{ unit: string; installed: boolean; current: boolean; active?: string; enabled?: string; optional: boolean }>;
+  userUnits: Array<{
+    unit: string;
+    installed: boolean;
+    current: boolean;
+    active?: string;
+    enabled?: string;
+    optional: boolean;
+  }>;
   state: { ok: boolean; apps: number; error?: string };
   /** Secrets installed apps refer to that Podman does not have. */
   missingSecrets?: Array<{ app: string; secret: string }>;
@@ -58,73 +65,316 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
   const add = (r: CheckResult) => out.push(r);
 
   const v = versionOf(f.podmanVersion);
-  if (!v) add({ id: 'podman', title: 'Podman', level: 'fail', detail: 'podman is not installed (or not on PATH)', fix: 'install Podman 5.4 or newer (Debian 13: apt install podman)' });
-  else if (v[0]! < 5) add({ id: 'podman', title: 'Podman', level: 'fail', detail: `podman ${v.join('.')}: Quadlet .build units need Podman 5`, fix: 'upgrade Podman to 5.4 or newer' });
-  else if (v[0] === MIN_PODMAN[0] && v[1]! < MIN_PODMAN[1]!) add({ id: 'podman', title: 'Podman', level: 'warn', detail: `podman ${v.join('.')}: archy-quadlet is made and tested for 5.4`, fix: 'upgrade Podman to 5.4 or newer' });
+  if (!v)
+    add({
+      id: 'podman',
+      title: 'Podman',
+      level: 'fail',
+      detail: 'podman is not installed (or not on PATH)',
+      fix: 'install Podman 5.4 or newer (Debian 13: apt install podman)',
+    });
+  else if (v[0]! < 5)
+    add({
+      id: 'podman',
+      title: 'Podman',
+      level: 'fail',
+      detail: `podman ${v.join('.')}: Quadlet .build units need Podman 5`,
+      fix: 'upgrade Podman to 5.4 or newer',
+    });
+  else if (v[0] === MIN_PODMAN[0] && v[1]! < MIN_PODMAN[1]!)
+    add({
+      id: 'podman',
+      title: 'Podman',
+      level: 'warn',
+      detail: `podman ${v.join('.')}: archy-quadlet is made and tested for 5.4`,
+      fix: 'upgrade Podman to 5.4 or newer',
+    });
   else add({ id: 'podman', title: 'Podman', level: 'ok', detail: `podman ${v.join('.')}` });
 
-  if (!f.quadletBin) add({ id: 'quadlet', title: 'Quadlet generator', level: 'fail', detail: 'the Quadlet generator is not installed (/usr/libexec/podman/quadlet)', fix: 'install Podman\'s Quadlet (Debian: apt install podman); or set ARCHY_QUADLET_BIN' });
-  else if (!f.podmanUserGenerator) add({ id: 'quadlet', title: 'Quadlet generator', level: 'fail', detail: `${f.quadletBin} is there but no user generator runs it (podman-user-generator missing)`, fix: 'reinstall podman: /usr/lib/systemd/user-generators/podman-user-generator must link to the Quadlet binary' });
-  else add({ id: 'quadlet', title: 'Quadlet generator', level: 'ok', detail: `${f.quadletBin}, run by podman-user-generator` });
+  if (!f.quadletBin)
+    add({
+      id: 'quadlet',
+      title: 'Quadlet generator',
+      level: 'fail',
+      detail: 'the Quadlet generator is not installed (/usr/libexec/podman/quadlet)',
+      fix: "install Podman's Quadlet (Debian: apt install podman); or set ARCHY_QUADLET_BIN",
+    });
+  else if (!f.podmanUserGenerator)
+    add({
+      id: 'quadlet',
+      title: 'Quadlet generator',
+      level: 'fail',
+      detail: `${f.quadletBin} is there but no user generator runs it (podman-user-generator missing)`,
+      fix: 'reinstall podman: /usr/lib/systemd/user-generators/podman-user-generator must link to the Quadlet binary',
+    });
+  else
+    add({
+      id: 'quadlet',
+      title: 'Quadlet generator',
+      level: 'ok',
+      detail: `${f.quadletBin}, run by podman-user-generator`,
+    });
 
-  if (!f.xdgRuntimeDir) add({ id: 'runtime-dir', title: 'XDG_RUNTIME_DIR', level: 'fail', detail: 'XDG_RUNTIME_DIR is not set: systemctl --user and rootless podman cannot find the user session', fix: `log in as ${f.user} through a session (ssh, machinectl shell ${f.user}@), or export XDG_RUNTIME_DIR=/run/user/${f.uid}` });
-  else if (!f.runtimeDirOk?.exists || !f.runtimeDirOk.ownedByUser) add({ id: 'runtime-dir', title: 'XDG_RUNTIME_DIR', level: 'fail', detail: `${f.xdgRuntimeDir} ${f.runtimeDirOk?.exists ? `is not owned by ${f.user}` : 'does not exist'}`, fix: `sudo loginctl enable-linger ${f.user} (creates /run/user/${f.uid} and keeps it)` });
+  if (!f.xdgRuntimeDir)
+    add({
+      id: 'runtime-dir',
+      title: 'XDG_RUNTIME_DIR',
+      level: 'fail',
+      detail: 'XDG_RUNTIME_DIR is not set: systemctl --user and rootless podman cannot find the user session',
+      fix: `log in as ${f.user} through a session (ssh, machinectl shell ${f.user}@), or export XDG_RUNTIME_DIR=/run/user/${f.uid}`,
+    });
+  else if (!f.runtimeDirOk?.exists || !f.runtimeDirOk.ownedByUser)
+    add({
+      id: 'runtime-dir',
+      title: 'XDG_RUNTIME_DIR',
+      level: 'fail',
+      detail: `${f.xdgRuntimeDir} ${f.runtimeDirOk?.exists ? `is not owned by ${f.user}` : 'does not exist'}`,
+      fix: `sudo loginctl enable-linger ${f.user} (creates /run/user/${f.uid} and keeps it)`,
+    });
   else add({ id: 'runtime-dir', title: 'XDG_RUNTIME_DIR', level: 'ok', detail: f.xdgRuntimeDir });
 
   const um = f.userManager;
-  if (um.error || !um.state) add({ id: 'user-manager', title: 'systemd user manager', level: 'fail', detail: `cannot reach it: ${(um.error ?? 'no answer').split('\n')[0]}`, fix: `run as ${f.user} in a session with XDG_RUNTIME_DIR set; sudo loginctl enable-linger ${f.user} starts the manager at boot` });
-  else if (um.state === 'running' || um.state === 'starting' || um.state === 'initializing') add({ id: 'user-manager', title: 'systemd user manager', level: 'ok', detail: um.state });
-  else if (um.state === 'degraded') add({ id: 'user-manager', title: 'systemd user manager', level: 'warn', detail: `degraded: failed unit(s): ${(um.failedUnits ?? []).join(', ') || 'see systemctl --user --failed'}`, fix: 'archy-quadlet explain APP for an app\'s unit; systemctl --user reset-failed once understood' });
-  else add({ id: 'user-manager', title: 'systemd user manager', level: 'fail', detail: um.state, fix: 'systemctl --user status' });
+  if (um.error || !um.state)
+    add({
+      id: 'user-manager',
+      title: 'systemd user manager',
+      level: 'fail',
+      detail: `cannot reach it: ${(um.error ?? 'no answer').split('\n')[0]}`,
+      fix: `run as ${f.user} in a session with XDG_RUNTIME_DIR set; sudo loginctl enable-linger ${f.user} starts the manager at boot`,
+    });
+  else if (um.state === 'running' || um.state === 'starting' || um.state === 'initializing')
+    add({ id: 'user-manager', title: 'systemd user manager', level: 'ok', detail: um.state });
+  else if (um.state === 'degraded')
+    add({
+      id: 'user-manager',
+      title: 'systemd user manager',
+      level: 'warn',
+      detail: `degraded: failed unit(s): ${(um.failedUnits ?? []).join(', ') || 'see systemctl --user --failed'}`,
+      fix: "archy-quadlet explain APP for an app's unit; systemctl --user reset-failed once understood",
+    });
+  else
+    add({
+      id: 'user-manager',
+      title: 'systemd user manager',
+      level: 'fail',
+      detail: um.state,
+      fix: 'systemctl --user status',
+    });
 
-  if (!f.sessionBus.address && !f.sessionBus.socketExists) add({ id: 'session-bus', title: 'session bus', level: 'fail', detail: 'no D-Bus session bus: rootless health checks (run as systemd timers over the bus) never run, so Notify=healthy units never become ready', fix: `install dbus-user-session, then log in again (its socket is $XDG_RUNTIME_DIR/bus)` });
-  else add({ id: 'session-bus', title: 'session bus', level: 'ok', detail: f.sessionBus.address ?? `${f.xdgRuntimeDir}/bus` });
+  if (!f.sessionBus.address && !f.sessionBus.socketExists)
+    add({
+      id: 'session-bus',
+      title: 'session bus',
+      level: 'fail',
+      detail:
+        'no D-Bus session bus: rootless health checks (run as systemd timers over the bus) never run, so Notify=healthy units never become ready',
+      fix: `install dbus-user-session, then log in again (its socket is $XDG_RUNTIME_DIR/bus)`,
+    });
+  else
+    add({
+      id: 'session-bus',
+      title: 'session bus',
+      level: 'ok',
+      detail: f.sessionBus.address ?? `${f.xdgRuntimeDir}/bus`,
+    });
 
-  if (f.lingerEnabled) add({ id: 'linger', title: 'linger', level: 'ok', detail: `enabled for ${f.user}: the apps start at boot and survive logout` });
-  else if (f.initName && f.initName !== 'systemd') add({ id: 'linger', title: 'linger', level: 'n/a', detail: `PID 1 is ${f.initName}, not systemd (a lab or container): linger cannot apply here; on a node it must be enabled` });
-  else add({ id: 'linger', title: 'linger', level: 'fail', detail: `not enabled for ${f.user}: nothing starts at boot, and the apps stop at logout`, fix: `sudo loginctl enable-linger ${f.user}` });
+  if (f.lingerEnabled)
+    add({
+      id: 'linger',
+      title: 'linger',
+      level: 'ok',
+      detail: `enabled for ${f.user}: the apps start at boot and survive logout`,
+    });
+  else if (f.initName && f.initName !== 'systemd')
+    add({
+      id: 'linger',
+      title: 'linger',
+      level: 'n/a',
+      detail: `PID 1 is ${f.initName}, not systemd (a lab or container): linger cannot apply here; on a node it must be enabled`,
+    });
+  else
+    add({
+      id: 'linger',
+      title: 'linger',
+      level: 'fail',
+      detail: `not enabled for ${f.user}: nothing starts at boot, and the apps stop at logout`,
+      fix: `sudo loginctl enable-linger ${f.user}`,
+    });
 
   const wanted = ['cpu', 'memory', 'pids'];
-  if (f.cgroup.version === 1) add({ id: 'cgroups', title: 'cgroups', level: 'warn', detail: 'cgroup v1: rootless memory and CPU limits are ignored', fix: 'boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1; the default on Debian 11 and later)' });
+  if (f.cgroup.version === 1)
+    add({
+      id: 'cgroups',
+      title: 'cgroups',
+      level: 'warn',
+      detail: 'cgroup v1: rootless memory and CPU limits are ignored',
+      fix: 'boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1; the default on Debian 11 and later)',
+    });
   else {
     const missing = wanted.filter((c) => !(f.cgroup.delegated ?? []).includes(c));
-    if (missing.length) add({ id: 'cgroups', title: 'cgroups', level: 'warn', detail: `cgroup v2, but ${missing.join(', ')} not delegated to the user manager: those limits are ignored`, fix: 'a drop-in /etc/systemd/system/user@.service.d/delegate.conf with [Service] Delegate=cpu cpuset io memory pids, then reboot' });
-    else add({ id: 'cgroups', title: 'cgroups', level: 'ok', detail: `cgroup v2, delegated: ${(f.cgroup.delegated ?? []).join(' ')}` });
+    if (missing.length)
+      add({
+        id: 'cgroups',
+        title: 'cgroups',
+        level: 'warn',
+        detail: `cgroup v2, but ${missing.join(', ')} not delegated to the user manager: those limits are ignored`,
+        fix: 'a drop-in /etc/systemd/system/user@.service.d/delegate.conf with [Service] Delegate=cpu cpuset io memory pids, then reboot',
+      });
+    else
+      add({
+        id: 'cgroups',
+        title: 'cgroups',
+        level: 'ok',
+        detail: `cgroup v2, delegated: ${(f.cgroup.delegated ?? []).join(' ')}`,
+      });
   }
 
-  const short = [f.subuid === undefined || f.subuid < SUBIDS_NEEDED ? `subuid ${f.subuid ?? 0}` : '', f.subgid === undefined || f.subgid < SUBIDS_NEEDED ? `subgid ${f.subgid ?? 0}` : ''].filter(Boolean);
-  if (short.length) add({ id: 'subids', title: 'subordinate ids', level: 'fail', detail: `${short.join(', ')} for ${f.user} (images need ${SUBIDS_NEEDED}): pulls fail with "newuidmap" / "insufficient UIDs"`, fix: `sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${f.user} && podman system migrate` });
-  else if (!f.newuidmap) add({ id: 'subids', title: 'subordinate ids', level: 'fail', detail: 'newuidmap/newgidmap not installed', fix: 'apt install uidmap' });
+  const short = [
+    f.subuid === undefined || f.subuid < SUBIDS_NEEDED ? `subuid ${f.subuid ?? 0}` : '',
+    f.subgid === undefined || f.subgid < SUBIDS_NEEDED ? `subgid ${f.subgid ?? 0}` : '',
+  ].filter(Boolean);
+  if (short.length)
+    add({
+      id: 'subids',
+      title: 'subordinate ids',
+      level: 'fail',
+      detail: `${short.join(', ')} for ${f.user} (images need ${SUBIDS_NEEDED}): pulls fail with "newuidmap" / "insufficient UIDs"`,
+      fix: `sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${f.user} && podman system migrate`,
+    });
+  else if (!f.newuidmap)
+    add({
+      id: 'subids',
+      title: 'subordinate ids',
+      level: 'fail',
+      detail: 'newuidmap/newgidmap not installed',
+      fix: 'apt install uidmap',
+    });
   else add({ id: 'subids', title: 'subordinate ids', level: 'ok', detail: `${f.subuid} uids, ${f.subgid} gids` });
 
   const start = f.unprivilegedPortStart ?? 1024;
   const low = f.publishedPorts.filter((p) => p.port < start);
-  if (low.length) add({ id: 'ports', title: 'privileged ports', level: 'fail', detail: `${low.map((p) => `${p.app} publishes ${p.port}`).join(', ')}, below net.ipv4.ip_unprivileged_port_start=${start}: rootlessport cannot bind it`, fix: `echo net.ipv4.ip_unprivileged_port_start=${Math.min(...low.map((p) => p.port))} | sudo tee /etc/sysctl.d/50-archy-ports.conf && sudo sysctl --system (or publish a port >= ${start})` });
-  else add({ id: 'ports', title: 'privileged ports', level: 'ok', detail: `${f.publishedPorts.length} published port(s), all >= ${start}` });
+  if (low.length)
+    add({
+      id: 'ports',
+      title: 'privileged ports',
+      level: 'fail',
+      detail: `${low.map((p) => `${p.app} publishes ${p.port}`).join(', ')}, below net.ipv4.ip_unprivileged_port_start=${start}: rootlessport cannot bind it`,
+      fix: `echo net.ipv4.ip_unprivileged_port_start=${Math.min(...low.map((p) => p.port))} | sudo tee /etc/sysctl.d/50-archy-ports.conf && sudo sysctl --system (or publish a port >= ${start})`,
+    });
+  else
+    add({
+      id: 'ports',
+      title: 'privileged ports',
+      level: 'ok',
+      detail: `${f.publishedPorts.length} published port(s), all >= ${start}`,
+    });
 
-  if (!f.unitDir.writable) add({ id: 'unit-dir', title: 'unit directory', level: 'fail', detail: `${f.unitDir.path} is not writable by ${f.user}`, fix: `sudo chown -R ${f.user}: ${f.unitDir.path}` });
-  else if (f.rejectedUnitFiles === undefined) add({ id: 'unit-dir', title: 'unit directory', level: 'warn', detail: `${f.unitDir.path} writable; not checked with the generator (not installed)` });
-  else if (f.rejectedUnitFiles.length) add({ id: 'unit-dir', title: 'unit directory', level: 'fail', detail: `the generator rejects ${f.rejectedUnitFiles.map((r) => `${r.file} (${r.error})`).join('; ')}: a bad file drops every unit in its directory`, fix: `fix or remove ${f.rejectedUnitFiles.map((r) => r.file).join(' ')}; archy-quadlet reconcile restores files of ours` });
-  else add({ id: 'unit-dir', title: 'unit directory', level: 'ok', detail: `${f.unitDir.path}${f.unitDir.exists ? '' : ' (made on first install)'}; the generator accepts every file` });
+  if (!f.unitDir.writable)
+    add({
+      id: 'unit-dir',
+      title: 'unit directory',
+      level: 'fail',
+      detail: `${f.unitDir.path} is not writable by ${f.user}`,
+      fix: `sudo chown -R ${f.user}: ${f.unitDir.path}`,
+    });
+  else if (f.rejectedUnitFiles === undefined)
+    add({
+      id: 'unit-dir',
+      title: 'unit directory',
+      level: 'warn',
+      detail: `${f.unitDir.path} writable; not checked with the generator (not installed)`,
+    });
+  else if (f.rejectedUnitFiles.length)
+    add({
+      id: 'unit-dir',
+      title: 'unit directory',
+      level: 'fail',
+      detail: `the generator rejects ${f.rejectedUnitFiles.map((r) => `${r.file} (${r.error})`).join('; ')}: a bad file drops every unit in its directory`,
+      fix: `fix or remove ${f.rejectedUnitFiles.map((r) => r.file).join(' ')}; archy-quadlet reconcile restores files of ours`,
+    });
+  else
+    add({
+      id: 'unit-dir',
+      title: 'unit directory',
+      level: 'ok',
+      detail: `${f.unitDir.path}${f.unitDir.exists ? '' : ' (made on first install)'}; the generator accepts every file`,
+    });
 
   const h = f.generatorHook;
-  if (!h.installed) add({ id: 'boot-hook', title: 'boot generator hook', level: 'warn', detail: `${h.path} not installed: units are not brought up to date at boot if manifests changed while off`, fix: 'sudo archy-quadlet setup --system' });
-  else if (!h.current) add({ id: 'boot-hook', title: 'boot generator hook', level: 'warn', detail: `${h.path} was written by another version or installation`, fix: 'sudo archy-quadlet setup --system' });
+  if (!h.installed)
+    add({
+      id: 'boot-hook',
+      title: 'boot generator hook',
+      level: 'warn',
+      detail: `${h.path} not installed: units are not brought up to date at boot if manifests changed while off`,
+      fix: 'sudo archy-quadlet setup --system',
+    });
+  else if (!h.current)
+    add({
+      id: 'boot-hook',
+      title: 'boot generator hook',
+      level: 'warn',
+      detail: `${h.path} was written by another version or installation`,
+      fix: 'sudo archy-quadlet setup --system',
+    });
   else add({ id: 'boot-hook', title: 'boot generator hook', level: 'ok', detail: `${h.path} current` });
 
   for (const u of f.userUnits) {
     const id = u.unit.replace(/^archy-quadlet-/, '');
-    if (!u.installed) add({ id, title: u.unit, level: u.optional ? 'ok' : 'warn', detail: u.optional ? 'not installed (optional: archy-quadlet setup --watch)' : 'not installed: nothing reconciles the node on its own', ...(u.optional ? {} : { fix: 'archy-quadlet setup' }) });
-    else if (!u.current) add({ id, title: u.unit, level: 'warn', detail: 'written by another version or installation', fix: `archy-quadlet setup${u.unit.includes('watch') ? ' --watch' : ''}` });
-    else if (u.active !== 'active' || u.enabled !== 'enabled') add({ id, title: u.unit, level: 'warn', detail: `${u.enabled ?? 'unknown'}, ${u.active ?? 'unknown'}`, fix: `systemctl --user enable --now ${u.unit}` });
+    if (!u.installed)
+      add({
+        id,
+        title: u.unit,
+        level: u.optional ? 'ok' : 'warn',
+        detail: u.optional
+          ? 'not installed (optional: archy-quadlet setup --watch)'
+          : 'not installed: nothing reconciles the node on its own',
+        ...(u.optional ? {} : { fix: 'archy-quadlet setup' }),
+      });
+    else if (!u.current)
+      add({
+        id,
+        title: u.unit,
+        level: 'warn',
+        detail: 'written by another version or installation',
+        fix: `archy-quadlet setup${u.unit.includes('watch') ? ' --watch' : ''}`,
+      });
+    else if (u.active !== 'active' || u.enabled !== 'enabled')
+      add({
+        id,
+        title: u.unit,
+        level: 'warn',
+        detail: `${u.enabled ?? 'unknown'}, ${u.active ?? 'unknown'}`,
+        fix: `systemctl --user enable --now ${u.unit}`,
+      });
     else add({ id, title: u.unit, level: 'ok', detail: 'current, enabled, active' });
   }
 
-  if (!f.state.ok) add({ id: 'state', title: 'state file', level: 'fail', detail: f.state.error ?? 'unreadable', fix: 'see the detail: restore state.json.bak or repair the file' });
+  if (!f.state.ok)
+    add({
+      id: 'state',
+      title: 'state file',
+      level: 'fail',
+      detail: f.state.error ?? 'unreadable',
+      fix: 'see the detail: restore state.json.bak or repair the file',
+    });
   else add({ id: 'state', title: 'state file', level: 'ok', detail: `${f.state.apps} app(s) installed` });
 
-  if (f.missingSecrets === undefined) add({ id: 'secrets', title: 'secrets', level: 'n/a', detail: 'not checked (Podman or the state is not available)' });
-  else if (f.missingSecrets.length) add({ id: 'secrets', title: 'secrets', level: 'fail', detail: `missing: ${f.missingSecrets.map((s) => `${s.secret} (${s.app})`).join(', ')}: their containers fail with "no such secret"`, fix: `archy-quadlet restart ${f.missingSecrets[0]!.app}: the supervisor creates a missing secret before it starts the app (a new value: restore the old one first, with podman secret create, if data was encrypted with it)` });
+  if (f.missingSecrets === undefined)
+    add({
+      id: 'secrets',
+      title: 'secrets',
+      level: 'n/a',
+      detail: 'not checked (Podman or the state is not available)',
+    });
+  else if (f.missingSecrets.length)
+    add({
+      id: 'secrets',
+      title: 'secrets',
+      level: 'fail',
+      detail: `missing: ${f.missingSecrets.map((s) => `${s.secret} (${s.app})`).join(', ')}: their containers fail with "no such secret"`,
+      fix: `archy-quadlet restart ${f.missingSecrets[0]!.app}: the supervisor creates a missing secret before it starts the app (a new value: restore the old one first, with podman secret create, if data was encrypted with it)`,
+    });
   else add({ id: 'secrets', title: 'secrets', level: 'ok', detail: 'every secret of the installed apps exists' });
   return out;
 }

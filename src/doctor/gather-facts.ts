@@ -19,11 +19,20 @@ const PODMAN_USER_GENERATORS = [
   '/usr/local/lib/systemd/user-generators/podman-user-generator',
   '/etc/systemd/user-generators/podman-user-generator',
 ];
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 const text = (p: string) => readFile(p, 'utf8').catch(() => undefined);
 
 async function cmd(bin: string, args: string[], env?: Record<string, string | undefined>) {
-  return execa(bin, args, { reject: false, timeout: 15_000, stdin: 'ignore', ...(env ? { env, extendEnv: false } : {}) });
+  return execa(bin, args, {
+    reject: false,
+    timeout: 15_000,
+    stdin: 'ignore',
+    ...(env ? { env, extendEnv: false } : {}),
+  });
 }
 
 /** Subordinate ids of a user in /etc/subuid or /etc/subgid text (by name or uid). */
@@ -72,7 +81,13 @@ export async function gatherFacts(
   const manager = await cmd('systemctl', ['--user', 'is-system-running']);
   const managerState = String(manager.stdout).trim();
   const reachable = /^(running|degraded|starting|initializing|maintenance|stopping)$/.test(managerState);
-  const failed = managerState === 'degraded' ? String((await cmd('systemctl', ['--user', 'list-units', '--failed', '--plain', '--no-legend'])).stdout).split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter(Boolean) : undefined;
+  const failed =
+    managerState === 'degraded'
+      ? String((await cmd('systemctl', ['--user', 'list-units', '--failed', '--plain', '--no-legend'])).stdout)
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/)[0]!)
+          .filter(Boolean)
+      : undefined;
 
   let delegated: string[] | undefined;
   if (cgroupV2) {
@@ -87,14 +102,19 @@ export async function gatherFacts(
   try {
     const state = await readState(paths.stateDir);
     stateFact = { ok: true, apps: Object.keys(state.apps).length };
-    const desired = await loadDesired(paths, state, { writeCache: false, validator: async () => (await import('../manifest/validate-manifest.js')).createManifestValidator() });
+    const desired = await loadDesired(paths, state, {
+      writeCache: false,
+      validator: async () => (await import('../manifest/validate-manifest.js')).createManifestValidator(),
+    });
     for (const app of desired.apps) {
       if (app.intent === 'absent') continue;
       for (const c of app.rendered?.containers ?? []) {
         for (const p of c.hostPorts) publishedPorts.push({ app: app.id, port: p.hostPort });
       }
     }
-    const wantedSecrets = desired.apps.filter((a) => a.intent !== 'absent').flatMap((a) => (a.rendered?.secrets ?? []).map((s) => ({ app: a.id, secret: s.name })));
+    const wantedSecrets = desired.apps
+      .filter((a) => a.intent !== 'absent')
+      .flatMap((a) => (a.rendered?.secrets ?? []).map((s) => ({ app: a.id, secret: s.name })));
     if (podmanVersion !== undefined) {
       const have = await podman.secrets().catch(() => undefined);
       if (have) missingSecrets = wantedSecrets.filter((s) => !(s.secret in have));
@@ -107,7 +127,10 @@ export async function gatherFacts(
   const unitParent = dirname(paths.unitRoot);
   let probe = unitParent;
   while (!(await exists(probe)) && probe !== '/') probe = dirname(probe);
-  const writable = await access(probe, constants.W_OK).then(() => true, () => false);
+  const writable = await access(probe, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
   let rejected: DoctorFacts['rejectedUnitFiles'];
   if (quadletBin) {
     // The user's whole search path, as podman-user-generator sees it: others' files count,
@@ -120,7 +143,9 @@ export async function gatherFacts(
   const node = process.execPath;
   const hook = await systemHookState(node);
   const unitState = reachable
-    ? String((await cmd('systemctl', ['--user', 'show', '-p', 'Id,ActiveState,UnitFileState', '--', ...USER_UNITS])).stdout)
+    ? String(
+        (await cmd('systemctl', ['--user', 'show', '-p', 'Id,ActiveState,UnitFileState', '--', ...USER_UNITS])).stdout,
+      )
     : '';
   const shown = parseShowBlocks(unitState);
   const userUnits = await Promise.all(
@@ -130,7 +155,9 @@ export async function gatherFacts(
       return {
         unit,
         installed: installedText !== undefined,
-        current: installedText !== undefined && installedText === fillTemplate(template, { node, appsDir: appsDirOf(installedText) }),
+        current:
+          installedText !== undefined &&
+          installedText === fillTemplate(template, { node, appsDir: appsDirOf(installedText) }),
         active: shown[unit]?.ActiveState,
         enabled: shown[unit]?.UnitFileState,
         optional: unit === 'archy-quadlet-watch.service',
@@ -138,7 +165,9 @@ export async function gatherFacts(
     }),
   );
   // The reconcile service is a oneshot run by its timer: inactive between runs is its normal state.
-  for (const u of userUnits) if (u.unit === 'archy-quadlet-reconcile.service' && u.installed) Object.assign(u, { active: 'active', enabled: 'enabled' });
+  for (const u of userUnits)
+    if (u.unit === 'archy-quadlet-reconcile.service' && u.installed)
+      Object.assign(u, { active: 'active', enabled: 'enabled' });
 
   return {
     user,
@@ -147,9 +176,18 @@ export async function gatherFacts(
     ...(quadletBin ? { quadletBin } : {}),
     podmanUserGenerator: userGen,
     ...(runtime ? { xdgRuntimeDir: runtime } : {}),
-    ...(runtimeStat ? { runtimeDirOk: { exists: true, ownedByUser: runtimeStat.uid === uid, mode: runtimeStat.mode & 0o777 } } : runtime ? { runtimeDirOk: { exists: false, ownedByUser: false, mode: 0 } } : {}),
-    userManager: reachable ? { state: managerState, ...(failed ? { failedUnits: failed } : {}) } : { error: String(manager.stderr || manager.stdout || manager.shortMessage).trim() || 'no answer' },
-    sessionBus: { ...(env.DBUS_SESSION_BUS_ADDRESS ? { address: env.DBUS_SESSION_BUS_ADDRESS } : {}), socketExists: runtime ? await exists(join(runtime, 'bus')) : false },
+    ...(runtimeStat
+      ? { runtimeDirOk: { exists: true, ownedByUser: runtimeStat.uid === uid, mode: runtimeStat.mode & 0o777 } }
+      : runtime
+        ? { runtimeDirOk: { exists: false, ownedByUser: false, mode: 0 } }
+        : {}),
+    userManager: reachable
+      ? { state: managerState, ...(failed ? { failedUnits: failed } : {}) }
+      : { error: String(manager.stderr || manager.stdout || manager.shortMessage).trim() || 'no answer' },
+    sessionBus: {
+      ...(env.DBUS_SESSION_BUS_ADDRESS ? { address: env.DBUS_SESSION_BUS_ADDRESS } : {}),
+      socketExists: runtime ? await exists(join(runtime, 'bus')) : false,
+    },
     ...(initName ? { initName } : {}),
     lingerEnabled: linger,
     cgroup: cgroupV2 ? { version: 2, ...(delegated ? { delegated } : {}) } : { version: 1 },

@@ -31,9 +31,12 @@ export function redactManifest(text: string): string {
   const doc = parseDocument(text);
   visit(doc, {
     Pair(_, pair) {
-      if (isScalar(pair.key) && SECRET_KEY.test(String(pair.key.value)) && isScalar(pair.value)) pair.value.value = '<redacted>';
+      if (isScalar(pair.key) && SECRET_KEY.test(String(pair.key.value)) && isScalar(pair.value))
+        pair.value.value = '<redacted>';
       if (isScalar(pair.key) && /^environment$/i.test(String(pair.key.value)) && isMap(pair.value)) {
-        for (const p of pair.value.items) if (isScalar(p.key) && SECRET_KEY.test(String(p.key.value)) && isScalar(p.value)) p.value.value = '<redacted>';
+        for (const p of pair.value.items)
+          if (isScalar(p.key) && SECRET_KEY.test(String(p.key.value)) && isScalar(p.value))
+            p.value.value = '<redacted>';
       }
     },
   });
@@ -43,8 +46,14 @@ export function redactManifest(text: string): string {
 function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection({ host: '127.0.0.1', port, timeout: 300 });
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('timeout', () => (s.destroy(), resolve(false)));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -52,12 +61,18 @@ function portAnswers(port: number): Promise<boolean> {
 /** A probe that fails is a fact not known: undefined, never an error. */
 const probe = <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() => undefined);
 
-export async function explainApp(sv: Supervisor, appId: string, env: Record<string, string | undefined>): Promise<Explanation> {
+export async function explainApp(
+  sv: Supervisor,
+  appId: string,
+  env: Record<string, string | undefined>,
+): Promise<Explanation> {
   const view = await currentView(sv);
   const app = view.desired.apps.find((a) => a.id === appId);
   const manifestFile = join(sv.paths.appsDir, appId, 'manifest.yml');
   const manifestText = await readFile(manifestFile, 'utf8').catch(() => '');
-  const files = app?.rendered?.files ?? (view.observed.files[appId] ?? []).filter((f) => f.owned).map((f) => ({ name: f.name, content: f.content }));
+  const files =
+    app?.rendered?.files ??
+    (view.observed.files[appId] ?? []).filter((f) => f.owned).map((f) => ({ name: f.name, content: f.content }));
 
   // The real generator on the app's files alone: its .service units and its complaints.
   let services: Record<string, string> = {};
@@ -76,10 +91,22 @@ export async function explainApp(sv: Supervisor, appId: string, env: Record<stri
   }
 
   const secrets = await probe(sv.podman.secretNames());
-  const portStart = Number((await readFile('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').catch(() => '1024')).trim()) || 1024;
+  const portStart =
+    Number((await readFile('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').catch(() => '1024')).trim()) ||
+    1024;
   const { username, uid } = userInfo();
-  const subOk = [await readFile('/etc/subuid', 'utf8').catch(() => ''), await readFile('/etc/subgid', 'utf8').catch(() => '')].every((t) => (subIdCount(t, username, uid) ?? 0) >= 65536);
-  const journalAvailable = (await execa('journalctl', ['--user', '-n', '1', '--no-pager', '-q'], { reject: false, timeout: 10_000, stdin: 'ignore' }).catch(() => undefined))?.exitCode === 0;
+  const subOk = [
+    await readFile('/etc/subuid', 'utf8').catch(() => ''),
+    await readFile('/etc/subgid', 'utf8').catch(() => ''),
+  ].every((t) => (subIdCount(t, username, uid) ?? 0) >= 65536);
+  const journalAvailable =
+    (
+      await execa('journalctl', ['--user', '-n', '1', '--no-pager', '-q'], {
+        reject: false,
+        timeout: 10_000,
+        stdin: 'ignore',
+      }).catch(() => undefined)
+    )?.exitCode === 0;
 
   const units: UnitEvidence[] = [];
   for (const c of app?.rendered?.containers ?? []) {
@@ -93,7 +120,17 @@ export async function explainApp(sv: Supervisor, appId: string, env: Record<stri
     const health = await probe(sv.podman.health(c.containerName));
     const lastExit = await probe(sv.podman.lastExit(c.containerName));
     const journal = journalAvailable
-      ? String((await execa('journalctl', ['--user', '-u', c.service, '-n', '40', '--no-pager', '-o', 'cat'], { reject: false, timeout: 10_000, stdin: 'ignore' })).stdout).split('\n').filter(Boolean)
+      ? String(
+          (
+            await execa('journalctl', ['--user', '-u', c.service, '-n', '40', '--no-pager', '-o', 'cat'], {
+              reject: false,
+              timeout: 10_000,
+              stdin: 'ignore',
+            })
+          ).stdout,
+        )
+          .split('\n')
+          .filter(Boolean)
       : [];
     const generatorError = problems.find((p) => p.includes(`"${file}"`) || p.includes(`/${file}`));
     units.push({
@@ -109,7 +146,9 @@ export async function explainApp(sv: Supervisor, appId: string, env: Record<stri
       requires: c.requires,
       ...(imagePresent !== undefined ? { imagePresent } : {}),
       missingSecrets: secrets ? c.secrets.filter((n) => !secrets.has(n)) : [],
-      portsInUse: notRunning ? (await Promise.all(hostPorts.map(async (p) => ((await portAnswers(p)) ? p : 0)))).filter(Boolean) : [],
+      portsInUse: notRunning
+        ? (await Promise.all(hostPorts.map(async (p) => ((await portAnswers(p)) ? p : 0)))).filter(Boolean)
+        : [],
       ...(health ? { health } : {}),
       ...(lastExit ? { lastExit } : {}),
       ...(generatorError ? { generatorError } : {}),

@@ -13,7 +13,8 @@ export async function makeDir(path: string, mode = 0o777): Promise<void> {
       return undefined;
     });
     if (s) {
-      if (!s.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${p}'`), { code: 'ENOTDIR' });
+      if (!s.isDirectory())
+        throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${p}'`), { code: 'ENOTDIR' });
       break;
     }
     missing.push(p);

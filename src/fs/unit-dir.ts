@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseOwnedHeader, type OwnedHeader } from '../render/unit-file.js';
@@ -15,7 +16,7 @@ export interface ExistingFile {
 
 /** Files in one directory, with our header parsed where there is one. Missing directory → []. */
 export async function readUnitDir(dir: string): Promise<ExistingFile[]> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (e) {

@@ -47,7 +47,9 @@ export function toAppSpec(m: Manifest): AppSpec {
   const network: NetworkMode = m.network ?? (m.containers.length > 1 ? 'private' : 'default');
   const names: AppNames = {
     ...(network === 'private' ? { networkUnit: m.id, networkName: m.id } : {}),
-    volumes: Object.fromEntries(Object.keys(m.volumes ?? {}).map((v) => [v, { unit: `${m.id}-${v}`, name: `${m.id}-${v}` }])),
+    volumes: Object.fromEntries(
+      Object.keys(m.volumes ?? {}).map((v) => [v, { unit: `${m.id}-${v}`, name: `${m.id}-${v}` }]),
+    ),
     secrets: Object.fromEntries(Object.keys(m.secrets ?? {}).map((s) => [s, `${m.id}-${s}`])),
   };
   const baseOf = (name: string) => containerUnitBase(m.id, name);
@@ -60,7 +62,13 @@ export function toAppSpec(m: Manifest): AppSpec {
       service: `${unitBase}.service`,
       containerName: unitBase,
       ...(spec.build
-        ? { build: { unitBase, service: `${unitBase}-build.service`, imageTag: `localhost/archy/${unitBase}:${m.version}` } }
+        ? {
+            build: {
+              unitBase,
+              service: `${unitBase}-build.service`,
+              imageTag: `localhost/archy/${unitBase}:${m.version}`,
+            },
+          }
         : {}),
       stopTimeoutSec: Math.ceil(durationMs(spec.stopTimeout ?? DEFAULT_STOP_TIMEOUT_MS / 1000) / 1000),
       startTimeoutSec: Math.ceil(durationMs(spec.startTimeout ?? DEFAULT_START_TIMEOUT_MS / 1000) / 1000),

@@ -29,7 +29,9 @@ export function newAjv(extra: AjvOptions = {}): Ajv2020 {
 }
 
 // The validator precompiled at build time (dist only; tests from src compile at runtime).
-const precompiled: ValidateFunction | undefined = await import(new URL('./schema-validate.generated.js', import.meta.url).href)
+const precompiled: ValidateFunction | undefined = await import(
+  new URL('./schema-validate.generated.js', import.meta.url).href
+)
   .then((m: { default: ValidateFunction }) => m.default)
   .catch(() => undefined);
 
@@ -37,9 +39,14 @@ const precompiled: ValidateFunction | undefined = await import(new URL('./schema
  * The schema check: the precompiled validator when there is one and no other schema is
  * asked for, else a runtime compile. The returned check is pure and reusable.
  */
-export function compileSchemaCheck(schema?: Record<string, unknown>, opts: { precompiled?: boolean } = {}): SchemaCheck {
+export function compileSchemaCheck(
+  schema?: Record<string, unknown>,
+  opts: { precompiled?: boolean } = {},
+): SchemaCheck {
   const validate: ValidateFunction =
-    schema === undefined && opts.precompiled !== false && precompiled ? precompiled : newAjv().compile(schema ?? readManifestSchema());
+    schema === undefined && opts.precompiled !== false && precompiled
+      ? precompiled
+      : newAjv().compile(schema ?? readManifestSchema());
   return (data) => (validate(data) ? [] : shapeErrors(validate.errors ?? [], data));
 }
 
@@ -107,7 +114,11 @@ export function shapeErrors(errors: ErrorObject[], data: unknown): SchemaProblem
     if (e.keyword !== 'anyOf' && underAnyOf(e.instancePath)) continue;
     if (e.keyword === 'propertyNames') continue; // the name's own error (below) says it better
     if (e.propertyName !== undefined) {
-      push({ path: [...path, e.propertyName], at: 'key', message: `"${e.propertyName}": ${hintOf(e) ?? e.message ?? 'invalid name'}` });
+      push({
+        path: [...path, e.propertyName],
+        at: 'key',
+        message: `"${e.propertyName}": ${hintOf(e) ?? e.message ?? 'invalid name'}`,
+      });
       continue;
     }
     switch (e.keyword) {
@@ -123,7 +134,11 @@ export function shapeErrors(errors: ErrorObject[], data: unknown): SchemaProblem
         break;
       }
       case 'required':
-        push({ path, at: 'value', message: `missing required field "${(e.params as { missingProperty: string }).missingProperty}"` });
+        push({
+          path,
+          at: 'value',
+          message: `missing required field "${(e.params as { missingProperty: string }).missingProperty}"`,
+        });
         break;
       case 'type':
         push({ path, at: 'value', message: describeType(e) });
@@ -132,11 +147,15 @@ export function shapeErrors(errors: ErrorObject[], data: unknown): SchemaProblem
         push({
           path,
           at: 'value',
-          message: `must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues).map(String).join(', ')}`,
+          message: `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.map(String).join(', ')}`,
         });
         break;
       case 'const':
-        push({ path, at: 'value', message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` });
+        push({
+          path,
+          at: 'value',
+          message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`,
+        });
         break;
       case 'pattern':
       case 'format':

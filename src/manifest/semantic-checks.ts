@@ -16,7 +16,8 @@ const RESERVED_LABEL_PREFIX = 'io.archipelago.';
 /** Checks that need the whole manifest. `expectedId` is the app's folder name. */
 export function checkManifestSemantics(m: Manifest, expectedId?: string): SemanticProblem[] {
   const problems: SemanticProblem[] = [];
-  const add = (path: FieldPath, message: string, at?: 'key' | 'value') => problems.push({ path, message, ...(at ? { at } : {}) });
+  const add = (path: FieldPath, message: string, at?: 'key' | 'value') =>
+    problems.push({ path, message, ...(at ? { at } : {}) });
 
   if (expectedId !== undefined && m.id !== expectedId) {
     add(['id'], `must equal the app's folder name "${expectedId}"`);
@@ -25,7 +26,8 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
   const names = new Map<string, number>();
   m.containers.forEach((c, i) => {
     const first = names.get(c.name);
-    if (first !== undefined) add(['containers', i, 'name'], `container name "${c.name}" is already used by containers[${first}]`);
+    if (first !== undefined)
+      add(['containers', i, 'name'], `container name "${c.name}" is already used by containers[${first}]`);
     else names.set(c.name, i);
   });
   for (const vol of Object.keys(m.volumes ?? {})) {
@@ -35,7 +37,8 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
   }
   for (const secret of Object.keys(m.secrets ?? {})) {
     const used = m.containers.some(
-      (c) => Object.values(c.secretEnvironment ?? {}).includes(secret) || c.secretFiles?.some((f) => f.secret === secret),
+      (c) =>
+        Object.values(c.secretEnvironment ?? {}).includes(secret) || c.secretFiles?.some((f) => f.secret === secret),
     );
     if (!used) add(['secrets', secret], `secret "${secret}" is declared but no container uses it`, 'key');
   }
@@ -46,17 +49,22 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
     const at = (...rest: Array<string | number>): FieldPath => ['containers', i, ...rest];
     checkContainer(c, m, network, at, add);
     c.ports?.forEach((p, j) => {
-      if (typeof p.hostIp === 'string' && /^[0-9A-Fa-f:.]+$/.test(p.hostIp) && isIP(p.hostIp) === 0) add(at('ports', j, 'hostIp'), 'must be an IPv4 or IPv6 address');
+      if (typeof p.hostIp === 'string' && /^[0-9A-Fa-f:.]+$/.test(p.hostIp) && isIP(p.hostIp) === 0)
+        add(at('ports', j, 'hostIp'), 'must be an IPv4 or IPv6 address');
       const port = p.hostPort ?? p.containerPort;
       const proto = p.protocol ?? 'tcp';
-      const clash = published.find((q) => q.port === port && q.proto === proto && (!q.ip || !p.hostIp || q.ip === p.hostIp));
+      const clash = published.find(
+        (q) => q.port === port && q.proto === proto && (!q.ip || !p.hostIp || q.ip === p.hostIp),
+      );
       if (clash) add(at('ports', j), `host port ${port}/${proto} is already published by ${clash.where}`);
       else published.push({ ip: p.hostIp, port, proto, where: `containers[${i}].ports[${j}]` });
     });
     c.networkAliases?.forEach((alias, j) => {
       const owner = names.get(alias);
-      if (owner !== undefined && owner !== i) add(at('networkAliases', j), `alias "${alias}" is the name of containers[${owner}]`);
-      else if (aliases.has(alias)) add(at('networkAliases', j), `alias "${alias}" is already used by ${aliases.get(alias)}`);
+      if (owner !== undefined && owner !== i)
+        add(at('networkAliases', j), `alias "${alias}" is the name of containers[${owner}]`);
+      else if (aliases.has(alias))
+        add(at('networkAliases', j), `alias "${alias}" is already used by ${aliases.get(alias)}`);
       else aliases.set(alias, `containers[${i}]`);
     });
   });
@@ -77,22 +85,27 @@ function checkContainer(
   }
   if (c.build && c.pull !== undefined) add(at('pull'), 'does not apply to a locally built image');
   if (c.build) {
-    for (const [field, value] of [['context', c.build.context], ['containerfile', c.build.containerfile]] as const) {
-      if (value !== undefined && value.split('/').includes('..')) add(at('build', field), 'must stay inside the app\'s folder (no "..")');
+    for (const [field, value] of [
+      ['context', c.build.context],
+      ['containerfile', c.build.containerfile],
+    ] as const) {
+      if (value?.split('/').includes('..')) add(at('build', field), 'must stay inside the app\'s folder (no "..")');
     }
   }
   if ((network === 'host' || network === 'none') && (c.ports?.length ?? 0) > 0) {
     add(at('ports'), `cannot publish ports with network: ${network}`);
   }
   if (network !== 'private' && (c.networkAliases?.length ?? 0) > 0) {
-    add(at('networkAliases'), 'needs network: private (aliases live on the app\'s own network)');
+    add(at('networkAliases'), "needs network: private (aliases live on the app's own network)");
   }
   for (const [env, secret] of Object.entries(c.secretEnvironment ?? {})) {
     if (!m.secrets?.[secret]) add(at('secretEnvironment', env), `secret "${secret}" is not declared under secrets`);
-    if (c.environment && env in c.environment) add(at('secretEnvironment', env), `"${env}" is also set under environment`, 'key');
+    if (c.environment && env in c.environment)
+      add(at('secretEnvironment', env), `"${env}" is also set under environment`, 'key');
   }
   c.secretFiles?.forEach((f, j) => {
-    if (!m.secrets?.[f.secret]) add(at('secretFiles', j, 'secret'), `secret "${f.secret}" is not declared under secrets`);
+    if (!m.secrets?.[f.secret])
+      add(at('secretFiles', j, 'secret'), `secret "${f.secret}" is not declared under secrets`);
   });
   c.volumes?.forEach((v, j) => {
     if (!m.volumes?.[v.volume]) add(at('volumes', j, 'volume'), `volume "${v.volume}" is not declared under volumes`);
@@ -100,7 +113,8 @@ function checkContainer(
   c.binds?.forEach((b, j) => {
     const segments = b.source.split('/');
     if (segments.includes('..')) add(at('binds', j, 'source'), 'must not contain ".." (path traversal)');
-    else if (b.source === '/' || /^\/+$/.test(b.source)) add(at('binds', j, 'source'), 'must not be the host\'s root directory');
+    else if (b.source === '/' || /^\/+$/.test(b.source))
+      add(at('binds', j, 'source'), "must not be the host's root directory");
   });
   const targets = new Map<string, string>();
   const claim = (target: string, where: FieldPath, label: string) => {
@@ -108,29 +122,40 @@ function checkContainer(
     if (targets.has(norm)) add(where, `mount point ${norm} is already used by ${targets.get(norm)}`);
     else targets.set(norm, label);
   };
-  c.volumes?.forEach((v, j) => claim(v.target, at('volumes', j, 'target'), `volumes[${j}]`));
-  c.binds?.forEach((b, j) => claim(b.target, at('binds', j, 'target'), `binds[${j}]`));
-  c.tmpfs?.forEach((t, j) => claim(t.target, at('tmpfs', j, 'target'), `tmpfs[${j}]`));
-  c.secretFiles?.forEach((f, j) => claim(f.target, at('secretFiles', j, 'target'), `secretFiles[${j}]`));
+  for (const [j, v] of (c.volumes ?? []).entries()) claim(v.target, at('volumes', j, 'target'), `volumes[${j}]`);
+  for (const [j, b] of (c.binds ?? []).entries()) claim(b.target, at('binds', j, 'target'), `binds[${j}]`);
+  for (const [j, t] of (c.tmpfs ?? []).entries()) claim(t.target, at('tmpfs', j, 'target'), `tmpfs[${j}]`);
+  for (const [j, f] of (c.secretFiles ?? []).entries())
+    claim(f.target, at('secretFiles', j, 'target'), `secretFiles[${j}]`);
 
-  if (typeof c.memory === 'string' && /^[0-9]+(Ki|Mi|Gi|Ti)$/.test(c.memory) && iecBytes(c.memory) < MIN_MEMORY) add(at('memory'), 'must be at least 6Mi (Podman\'s minimum)');
+  if (typeof c.memory === 'string' && /^[0-9]+(Ki|Mi|Gi|Ti)$/.test(c.memory) && iecBytes(c.memory) < MIN_MEMORY)
+    add(at('memory'), "must be at least 6Mi (Podman's minimum)");
   if (c.capabilities?.drop && !c.capabilities.podmanDefaults) {
     add(at('capabilities', 'drop'), 'only applies with podmanDefaults: true (every capability is dropped by default)');
   }
   for (const [k] of Object.entries(c.labels ?? {})) {
-    if (k.startsWith(RESERVED_LABEL_PREFIX)) add(at('labels', k), `label keys starting with "${RESERVED_LABEL_PREFIX}" are reserved for archy-quadlet`, 'key');
+    if (k.startsWith(RESERVED_LABEL_PREFIX))
+      add(at('labels', k), `label keys starting with "${RESERVED_LABEL_PREFIX}" are reserved for archy-quadlet`, 'key');
   }
   const h = c.healthcheck;
   if (h && Array.isArray(h.command) && /^(CMD|CMD-SHELL|NONE)$/i.test(String(h.command[0]))) {
-    add(at('healthcheck', 'command', 0), `list the program itself, not "${h.command[0]}" (a string is already run by /bin/sh -c)`);
+    add(
+      at('healthcheck', 'command', 0),
+      `list the program itself, not "${h.command[0]}" (a string is already run by /bin/sh -c)`,
+    );
   }
   if (h) {
     const kinds = (['command', 'http', 'tcp'] as const).filter((k) => h[k] !== undefined);
     if (kinds.length !== 1) {
-      add(at('healthcheck'), kinds.length === 0 ? 'needs one of "command", "http" or "tcp"' : `has ${kinds.join(' and ')}: choose one`);
+      add(
+        at('healthcheck'),
+        kinds.length === 0 ? 'needs one of "command", "http" or "tcp"' : `has ${kinds.join(' and ')}: choose one`,
+      );
     }
-    if (h.interval !== undefined && durationMs(h.interval) < 1000) add(at('healthcheck', 'interval'), 'must be at least 1s');
-    if (h.timeout !== undefined && durationMs(h.timeout) < 1000) add(at('healthcheck', 'timeout'), 'must be at least 1s');
+    if (h.interval !== undefined && durationMs(h.interval) < 1000)
+      add(at('healthcheck', 'interval'), 'must be at least 1s');
+    if (h.timeout !== undefined && durationMs(h.timeout) < 1000)
+      add(at('healthcheck', 'timeout'), 'must be at least 1s');
   }
   const durations: Array<[FieldPath, unknown]> = [
     [at('stopTimeout'), c.stopTimeout],
@@ -145,11 +170,15 @@ function checkContainer(
   if (c.startTimeout !== undefined && durationMs(c.startTimeout) < 1000) add(at('startTimeout'), 'must be at least 1s');
   for (const dep of Object.keys(c.dependsOn ?? {})) {
     if (dep === c.name) add(at('dependsOn', dep), 'a container cannot depend on itself', 'key');
-    else if (!m.containers.some((o) => o.name === dep)) add(at('dependsOn', dep), `no container named "${dep}" in this app`, 'key');
+    else if (!m.containers.some((o) => o.name === dep))
+      add(at('dependsOn', dep), `no container named "${dep}" in this app`, 'key');
   }
 }
 
-function checkDependencyCycles(m: Manifest, add: (path: FieldPath, message: string, at?: 'key' | 'value') => void): void {
+function checkDependencyCycles(
+  m: Manifest,
+  add: (path: FieldPath, message: string, at?: 'key' | 'value') => void,
+): void {
   const index = new Map(m.containers.map((c, i) => [c.name, i]));
   const state = new Map<string, 'visiting' | 'done'>();
   const reported = new Set<string>();
@@ -179,7 +208,9 @@ function loneSurrogates(value: unknown, path: Array<string | number>): FieldPath
   if (typeof value === 'string') return LONE_SURROGATE.test(value) ? [path] : [];
   if (Array.isArray(value)) return value.flatMap((v, i) => loneSurrogates(v, [...path, i]));
   if (value !== null && typeof value === 'object') {
-    return Object.entries(value).flatMap(([k, v]) => (LONE_SURROGATE.test(k) ? [[...path, k]] : loneSurrogates(v, [...path, k])));
+    return Object.entries(value).flatMap(([k, v]) =>
+      LONE_SURROGATE.test(k) ? [[...path, k]] : loneSurrogates(v, [...path, k]),
+    );
   }
   return [];
 }

@@ -43,7 +43,8 @@ function semanticProblems(m: Manifest, expectedId: string | undefined, schema: S
   } catch {
     return [];
   }
-  const related = (a: FieldPath, b: FieldPath) => a.slice(0, Math.min(a.length, b.length)).every((seg, i) => seg === b[i]);
+  const related = (a: FieldPath, b: FieldPath) =>
+    a.slice(0, Math.min(a.length, b.length)).every((seg, i) => seg === b[i]);
   return found.filter((p) => !schema.some((s) => related(s.path, p.path)));
 }
 

@@ -32,7 +32,10 @@ export function parseYamlSource(text: string, file: string): ParseResult {
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIASES });
   } catch (e) {
-    return { ok: false, errors: [{ file, line: 1, col: 1, field: '(yaml)', message: firstLine(String((e as Error).message)) }] };
+    return {
+      ok: false,
+      errors: [{ file, line: 1, col: 1, field: '(yaml)', message: firstLine(String((e as Error).message)) }],
+    };
   }
   const locate = (path: FieldPath, at: 'key' | 'value' = 'value') => pos(findOffset(doc, path, at));
   return {

@@ -15,7 +15,11 @@ export interface AppUnits {
  * staging copy, one subdirectory per app, so a file the generator cannot parse drops only
  * its own app. Used by every writer of unit files (the supervisor's observe, `render --out`).
  */
-export async function checkWithGenerator(bin: string, apps: Map<string, AppUnits>, stagingParent = tmpdir()): Promise<Map<string, GeneratorProblem[]>> {
+export async function checkWithGenerator(
+  bin: string,
+  apps: Map<string, AppUnits>,
+  stagingParent = tmpdir(),
+): Promise<Map<string, GeneratorProblem[]>> {
   const verdicts = new Map<string, GeneratorProblem[]>([...apps.keys()].map((id) => [id, []]));
   if (apps.size === 0) return verdicts;
   const staging = await mkdtemp(join(stagingParent, 'archy-quadlet-staging-'));
@@ -36,7 +40,8 @@ export async function checkWithGenerator(bin: string, apps: Map<string, AppUnits
     }
     for (const [id, units] of apps) {
       for (const unit of units.services) {
-        if (!result.services.has(unit)) verdicts.get(id)!.push({ severity: 'error', message: `the generator produced no ${unit}` });
+        if (!result.services.has(unit))
+          verdicts.get(id)!.push({ severity: 'error', message: `the generator produced no ${unit}` });
       }
     }
     return verdicts;

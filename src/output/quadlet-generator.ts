@@ -7,7 +7,13 @@ export const DEFAULT_QUADLET_BINS = ['/usr/libexec/podman/quadlet', '/usr/lib/po
 export async function findQuadlet(env: Record<string, string | undefined>): Promise<string | undefined> {
   const candidates = env.ARCHY_QUADLET_BIN ? [env.ARCHY_QUADLET_BIN] : DEFAULT_QUADLET_BINS;
   for (const bin of candidates) {
-    if (await access(bin, constants.X_OK).then(() => true, () => false)) return bin;
+    if (
+      await access(bin, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return bin;
   }
   return undefined;
 }
@@ -66,7 +72,8 @@ export function parseGeneratorStderr(stderr: string): GeneratorProblem[] {
 export function parseGeneratorStdout(stdout: string): Map<string, string> {
   const services = new Map<string, string>();
   const parts = stdout.split(/^---([^\n]+)---$/m);
-  for (let i = 1; i < parts.length; i += 2) services.set(parts[i]!, (parts[i + 1] ?? '').replace(/^\n/, '').trimEnd() + '\n');
+  for (let i = 1; i < parts.length; i += 2)
+    services.set(parts[i]!, `${(parts[i + 1] ?? '').replace(/^\n/, '').trimEnd()}\n`);
   return services;
 }
 

@@ -72,9 +72,15 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
   const selected = req.appIds.length > 0 ? [...new Set(req.appIds)].sort() : catalogIds;
   const reports = new Map<string, AppRenderReport>();
   const missing = selected.filter((id) => !catalogIds.includes(id));
-  for (const id of missing) reports.set(id, appReport(id, join(req.paths.appsDir, id), 'invalid', { errors: [unknownApp(req.paths.appsDir, id)] }));
+  for (const id of missing)
+    reports.set(
+      id,
+      appReport(id, join(req.paths.appsDir, id), 'invalid', { errors: [unknownApp(req.paths.appsDir, id)] }),
+    );
   // Cross-app checks need every app, even when only some are rendered.
-  const catalog = checkCatalog(await Promise.all(catalogIds.map((id) => loadCatalogApp(req.paths.appsDir, id, validator))));
+  const catalog = checkCatalog(
+    await Promise.all(catalogIds.map((id) => loadCatalogApp(req.paths.appsDir, id, validator))),
+  );
   const wanted = catalog.filter((a) => selected.includes(a.id));
 
   const rendered = new Map<string, RenderedFile[]>();
@@ -96,7 +102,12 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
     } catch (e) {
       // A value outside the manifest (a folder path) that a unit file cannot carry.
       if (!(e instanceof UnitValueError)) throw e;
-      reports.set(entry.id, appReport(entry.id, entry.file, 'invalid', { errors: [{ file: entry.file, line: 0, col: 0, field: '(render)', message: e.message }] }));
+      reports.set(
+        entry.id,
+        appReport(entry.id, entry.file, 'invalid', {
+          errors: [{ file: entry.file, line: 0, col: 0, field: '(render)', message: e.message }],
+        }),
+      );
     }
   }
 
@@ -124,7 +135,13 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
     const prior = reports.get(id);
     const file = wanted.find((a) => a.id === id)!.file;
     if (conflicts.length > 0) {
-      const errors = conflicts.map((name) => ({ file: join(dir, name), line: 0, col: 0, field: 'unit', message: 'a file of this name exists and was not written by archy-quadlet: left alone, app not rendered' }));
+      const errors = conflicts.map((name) => ({
+        file: join(dir, name),
+        line: 0,
+        col: 0,
+        field: 'unit',
+        message: 'a file of this name exists and was not written by archy-quadlet: left alone, app not rendered',
+      }));
       reports.set(id, appReport(id, file, 'conflict', { errors }));
       continue;
     }
@@ -161,7 +178,14 @@ function appReport(
   status: AppRenderStatus,
   parts: Partial<Pick<AppRenderReport, 'changes' | 'errors' | 'generator'>>,
 ): AppRenderReport {
-  return { id, file, status, changes: parts.changes ?? [], errors: parts.errors ?? [], generator: parts.generator ?? [] };
+  return {
+    id,
+    file,
+    status,
+    changes: parts.changes ?? [],
+    errors: parts.errors ?? [],
+    generator: parts.generator ?? [],
+  };
 }
 
 async function filesOnDisk(dir: string) {
@@ -170,7 +194,9 @@ async function filesOnDisk(dir: string) {
 
 async function listSubdirs(dir: string): Promise<string[]> {
   try {
-    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && isAppId(e.name)).map((e) => e.name);
+    return (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory() && isAppId(e.name))
+      .map((e) => e.name);
   } catch {
     return [];
   }

@@ -9,7 +9,11 @@ export async function unifiedDiff(before: string, after: string, label: string):
   try {
     await writeFile(join(dir, 'a'), before);
     await writeFile(join(dir, 'b'), after);
-    const r = await execa('diff', ['-u', '--label', `a/${label}`, '--label', `b/${label}`, join(dir, 'a'), join(dir, 'b')], { reject: false });
+    const r = await execa(
+      'diff',
+      ['-u', '--label', `a/${label}`, '--label', `b/${label}`, join(dir, 'a'), join(dir, 'b')],
+      { reject: false },
+    );
     if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`diff failed: ${r.stderr}`);
     return r.stdout === '' ? '' : `${r.stdout}\n`;
   } finally {

@@ -25,10 +25,13 @@ export function rawValue(s: string): string {
   const chars = [...s];
   const first = chars[0];
   const last = chars[chars.length - 1];
-  if (first === undefined || last === undefined) throw new UnitValueError('an empty value means "unset" in a unit file');
+  if (first === undefined || last === undefined)
+    throw new UnitValueError('an empty value means "unset" in a unit file');
   if (/[\n\r]/.test(s)) throw new UnitValueError('a line break cannot be part of a value');
-  if (GO_SPACE.test(first) || GO_SPACE.test(last)) throw new UnitValueError(`leading or trailing white space would be trimmed: ${JSON.stringify(s)}`);
-  if (first === '"' || last === '"') throw new UnitValueError(`a leading or trailing quote would be stripped: ${JSON.stringify(s)}`);
+  if (GO_SPACE.test(first) || GO_SPACE.test(last))
+    throw new UnitValueError(`leading or trailing white space would be trimmed: ${JSON.stringify(s)}`);
+  if (first === '"' || last === '"')
+    throw new UnitValueError(`a leading or trailing quote would be stripped: ${JSON.stringify(s)}`);
   if (last === '\\') throw new UnitValueError(`a trailing backslash would join the next line: ${JSON.stringify(s)}`);
   if (s === ';') throw new UnitValueError('a lone ";" separates commands in ExecStart');
   return s.replace(/%/g, '%%').replace(/\$/g, '$$$$');
@@ -43,8 +46,10 @@ export function quoteWord(s: string): string {
     const c = ch.codePointAt(0)!;
     if (ch === '\\') out += '\\\\';
     else if (ch === '"') out += '\\"';
-    else if (ch === '%') out += '%%'; // systemd specifier
-    else if (ch === '$') out += '$$'; // systemd environment expansion
+    else if (ch === '%')
+      out += '%%'; // systemd specifier
+    else if (ch === '$')
+      out += '$$'; // systemd environment expansion
     else if (ch === '\n') out += '\\n';
     else if (ch === '\t') out += '\\t';
     else if (ch === '\r') out += '\\r';
@@ -91,9 +96,13 @@ export function argumentLine(args: readonly string[]): { line: string; serviceEn
  */
 export function jsonArrayValue(args: readonly string[]): string {
   for (const a of args) {
-    if (a.includes('\0') || LONE_SURROGATE.test(a)) throw new UnitValueError('NUL or an unpaired surrogate cannot be passed');
+    if (a.includes('\0') || LONE_SURROGATE.test(a))
+      throw new UnitValueError('NUL or an unpaired surrogate cannot be passed');
   }
-  return JSON.stringify(args).replace(/[^\x20-\x7e]|[%$]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(args).replace(
+    /[^\x20-\x7e]|[%$]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /**
@@ -102,5 +111,10 @@ export function jsonArrayValue(args: readonly string[]): string {
  */
 export function descriptionText(s: string): string {
   const clean = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').replace(new RegExp(LONE_SURROGATE, 'g'), '\ufffd');
-  return clean.replace(/^[\s"]+/u, '').replace(/[\s"\\]+$/u, '').replace(/%/g, '%%') || '-';
+  return (
+    clean
+      .replace(/^[\s"]+/u, '')
+      .replace(/[\s"\\]+$/u, '')
+      .replace(/%/g, '%%') || '-'
+  );
 }

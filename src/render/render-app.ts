@@ -57,7 +57,11 @@ export function renderApp(app: AppSpec, options: RenderOptions): RenderedFile[] 
         unitSection(`${app.manifest.name}: volume ${vol} (archy-quadlet app ${app.id})`),
         {
           name: 'Volume',
-          entries: [['VolumeName', rawValue(names.name)], ...ownLabels, ...labelEntries(app.manifest.volumes?.[vol]?.labels)],
+          entries: [
+            ['VolumeName', rawValue(names.name)],
+            ...ownLabels,
+            ...labelEntries(app.manifest.volumes?.[vol]?.labels),
+          ],
         },
       ],
     });

@@ -8,7 +8,11 @@ import { writeFileAtomic } from '../fs/write-file-atomic.js';
 export const UNITS_DIR = fileURLToPath(new URL('../../units', import.meta.url));
 export const CLI_JS = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
 export const GENERATOR_JS = fileURLToPath(new URL('../cli/generator.js', import.meta.url));
-export const USER_UNITS = ['archy-quadlet-reconcile.service', 'archy-quadlet-reconcile.timer', 'archy-quadlet-watch.service'] as const;
+export const USER_UNITS = [
+  'archy-quadlet-reconcile.service',
+  'archy-quadlet-reconcile.timer',
+  'archy-quadlet-watch.service',
+] as const;
 export const SYSTEM_GENERATOR = '/etc/systemd/user-generators/archy-quadlet';
 const MARK = '# Installed by `archy-quadlet setup';
 
@@ -50,7 +54,13 @@ async function systemctlUser(args: string[]): Promise<void> {
  * For the current user: the reconcile timer (and the watcher with `watch`), enabled and
  * started; linger enabled when possible. Idempotent: a second run changes nothing.
  */
-export async function setupUser(o: { configHome: string; node: string; appsDir?: string | undefined; watch: boolean; user: string }): Promise<SetupAction[]> {
+export async function setupUser(o: {
+  configHome: string;
+  node: string;
+  appsDir?: string | undefined;
+  watch: boolean;
+  user: string;
+}): Promise<SetupAction[]> {
   const actions: SetupAction[] = [];
   const dir = join(o.configHome, 'systemd', 'user');
   const wanted = USER_UNITS.filter((u) => o.watch || u !== 'archy-quadlet-watch.service');
@@ -71,9 +81,14 @@ export async function setupUser(o: { configHome: string; node: string; appsDir?:
 
 async function enableLinger(user: string): Promise<SetupAction> {
   const r = await execa('loginctl', ['enable-linger', user], { reject: false, timeout: 20_000, stdin: 'ignore' });
-  if (r.exitCode === 0) return { what: `linger enabled for ${user}: the user manager (and the apps) start at boot`, done: true };
+  if (r.exitCode === 0)
+    return { what: `linger enabled for ${user}: the user manager (and the apps) start at boot`, done: true };
   return {
-    what: `linger not enabled for ${user} (${String(r.stderr || r.shortMessage).trim().split('\n')[0]})`,
+    what: `linger not enabled for ${user} (${
+      String(r.stderr || r.shortMessage)
+        .trim()
+        .split('\n')[0]
+    })`,
     done: false,
     hint: `without linger the apps stop at logout and do not start at boot: run as root: loginctl enable-linger ${user}`,
   };
@@ -81,7 +96,11 @@ async function enableLinger(user: string): Promise<SetupAction> {
 
 export async function removeUser(o: { configHome: string }): Promise<SetupAction[]> {
   const actions: SetupAction[] = [];
-  await execa('systemctl', ['--user', 'disable', '--now', ...USER_UNITS], { reject: false, timeout: 60_000, stdin: 'ignore' });
+  await execa('systemctl', ['--user', 'disable', '--now', ...USER_UNITS], {
+    reject: false,
+    timeout: 60_000,
+    stdin: 'ignore',
+  });
   actions.push({ what: `stopped and disabled ${USER_UNITS.join(', ')}`, done: true });
   for (const unit of USER_UNITS) {
     const path = join(o.configHome, 'systemd', 'user', unit);
@@ -92,7 +111,10 @@ export async function removeUser(o: { configHome: string }): Promise<SetupAction
     }
   }
   await systemctlUser(['daemon-reload']);
-  actions.push({ what: 'apps and their units are left as they are (archy-quadlet uninstall APP removes an app)', done: true });
+  actions.push({
+    what: 'apps and their units are left as they are (archy-quadlet uninstall APP removes an app)',
+    done: true,
+  });
   return actions;
 }
 
@@ -102,7 +124,10 @@ export function appsDirOf(text: string | undefined): string | undefined {
 }
 
 /** Whether the boot hook is installed, and is what `setup --system` of this installation would write. */
-export async function systemHookState(node: string, path = SYSTEM_GENERATOR): Promise<{ installed: boolean; current: boolean }> {
+export async function systemHookState(
+  node: string,
+  path = SYSTEM_GENERATOR,
+): Promise<{ installed: boolean; current: boolean }> {
   const text = await readFile(path, 'utf8').catch(() => undefined);
   if (text === undefined) return { installed: false, current: false };
   const template = await readFile(join(UNITS_DIR, 'archy-quadlet-generator'), 'utf8');
@@ -110,12 +135,18 @@ export async function systemHookState(node: string, path = SYSTEM_GENERATOR): Pr
 }
 
 /** As root: the boot-time generator hook for every user's manager. */
-export async function setupSystem(o: { node: string; appsDir?: string | undefined; remove: boolean; generatorPath?: string }): Promise<SetupAction[]> {
+export async function setupSystem(o: {
+  node: string;
+  appsDir?: string | undefined;
+  remove: boolean;
+  generatorPath?: string;
+}): Promise<SetupAction[]> {
   const path = o.generatorPath ?? SYSTEM_GENERATOR;
   if (o.remove) {
     const old = await readFile(path, 'utf8').catch(() => undefined);
     if (old === undefined) return [{ what: `no generator at ${path}`, done: true }];
-    if (!old.includes('Installed by `archy-quadlet setup')) throw new Error(`${path} was not written by archy-quadlet setup: left alone`);
+    if (!old.includes('Installed by `archy-quadlet setup'))
+      throw new Error(`${path} was not written by archy-quadlet setup: left alone`);
     await rm(path);
     return [{ what: `removed ${path} (takes effect at the next daemon-reload or boot)`, done: true }];
   }

@@ -26,7 +26,10 @@ export interface ApplyDeps {
 
 async function systemdRun(unit: string, argv: string[]): Promise<void> {
   const { execa } = await import('execa'); // loaded only when a step needs it
-  await execa('systemd-run', ['--user', '--no-block', '--collect', '--quiet', `--unit=${unit}`, '--', ...argv], { timeout: 30_000, stdin: 'ignore' });
+  await execa('systemd-run', ['--user', '--no-block', '--collect', '--quiet', `--unit=${unit}`, '--', ...argv], {
+    timeout: 30_000,
+    stdin: 'ignore',
+  });
 }
 
 /** One executor per kind of step; a missing one is a compile error. */
@@ -36,7 +39,14 @@ export function makeExecutors(d: ApplyDeps): Executors {
   // runs it, so the pass does not wait. A second request while one runs is refused by
   // systemd (the unit exists) and that is fine.
   const stopDetached = (container: string, timeoutSec: number) =>
-    runDetached(`archy-quadlet-stop-${container}`, ['podman', 'stop', '--ignore', '--time', String(timeoutSec), container]).catch((e: Error) => {
+    runDetached(`archy-quadlet-stop-${container}`, [
+      'podman',
+      'stop',
+      '--ignore',
+      '--time',
+      String(timeoutSec),
+      container,
+    ]).catch((e: Error) => {
       if (!/already (exists|loaded)|is active/i.test(e.message)) throw e;
     });
   return {
@@ -48,7 +58,8 @@ export function makeExecutors(d: ApplyDeps): Executors {
     async removeUnit(s) {
       const path = join(d.unitRoot, s.path);
       await rm(path, { force: true });
-      if ((await readdir(dirname(path)).catch(() => ['?'])).length === 0) await rmdir(dirname(path)).catch(() => undefined);
+      if ((await readdir(dirname(path)).catch(() => ['?'])).length === 0)
+        await rmdir(dirname(path)).catch(() => undefined);
     },
     async daemonReload() {
       await d.systemctl.daemonReload();
@@ -122,7 +133,11 @@ export interface StepOutcome {
 }
 
 /** Applies steps in order. A failing step is reported and the others still run: one broken app never blocks the rest. */
-export async function applySteps(steps: Step[], executors: Executors, onOutcome: (o: StepOutcome) => void): Promise<StepOutcome[]> {
+export async function applySteps(
+  steps: Step[],
+  executors: Executors,
+  onOutcome: (o: StepOutcome) => void,
+): Promise<StepOutcome[]> {
   const outcomes: StepOutcome[] = [];
   for (const step of steps) {
     const t0 = performance.now();

@@ -20,7 +20,8 @@ export function buildDesired(state: SupervisorState, catalog: Map<string, Catalo
         ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
       };
       const entry = catalog.get(id);
-      if (!entry) return { ...base, error: `no manifest for "${id}" in ${paths.appsDir}: its units are kept as they are` };
+      if (!entry)
+        return { ...base, error: `no manifest for "${id}" in ${paths.appsDir}: its units are kept as they are` };
       if (!entry.result.ok) {
         const e = entry.result.errors[0]!;
         const more = entry.result.errors.length > 1 ? ` (and ${entry.result.errors.length - 1} more)` : '';
@@ -38,7 +39,9 @@ export function buildDesired(state: SupervisorState, catalog: Map<string, Catalo
 
 function renderedOf(app: AppSpec, entry: CatalogApp, paths: Paths, startAtBoot: boolean): RenderedApp {
   const dataDir = appDataDir(paths, app.id);
-  const files = renderApp(app, { startAtBoot, source: entry.file, appDir: entry.dir, dataDir }).map(({ name, content }) => ({ name, content }));
+  const files = renderApp(app, { startAtBoot, source: entry.file, appDir: entry.dir, dataDir }).map(
+    ({ name, content }) => ({ name, content }),
+  );
   return {
     files,
     containers: dependencyOrder(app).map((c) => ({
@@ -72,7 +75,9 @@ function renderedOf(app: AppSpec, entry: CatalogApp, paths: Paths, startAtBoot: 
     })),
     dataDirs: [
       ...new Set(
-        app.manifest.containers.flatMap((c) => (c.binds ?? []).filter((b) => !b.source.startsWith('/')).map((b) => join(dataDir, b.source))),
+        app.manifest.containers.flatMap((c) =>
+          (c.binds ?? []).filter((b) => !b.source.startsWith('/')).map((b) => join(dataDir, b.source)),
+        ),
       ),
     ].sort(),
   };

@@ -17,7 +17,8 @@ export class IntentError extends Error {
 
 /** Refuses a name that cannot be an app (`../etc`, unicode, 300 characters) before anything is read. */
 export function checkAppId(appId: string): void {
-  if (!isAppId(appId)) throw new IntentError(`"${printable(appId)}" is not an app id (lower-case letters, digits and inner hyphens)`);
+  if (!isAppId(appId))
+    throw new IntentError(`"${printable(appId)}" is not an app id (lower-case letters, digits and inner hyphens)`);
 }
 
 /**
@@ -43,10 +44,12 @@ export async function changeIntent(sv: Supervisor, appId: string, change: Intent
     if (!current || (current.intent === 'absent' && change !== 'uninstall' && change !== 'purge')) {
       throw new IntentError(`"${appId}" is not installed (archy-quadlet install ${appId})`);
     }
-    if (change === 'uninstall' || change === 'purge') state.apps[appId] = { ...current, intent: 'absent', purge: change === 'purge' || current.purge === true };
+    if (change === 'uninstall' || change === 'purge')
+      state.apps[appId] = { ...current, intent: 'absent', purge: change === 'purge' || current.purge === true };
     if (change === 'start') state.apps[appId] = { ...current, intent: 'running' };
     if (change === 'stop') state.apps[appId] = { ...current, intent: 'stopped' };
-    if (change === 'restart') state.apps[appId] = { ...current, intent: 'running', restartRequestedAt: sv.clock.nowMs() };
+    if (change === 'restart')
+      state.apps[appId] = { ...current, intent: 'running', restartRequestedAt: sv.clock.nowMs() };
   });
   return requestPass(sv);
 }
@@ -55,7 +58,8 @@ async function checkInstallable(sv: Supervisor, appId: string): Promise<true> {
   const ids = await listCatalog(sv.paths.appsDir);
   if (!ids.includes(appId)) throw new IntentError(`no app "${appId}" in the catalog ${sv.paths.appsDir}`);
   const entry = await loadCatalogApp(sv.paths.appsDir, appId, await sv.validator());
-  if (!entry.result.ok) throw new IntentError(`the manifest of "${appId}" is invalid; nothing was installed`, entry.result.errors);
+  if (!entry.result.ok)
+    throw new IntentError(`the manifest of "${appId}" is invalid; nothing was installed`, entry.result.errors);
   return true;
 }
 

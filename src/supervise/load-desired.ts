@@ -24,11 +24,22 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
   const byId = new Map<string, DesiredApp>();
   const keys = new Map<string, string>();
   const misses: string[] = [];
-  const texts = await Promise.all(ids.map((id) => readFile(join(paths.appsDir, id, 'manifest.yml'), 'utf8').catch(() => undefined)));
+  const texts = await Promise.all(
+    ids.map((id) => readFile(join(paths.appsDir, id, 'manifest.yml'), 'utf8').catch(() => undefined)),
+  );
   for (const [i, id] of ids.entries()) {
     const intent = state.apps[id]!;
     const text = texts[i];
-    const key = text === undefined ? undefined : cacheKey({ build, manifest: text, appsDir: paths.appsDir, dataDir: appDataDir(paths, id), startAtBoot: intent.intent === 'running' });
+    const key =
+      text === undefined
+        ? undefined
+        : cacheKey({
+            build,
+            manifest: text,
+            appsDir: paths.appsDir,
+            dataDir: appDataDir(paths, id),
+            startAtBoot: intent.intent === 'running',
+          });
     const hit = key !== undefined && cache.entries[id]?.key === key ? cache.entries[id]!.rendered : undefined;
     if (key) keys.set(id, key);
     if (hit) {
@@ -43,7 +54,10 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
   }
   let changed = false;
   if (misses.length > 0) {
-    const [{ buildDesired }, { loadCatalogApp }] = await Promise.all([import('./desired.js'), import('../catalog/load-catalog.js')]);
+    const [{ buildDesired }, { loadCatalogApp }] = await Promise.all([
+      import('./desired.js'),
+      import('../catalog/load-catalog.js'),
+    ]);
     const validator = await o.validator();
     const loaded = new Map();
     for (const id of misses) loaded.set(id, await loadCatalogApp(paths.appsDir, id, validator));

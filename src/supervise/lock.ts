@@ -1,4 +1,4 @@
-import { link, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, link, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
@@ -39,14 +39,17 @@ function holderAlive(content: string): boolean {
  */
 async function breakStaleLock(path: string, staleContent: string): Promise<void> {
   const breaker = `${path}.break`;
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(breaker, 'wx', 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     // Breakers hold it for microseconds: one older than a few seconds was left by a breaker
     // that died in between, and is removed.
-    const age = await stat(breaker).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(breaker).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     if (age > 5000) await unlink(breaker).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 20));
     return;
@@ -95,7 +98,12 @@ export async function tryLock(path: string): Promise<PassLock | undefined> {
     const holder = await readFile(path, 'utf8').catch(() => '');
     // Empty: left by an older version killed between create and write (after a few seconds),
     // or a lock just released and not yet re-read.
-    const emptyAndOld = holder === '' && (await stat(path).then((s) => Date.now() - s.mtimeMs > 5000, () => false));
+    const emptyAndOld =
+      holder === '' &&
+      (await stat(path).then(
+        (s) => Date.now() - s.mtimeMs > 5000,
+        () => false,
+      ));
     if ((holder !== '' && !holderAlive(holder)) || emptyAndOld) {
       await breakStaleLock(path, holder);
       continue;
@@ -120,7 +128,10 @@ export async function acquireLock(path: string, waitMs: number): Promise<PassLoc
   for (;;) {
     const lock = await tryLock(path);
     if (lock) return lock;
-    if (Date.now() >= deadline) throw new LockTimeoutError(`${path} is held by pid ${await lockHolder(path)} for longer than ${Math.round(waitMs / 1000)} s`);
+    if (Date.now() >= deadline)
+      throw new LockTimeoutError(
+        `${path} is held by pid ${await lockHolder(path)} for longer than ${Math.round(waitMs / 1000)} s`,
+      );
     await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
   }
 }

@@ -23,7 +23,9 @@ function humanLine(json: string): string {
     const e = JSON.parse(json) as Record<string, unknown>;
     const units = Array.isArray(e.units) ? ` ${(e.units as string[]).join(' ')}` : e.unit ? ` ${String(e.unit)}` : '';
     const what = e.step ? `${String(e.step)}${units}` : String(e.msg ?? '');
-    const tail = [e.reason, e.durationMs !== undefined ? `${String(e.durationMs)} ms` : undefined].filter(Boolean).join(', ');
+    const tail = [e.reason, e.durationMs !== undefined ? `${String(e.durationMs)} ms` : undefined]
+      .filter(Boolean)
+      .join(', ');
     const fail = e.outcome === 'failed' ? ` FAILED: ${String(e.error)}` : '';
     return `${e.app ? `${String(e.app)}: ` : ''}${what}${tail ? ` (${tail})` : ''}${fail}\n`;
   } catch {
@@ -35,8 +37,26 @@ function humanLine(json: string): string {
 export function logOutcome(log: Logger, o: StepOutcome): void {
   const { step } = o;
   const units = 'units' in step ? { units: step.units } : 'unit' in step && step.unit ? { unit: step.unit } : {};
-  const target = 'path' in step ? { path: step.path } : 'container' in step ? { container: step.container } : 'secret' in step ? { secret: step.secret } : 'volume' in step ? { volume: step.volume } : {};
-  const fields = { app: step.app, ...units, ...target, step: step.kind, reason: step.reason, durationMs: o.ms, outcome: o.ok ? 'ok' : 'failed', ...(o.error ? { error: o.error } : {}) };
+  const target =
+    'path' in step
+      ? { path: step.path }
+      : 'container' in step
+        ? { container: step.container }
+        : 'secret' in step
+          ? { secret: step.secret }
+          : 'volume' in step
+            ? { volume: step.volume }
+            : {};
+  const fields = {
+    app: step.app,
+    ...units,
+    ...target,
+    step: step.kind,
+    reason: step.reason,
+    durationMs: o.ms,
+    outcome: o.ok ? 'ok' : 'failed',
+    ...(o.error ? { error: o.error } : {}),
+  };
   if (o.ok) log.info(fields, 'step');
   else log.error(fields, 'step');
 }

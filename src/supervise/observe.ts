@@ -94,7 +94,8 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   });
   // Units known only from files (apps no longer installed, or held): asked about separately.
   const extra = new Set<string>();
-  for (const list of Object.values(files)) for (const f of list) if (f.owned) extra.add(serviceOfUnitFile(f.name) ?? '');
+  for (const list of Object.values(files))
+    for (const f of list) if (f.owned) extra.add(serviceOfUnitFile(f.name) ?? '');
   extra.delete('');
   for (const s of known) extra.delete(s);
   const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
@@ -102,10 +103,12 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   // Rare: a unit of ours systemd does not know though its file is there. Quadlet tells a lost
   // reload (it generates the unit) from a rejected file (it does not).
   const unknown = Object.entries(files).flatMap(([id, list]) =>
-    list.filter((f) => f.owned).flatMap((f) => {
-      const svc = serviceOfUnitFile(f.name);
-      return svc && (units[svc]?.loadState ?? 'not-found') === 'not-found' ? [{ id, svc }] : [];
-    }),
+    list
+      .filter((f) => f.owned)
+      .flatMap((f) => {
+        const svc = serviceOfUnitFile(f.name);
+        return svc && (units[svc]?.loadState ?? 'not-found') === 'not-found' ? [{ id, svc }] : [];
+      }),
   );
   if (unknown.length > 0) {
     const generated = await d.quadlet.servicesOf([...new Set(unknown.map((u) => join(d.unitRoot, u.id)))]);
@@ -139,7 +142,9 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
 
 async function appDirs(root: string): Promise<string[]> {
   try {
-    return (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && isAppId(e.name)).map((e) => e.name);
+    return (await readdir(root, { withFileTypes: true }))
+      .filter((e) => e.isDirectory() && isAppId(e.name))
+      .map((e) => e.name);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;

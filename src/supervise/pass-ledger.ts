@@ -36,7 +36,13 @@ const EMPTY: PassLedger = { version: 1, started: 0, completed: 0, recent: [] };
 export async function readLedger(path: string): Promise<PassLedger> {
   try {
     const doc = JSON.parse(await readFile(path, 'utf8')) as PassLedger;
-    if (doc.version === 1 && Number.isInteger(doc.started) && Number.isInteger(doc.completed) && Array.isArray(doc.recent)) return doc;
+    if (
+      doc.version === 1 &&
+      Number.isInteger(doc.started) &&
+      Number.isInteger(doc.completed) &&
+      Array.isArray(doc.recent)
+    )
+      return doc;
   } catch {
     // missing or damaged
   }

@@ -1,4 +1,12 @@
-import { portKey, type BackoffEntry, type Desired, type DesiredApp, type Observed, type Step, type UnitStatus } from './types.js';
+import {
+  portKey,
+  type BackoffEntry,
+  type Desired,
+  type DesiredApp,
+  type Observed,
+  type Step,
+  type UnitStatus,
+} from './types.js';
 import { planUnitDir, writesFiles, type UnitDirPlan } from '../output/plan-unit-dir.js';
 import { isSupportService, servicesOfUnitFiles } from '../names.js';
 
@@ -26,7 +34,12 @@ export function planSteps(desired: Desired, observed: Observed): Step[] {
   const unloaded = apps.flatMap((app) => servicesOf(app, observed)).filter((s) => observed.generatedNow?.[s] === true);
   if (unloaded.length > 0) {
     const what = unloaded.join(', ');
-    return [{ kind: 'daemonReload', reason: `systemd has not loaded ${what}, which Quadlet generates from the files on disk` }];
+    return [
+      {
+        kind: 'daemonReload',
+        reason: `systemd has not loaded ${what}, which Quadlet generates from the files on disk`,
+      },
+    ];
   }
   return apps.flatMap((app) => planApp(app, observed));
 }
@@ -68,7 +81,9 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
     const owned = existing.filter((f) => f.owned);
     if (owned.length === 0) return [];
     if (servicesOf(app, o).some((s) => isUp(o.units[s]))) return []; // stop first, remove after
-    return owned.map((f) => ({ kind: 'removeUnit', app: app.id, path: `${app.id}/${f.name}`, reason: 'app uninstalled' }) as const);
+    return owned.map(
+      (f) => ({ kind: 'removeUnit', app: app.id, path: `${app.id}/${f.name}`, reason: 'app uninstalled' }) as const,
+    );
   }
   const plan = unitFilePlan(app, o.files);
   // Held (reported by planApp): a file we did not write has one of our names, or the real
@@ -76,13 +91,15 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
   if (!plan || plan.conflicts.length > 0 || (o.rejectedRenders?.[app.id] !== undefined && writesFiles(plan))) return [];
   return plan.changes.flatMap((c): Step[] => {
     const path = `${app.id}/${c.name}`;
-    if (c.action === 'create') return [{ kind: 'writeUnit', app: app.id, path, content: c.after!, reason: 'unit file missing' }];
+    if (c.action === 'create')
+      return [{ kind: 'writeUnit', app: app.id, path, content: c.after!, reason: 'unit file missing' }];
     if (c.action === 'update') {
       const edited = existing.find((f) => f.name === c.name && !f.intact);
       const reason = edited ? 'unit file edited by hand' : 'manifest changed';
       return [{ kind: 'writeUnit', app: app.id, path, content: c.after!, reason }];
     }
-    if (c.action === 'remove') return [{ kind: 'removeUnit', app: app.id, path, reason: 'no longer rendered from the manifest' }];
+    if (c.action === 'remove')
+      return [{ kind: 'removeUnit', app: app.id, path, reason: 'no longer rendered from the manifest' }];
     return [];
   });
 }
@@ -112,7 +129,15 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
   const id = app.id;
   if (app.rendered && o.secrets) {
     for (const s of app.rendered.secrets) {
-      if (!(s.name in o.secrets)) steps.push({ kind: 'ensureSecret', app: id, secret: s.name, length: s.length, alphabet: s.alphabet, reason: 'secret missing' });
+      if (!(s.name in o.secrets))
+        steps.push({
+          kind: 'ensureSecret',
+          app: id,
+          secret: s.name,
+          length: s.length,
+          alphabet: s.alphabet,
+          reason: 'secret missing',
+        });
     }
   }
   const start: string[] = [];
@@ -122,7 +147,10 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
     const u = o.units[svc];
     const backoff = o.backoff[svc];
     if (!u || u.loadState === 'not-found') {
-      const why = o.generatedNow?.[svc] === false ? `Quadlet generates no ${svc} from its file (archy-quadlet explain ${id} says why)` : `${svc} is not known to systemd (did the Quadlet generator reject its file?)`;
+      const why =
+        o.generatedNow?.[svc] === false
+          ? `Quadlet generates no ${svc} from its file (archy-quadlet explain ${id} says why)`
+          : `${svc} is not known to systemd (did the Quadlet generator reject its file?)`;
       steps.push({ kind: 'wait', app: id, unit: svc, reason: why });
       continue;
     }
@@ -139,7 +167,12 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
         break;
       }
       case 'activating':
-        steps.push({ kind: 'wait', app: id, unit: svc, reason: u.subState === 'auto-restart' ? 'restarting after a crash' : 'starting' });
+        steps.push({
+          kind: 'wait',
+          app: id,
+          unit: svc,
+          reason: u.subState === 'auto-restart' ? 'restarting after a crash' : 'starting',
+        });
         break;
       case 'deactivating':
         steps.push({ kind: 'wait', app: id, unit: svc, reason: 'stopping' });
@@ -148,7 +181,12 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
       case 'inactive': {
         if (backoff && o.nowMs < backoff.notBeforeMs) {
           const sec = Math.ceil((backoff.notBeforeMs - o.nowMs) / 1000);
-          steps.push({ kind: 'wait', app: id, unit: svc, reason: `backing off after ${backoff.failures} failure(s): next start in ${sec} s` });
+          steps.push({
+            kind: 'wait',
+            app: id,
+            unit: svc,
+            reason: `backing off after ${backoff.failures} failure(s): next start in ${sec} s`,
+          });
           break;
         }
         const inTheWay = containerInTheWay(app, svc, o);
@@ -160,7 +198,12 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
         if (busy.length > 0) {
           // pasta would fail to bind it: a failed start. It frees up once the container that
           // held it is gone; anything else holding it is shown here until it lets go.
-          steps.push({ kind: 'wait', app: id, unit: svc, reason: `host port ${busy.join(', ')} in use: starting once it is free` });
+          steps.push({
+            kind: 'wait',
+            app: id,
+            unit: svc,
+            reason: `host port ${busy.join(', ')} in use: starting once it is free`,
+          });
           break;
         }
         if (u.activeState === 'failed') {
@@ -194,9 +237,20 @@ function containerInTheWay(app: DesiredApp, svc: string, o: Observed): Step | un
   if (!c || !found) return undefined;
   if (found.app !== app.id) {
     const owner = found.app ? `app ${found.app}` : 'archy-quadlet does not own it';
-    return { kind: 'wait', app: app.id, unit: svc, reason: `a container named ${c.containerName} is in the way (${owner}): remove or rename it` };
+    return {
+      kind: 'wait',
+      app: app.id,
+      unit: svc,
+      reason: `a container named ${c.containerName} is in the way (${owner}): remove or rename it`,
+    };
   }
-  if (found.state === 'stopping') return { kind: 'wait', app: app.id, unit: svc, reason: `a container of an older run holds the name ${c.containerName}: stopping` };
+  if (found.state === 'stopping')
+    return {
+      kind: 'wait',
+      app: app.id,
+      unit: svc,
+      reason: `a container of an older run holds the name ${c.containerName}: stopping`,
+    };
   const running = !['created', 'configured', 'exited', 'stopped', 'dead'].includes(found.state);
   return {
     kind: 'clearStaleContainer',
@@ -205,7 +259,9 @@ function containerInTheWay(app: DesiredApp, svc: string, o: Observed): Step | un
     container: c.containerName,
     running,
     timeoutSec: c.stopTimeoutSec,
-    reason: running ? `a container of an older run (${found.state}) holds the name ${c.containerName}: stopping it` : `a container of an older run (${found.state}) holds the name ${c.containerName}: removing it`,
+    reason: running
+      ? `a container of an older run (${found.state}) holds the name ${c.containerName}: stopping it`
+      : `a container of an older run (${found.state}) holds the name ${c.containerName}: removing it`,
   };
 }
 
@@ -218,7 +274,14 @@ function busyPortsOf(app: DesiredApp, svc: string, o: Observed): string[] {
 function backoffStep(app: string, unit: string, prior: BackoffEntry | undefined, nowMs: number): Step {
   const failures = (prior?.failures ?? 0) + 1;
   const delaySec = Math.min(BACKOFF.capSec, BACKOFF.baseSec * 2 ** (failures - 1));
-  return { kind: 'setBackoff', app, unit, failures, notBeforeMs: nowMs + delaySec * 1000, reason: `failure ${failures}: next retry no sooner than ${delaySec} s` };
+  return {
+    kind: 'setBackoff',
+    app,
+    unit,
+    failures,
+    notBeforeMs: nowMs + delaySec * 1000,
+    reason: `failure ${failures}: next retry no sooner than ${delaySec} s`,
+  };
 }
 
 function planStopped(app: DesiredApp, o: Observed, services: string[]): Step[] {
@@ -236,13 +299,32 @@ function planStopped(app: DesiredApp, o: Observed, services: string[]): Step[] {
       // A Notify=healthy unit that has not passed its first health check ignores a stop
       // until TimeoutStopSec: stopping the container ends it within its own stop timeout.
       if (c?.readiness && u.subState !== 'auto-restart') {
-        steps.push({ kind: 'stopContainer', app: app.id, container: c.containerName, timeoutSec: c.stopTimeoutSec, reason: 'stopping while still starting (health check not passed yet)' });
+        steps.push({
+          kind: 'stopContainer',
+          app: app.id,
+          container: c.containerName,
+          timeoutSec: c.stopTimeoutSec,
+          reason: 'stopping while still starting (health check not passed yet)',
+        });
       }
-    } else if (u.activeState === 'deactivating') steps.push({ kind: 'wait', app: app.id, unit: svc, reason: 'stopping' });
+    } else if (u.activeState === 'deactivating')
+      steps.push({ kind: 'wait', app: app.id, unit: svc, reason: 'stopping' });
     else if (u.activeState === 'failed') reset.push(svc);
   }
-  if (stop.length > 0) steps.unshift({ kind: 'stop', app: app.id, units: stop, reason: app.intent === 'absent' ? 'app uninstalled' : 'app should be stopped' });
-  if (reset.length > 0) steps.push({ kind: 'resetFailed', app: app.id, units: reset, reason: 'stopped: a failure of a stopped app is not news' });
+  if (stop.length > 0)
+    steps.unshift({
+      kind: 'stop',
+      app: app.id,
+      units: stop,
+      reason: app.intent === 'absent' ? 'app uninstalled' : 'app should be stopped',
+    });
+  if (reset.length > 0)
+    steps.push({
+      kind: 'resetFailed',
+      app: app.id,
+      units: reset,
+      reason: 'stopped: a failure of a stopped app is not news',
+    });
   return steps;
 }
 
@@ -253,28 +335,43 @@ function planAbsent(app: DesiredApp, o: Observed): Step[] {
   const containers = [...new Set([...containerServicesOf(app, o), ...all.filter((s) => !isSupportService(s))])];
   const support = all.filter(isSupportService);
   const stopping = planStopped(app, o, [...support, ...containers]);
-  if (stopping.length > 0 || all.some((s) => isUp(o.units[s])) || (o.files[app.id] ?? []).some((f) => f.owned)) return stopping;
+  if (stopping.length > 0 || all.some((s) => isUp(o.units[s])) || (o.files[app.id] ?? []).some((f) => f.owned))
+    return stopping;
   const steps: Step[] = [];
   for (const [name, c] of Object.entries(o.containers ?? {})) {
-    if (c.app === app.id) steps.push({ kind: 'removeContainer', app: app.id, container: name, reason: 'container left behind by an uninstalled app' });
+    if (c.app === app.id)
+      steps.push({
+        kind: 'removeContainer',
+        app: app.id,
+        container: name,
+        reason: 'container left behind by an uninstalled app',
+      });
   }
   if (steps.length > 0) return steps; // containers first: a network or image in use cannot go
   // Not data: the app's network and the images built for it go with it.
   for (const [name, owner] of Object.entries(o.networks ?? {})) {
-    if (owner === app.id) steps.push({ kind: 'removeNetwork', app: app.id, network: name, reason: 'network of an uninstalled app' });
+    if (owner === app.id)
+      steps.push({ kind: 'removeNetwork', app: app.id, network: name, reason: 'network of an uninstalled app' });
   }
   for (const [id, owner] of Object.entries(o.images ?? {})) {
-    if (owner === app.id) steps.push({ kind: 'removeImage', app: app.id, image: id, reason: 'image built for an uninstalled app' });
+    if (owner === app.id)
+      steps.push({ kind: 'removeImage', app: app.id, image: id, reason: 'image built for an uninstalled app' });
   }
   if (app.purge) {
     for (const [name, owner] of Object.entries(o.volumes ?? {})) {
       if (owner === app.id) steps.push({ kind: 'removeVolume', app: app.id, volume: name, reason: 'purge: app data' });
     }
     for (const [name, owner] of Object.entries(o.secrets ?? {})) {
-      if (owner === app.id) steps.push({ kind: 'removeSecret', app: app.id, secret: name, reason: 'purge: app secret' });
+      if (owner === app.id)
+        steps.push({ kind: 'removeSecret', app: app.id, secret: name, reason: 'purge: app secret' });
     }
   }
-  if (steps.length === 0 && !app.orphan) steps.push({ kind: 'forgetApp', app: app.id, reason: app.purge ? 'uninstalled and purged' : 'uninstalled (volumes and secrets kept)' });
+  if (steps.length === 0 && !app.orphan)
+    steps.push({
+      kind: 'forgetApp',
+      app: app.id,
+      reason: app.purge ? 'uninstalled and purged' : 'uninstalled (volumes and secrets kept)',
+    });
   return steps;
 }
 
@@ -302,11 +399,16 @@ export function servicesOf(app: DesiredApp, o: Observed): string[] {
  * Whether this pass must ask Podman (secrets, volumes, containers): only when an app is
  * on its way somewhere. A converged node costs no Podman process.
  */
-export function needsPodman(desired: Desired, units: Record<string, UnitStatus>, files: Observed['files'] = {}): boolean {
+export function needsPodman(
+  desired: Desired,
+  units: Record<string, UnitStatus>,
+  files: Observed['files'] = {},
+): boolean {
   return desired.apps.some((app) => {
     // An uninstall needs Podman only for its last steps (leftover containers, network, images,
     // purge): while its units still stop or its files are still there, it is not asked.
-    if (app.intent === 'absent') return !(files[app.id] ?? []).some((f) => f.owned) && !(app.rendered?.services ?? []).some((s) => isUp(units[s]));
+    if (app.intent === 'absent')
+      return !(files[app.id] ?? []).some((f) => f.owned) && !(app.rendered?.services ?? []).some((s) => isUp(units[s]));
     if (app.intent !== 'running') return false;
     return (app.rendered?.containers ?? []).some((c) => units[c.service]?.activeState !== 'active');
   });

@@ -51,10 +51,15 @@ export function podmanCli(bin = 'podman'): Podman {
   const run = async (args: string[], env?: Record<string, string>, timeout = 60_000) => {
     const { execa } = await import('execa'); // loaded only when a pass needs Podman
     const r = await execa(bin, args, { timeout, reject: false, stdin: 'ignore', ...(env ? { env } : {}) });
-    if (r.exitCode !== 0) throw new Error(`podman ${args[0]} ${args[1] ?? ''}: ${String(r.stderr || r.shortMessage).trim()}`);
+    if (r.exitCode !== 0)
+      throw new Error(`podman ${args[0]} ${args[1] ?? ''}: ${String(r.stderr || r.shortMessage).trim()}`);
     return r.stdout;
   };
-  const byLabel = (json: string, nameOf: (x: Record<string, unknown>) => string, labelsOf: (x: Record<string, unknown>) => unknown) => {
+  const byLabel = (
+    json: string,
+    nameOf: (x: Record<string, unknown>) => string,
+    labelsOf: (x: Record<string, unknown>) => unknown,
+  ) => {
     const out: Record<string, string> = {};
     for (const x of (JSON.parse(json || '[]') as Array<Record<string, unknown>>) ?? []) {
       const labels = (labelsOf(x) ?? {}) as Record<string, string>;
@@ -73,38 +78,81 @@ export function podmanCli(bin = 'podman'): Podman {
       const names = await secretNames();
       if (names.length === 0) return {};
       const inspected = await run(['secret', 'inspect', ...names]);
-      return byLabel(inspected, (x) => String((x.Spec as Record<string, unknown>)?.Name ?? ''), (x) => (x.Spec as Record<string, unknown>)?.Labels);
+      return byLabel(
+        inspected,
+        (x) => String((x.Spec as Record<string, unknown>)?.Name ?? ''),
+        (x) => (x.Spec as Record<string, unknown>)?.Labels,
+      );
     },
     async createSecret(name, app, value) {
       // Through the environment of this one podman process (readable only by its owner):
       // never on a command line, never in a file. (`-` for stdin refuses Node's socket pipes.)
-      await run(['secret', 'create', '--env', '--label', `${LABEL_APP}=${app}`, '--label', `${LABEL_MANAGED_BY}=archy-quadlet`, name, 'ARCHY_QUADLET_SECRET_VALUE'], {
-        ARCHY_QUADLET_SECRET_VALUE: value,
-      });
+      await run(
+        [
+          'secret',
+          'create',
+          '--env',
+          '--label',
+          `${LABEL_APP}=${app}`,
+          '--label',
+          `${LABEL_MANAGED_BY}=archy-quadlet`,
+          name,
+          'ARCHY_QUADLET_SECRET_VALUE',
+        ],
+        {
+          ARCHY_QUADLET_SECRET_VALUE: value,
+        },
+      );
     },
     async removeSecret(name) {
       await run(['secret', 'rm', name]);
     },
     async volumes() {
-      return byLabel(await run(['volume', 'ls', '--filter', MANAGED, '--format', 'json']), (x) => String(x.Name), (x) => x.Labels);
+      return byLabel(
+        await run(['volume', 'ls', '--filter', MANAGED, '--format', 'json']),
+        (x) => String(x.Name),
+        (x) => x.Labels,
+      );
     },
     async removeVolume(name) {
       await run(['volume', 'rm', '--force', name]);
     },
     async containers() {
       const out: Record<string, ObservedContainer> = {};
-      for (const x of (JSON.parse((await run(['ps', '--all', '--format', 'json'])) || '[]') as Array<Record<string, unknown>>) ?? []) {
+      for (const x of (JSON.parse((await run(['ps', '--all', '--format', 'json'])) || '[]') as Array<
+        Record<string, unknown>
+      >) ?? []) {
         const labels = (x.Labels ?? {}) as Record<string, string>;
         const app = labels[LABEL_MANAGED_BY] === 'archy-quadlet' ? labels[LABEL_APP] : undefined;
         const ports = ((x.Ports ?? []) as Array<Record<string, unknown>>).map(
-          (p): HostPort => ({ hostIp: String(p.host_ip ?? ''), hostPort: Number(p.host_port), protocol: String(p.protocol ?? 'tcp'), range: Number(p.range ?? 1) || 1 }),
+          (p): HostPort => ({
+            hostIp: String(p.host_ip ?? ''),
+            hostPort: Number(p.host_port),
+            protocol: String(p.protocol ?? 'tcp'),
+            range: Number(p.range ?? 1) || 1,
+          }),
         );
-        out[String((x.Names as string[])?.[0] ?? '')] = { ...(app ? { app } : {}), state: String(x.State ?? 'unknown'), ports };
+        out[String((x.Names as string[])?.[0] ?? '')] = {
+          ...(app ? { app } : {}),
+          state: String(x.State ?? 'unknown'),
+          ports,
+        };
       }
       return out;
     },
     async appContainers(app) {
-      const list = JSON.parse((await run(['ps', '--all', '--filter', `label=${LABEL_APP}=${app}`, '--filter', MANAGED, '--format', 'json'])) || '[]') as Array<{ Names?: string[]; State?: string; Status?: string }>;
+      const list = JSON.parse(
+        (await run([
+          'ps',
+          '--all',
+          '--filter',
+          `label=${LABEL_APP}=${app}`,
+          '--filter',
+          MANAGED,
+          '--format',
+          'json',
+        ])) || '[]',
+      ) as Array<{ Names?: string[]; State?: string; Status?: string }>;
       const out: Record<string, { state: string; health?: string }> = {};
       for (const c of list) {
         const health = /\((healthy|unhealthy|starting)\)/.exec(c.Status ?? '')?.[1];
@@ -114,10 +162,16 @@ export function podmanCli(bin = 'podman'): Podman {
     },
     async imageExists(ref) {
       const { execa } = await import('execa');
-      return (await execa(bin, ['image', 'exists', ref], { reject: false, timeout: 20_000, stdin: 'ignore' })).exitCode === 0;
+      return (
+        (await execa(bin, ['image', 'exists', ref], { reject: false, timeout: 20_000, stdin: 'ignore' })).exitCode === 0
+      );
     },
     async networks() {
-      return byLabel(await run(['network', 'ls', '--filter', MANAGED, '--format', 'json']), (x) => String(x.name), (x) => x.labels);
+      return byLabel(
+        await run(['network', 'ls', '--filter', MANAGED, '--format', 'json']),
+        (x) => String(x.name),
+        (x) => x.labels,
+      );
     },
     async removeNetwork(name) {
       // Without --force: a network some container still uses is not ours to break.
@@ -126,7 +180,11 @@ export function podmanCli(bin = 'podman'): Podman {
       });
     },
     async images() {
-      return byLabel(await run(['images', '--all', '--filter', MANAGED, '--format', 'json']), (x) => String(x.Id), (x) => x.Labels);
+      return byLabel(
+        await run(['images', '--all', '--filter', MANAGED, '--format', 'json']),
+        (x) => String(x.Id),
+        (x) => x.Labels,
+      );
     },
     async removeImage(id) {
       await run(['image', 'rm', '--ignore', id]);

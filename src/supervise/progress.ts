@@ -18,7 +18,15 @@ export interface Progress {
 
 /** Images worth asking about: of containers whose unit is starting and which have no container yet. */
 export function imagesToProbe(app: DesiredApp, o: Observed, existing: Record<string, unknown>): string[] {
-  return (app.rendered?.containers ?? []).filter((c) => o.units[c.service]?.activeState === 'activating' && !(c.containerName in existing) && c.image && !c.buildService).map((c) => c.image!);
+  return (app.rendered?.containers ?? [])
+    .filter(
+      (c) =>
+        o.units[c.service]?.activeState === 'activating' &&
+        !(c.containerName in existing) &&
+        c.image &&
+        !c.buildService,
+    )
+    .map((c) => c.image!);
 }
 
 export function appProgress(app: DesiredApp, o: Observed, f: ContainerFacts): Progress {
@@ -32,13 +40,15 @@ export function appProgress(app: DesiredApp, o: Observed, f: ContainerFacts): Pr
     if (!u) continue;
     if (u.activeState === 'deactivating') return { phase: 'stopping', unit: c.service };
     if (u.activeState !== 'activating') continue;
-    if (u.subState === 'auto-restart') return { phase: 'restarting', unit: c.service, detail: `after a crash (${u.nRestarts} restart(s))` };
+    if (u.subState === 'auto-restart')
+      return { phase: 'restarting', unit: c.service, detail: `after a crash (${u.nRestarts} restart(s))` };
     const ctr = f.containers[c.containerName];
     if (!ctr) {
       if (c.image && f.images[c.image] === false) return { phase: 'pulling', unit: c.service, detail: c.image };
       return { phase: 'starting', unit: c.service };
     }
-    if (ctr.state === 'running' && c.readiness) return { phase: 'waiting for health', unit: c.service, detail: ctr.health ? `health: ${ctr.health}` : '' };
+    if (ctr.state === 'running' && c.readiness)
+      return { phase: 'waiting for health', unit: c.service, detail: ctr.health ? `health: ${ctr.health}` : '' };
     return { phase: 'starting', unit: c.service, detail: `container ${ctr.state}` };
   }
   const up = containers.every((c) => o.units[c.service]?.activeState === 'active');

@@ -14,7 +14,7 @@ import type { DesiredApp } from './types.js';
  */
 export interface RenderCache {
   version: 1;
-  entries: Record<string, { key: string; rendered: NonNullable<DesiredApp["rendered"]> }>;
+  entries: Record<string, { key: string; rendered: NonNullable<DesiredApp['rendered']> }>;
 }
 
 const FILE = 'render-cache.json';
@@ -28,8 +28,16 @@ export function buildId(): string {
   }
 }
 
-export function cacheKey(parts: { build: string; manifest: string; appsDir: string; dataDir: string; startAtBoot: boolean }): string {
-  return createHash('sha256').update(JSON.stringify([parts.build, parts.appsDir, parts.dataDir, parts.startAtBoot, parts.manifest])).digest('hex');
+export function cacheKey(parts: {
+  build: string;
+  manifest: string;
+  appsDir: string;
+  dataDir: string;
+  startAtBoot: boolean;
+}): string {
+  return createHash('sha256')
+    .update(JSON.stringify([parts.build, parts.appsDir, parts.dataDir, parts.startAtBoot, parts.manifest]))
+    .digest('hex');
 }
 
 export async function readRenderCache(stateDir: string): Promise<RenderCache> {

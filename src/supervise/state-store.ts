@@ -35,11 +35,14 @@ export function parseState(text: string, file: string): SupervisorState {
   }
   const d = doc as Partial<SupervisorState>;
   if (d === null || typeof d !== 'object' || Array.isArray(d)) throw corrupt(file, 'not an object');
-  if (d.version !== 1) throw corrupt(file, `unknown version ${JSON.stringify(d.version)} (this archy-quadlet reads version 1)`);
-  if (d.apps === null || typeof d.apps !== 'object' || Array.isArray(d.apps)) throw corrupt(file, '"apps" is not an object');
+  if (d.version !== 1)
+    throw corrupt(file, `unknown version ${JSON.stringify(d.version)} (this archy-quadlet reads version 1)`);
+  if (d.apps === null || typeof d.apps !== 'object' || Array.isArray(d.apps))
+    throw corrupt(file, '"apps" is not an object');
   for (const [id, a] of Object.entries(d.apps)) {
     if (!isAppId(id)) throw corrupt(file, `"${id.slice(0, 60)}" is not an app id`);
-    if (!a || typeof a !== 'object' || !INTENTS.has((a as AppIntent).intent)) throw corrupt(file, `app "${id}" has no valid intent`);
+    if (!a || typeof a !== 'object' || !INTENTS.has((a as AppIntent).intent))
+      throw corrupt(file, `app "${id}" has no valid intent`);
   }
   return d as SupervisorState;
 }
@@ -72,7 +75,10 @@ export async function readState(stateDir: string): Promise<SupervisorState> {
 export async function writeState(stateDir: string, state: SupervisorState): Promise<void> {
   await makeDir(stateDir, 0o700);
   const file = join(stateDir, STATE_FILE);
-  const sorted: SupervisorState = { version: 1, apps: Object.fromEntries(Object.entries(state.apps).sort(([a], [b]) => (a < b ? -1 : 1))) };
+  const sorted: SupervisorState = {
+    version: 1,
+    apps: Object.fromEntries(Object.entries(state.apps).sort(([a], [b]) => (a < b ? -1 : 1))),
+  };
   const text = `${JSON.stringify(sorted, null, 2)}\n`;
   await writeFileAtomic(file, text, 0o600);
   await writeFileAtomic(`${file}.bak`, text, 0o600);
@@ -89,7 +95,10 @@ export async function updateState(stateDir: string, change: (s: SupervisorState)
 /** Crash-loop backoff per unit: operational memory; a damaged file only means starting afresh. */
 export async function readBackoff(stateDir: string): Promise<Record<string, BackoffEntry>> {
   try {
-    const doc = JSON.parse(await readFile(join(stateDir, BACKOFF_FILE), 'utf8')) as { version?: number; units?: Record<string, BackoffEntry> };
+    const doc = JSON.parse(await readFile(join(stateDir, BACKOFF_FILE), 'utf8')) as {
+      version?: number;
+      units?: Record<string, BackoffEntry>;
+    };
     return doc.version === 1 && doc.units && typeof doc.units === 'object' ? doc.units : {};
   } catch {
     return {};

@@ -2,7 +2,15 @@ import type { Desired, Observed, UnitStatus } from './types.js';
 import { containerServicesOf, servicesOf } from './plan-steps.js';
 
 export type UnitState = 'running' | 'starting' | 'restarting' | 'stopping' | 'stopped' | 'failed' | 'missing';
-export type AppState = 'running' | 'starting' | 'stopping' | 'stopped' | 'failed' | 'partial' | 'uninstalling' | 'not-installed';
+export type AppState =
+  | 'running'
+  | 'starting'
+  | 'stopping'
+  | 'stopped'
+  | 'failed'
+  | 'partial'
+  | 'uninstalling'
+  | 'not-installed';
 
 export interface UnitView {
   unit: string;
@@ -90,7 +98,11 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
       converged: (app.intent === 'running' && state === 'running') || (app.intent === 'stopped' && state === 'stopped'),
       units,
       ...(failed ? { lastFailure: `${failed.unit}: ${failed.failure}` } : {}),
-      ...(backoff ? { backoff: `${backoff.failures} failure(s); next start in ${Math.ceil((backoff.notBeforeMs - observed.nowMs) / 1000)} s` } : {}),
+      ...(backoff
+        ? {
+            backoff: `${backoff.failures} failure(s); next start in ${Math.ceil((backoff.notBeforeMs - observed.nowMs) / 1000)} s`,
+          }
+        : {}),
       ...(app.error ? { error: app.error } : {}),
     };
   });

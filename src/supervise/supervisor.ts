@@ -36,7 +36,7 @@ export interface Supervisor {
 }
 
 export function createSupervisor(paths: Paths, env: Record<string, string | undefined>, log: Logger): Supervisor {
-  const runtime = env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.startsWith('/') ? env.XDG_RUNTIME_DIR : paths.stateDir;
+  const runtime = env.XDG_RUNTIME_DIR?.startsWith('/') ? env.XDG_RUNTIME_DIR : paths.stateDir;
   return {
     paths,
     systemctl: userSystemctl(),
@@ -206,7 +206,15 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
   if (outcomes.length > 0) {
     const slowest = outcomes.reduce((a, b) => (b.ms > a.ms ? b : a));
     const ms = Math.round(performance.now() - t0);
-    sv.log.info({ durationMs: ms, batches: applied.length, steps: outcomes.length, slowest: `${slowest.step.kind} ${slowest.step.app ?? ''} ${slowest.ms} ms`.trim() }, 'pass timing');
+    sv.log.info(
+      {
+        durationMs: ms,
+        batches: applied.length,
+        steps: outcomes.length,
+        slowest: `${slowest.step.kind} ${slowest.step.app ?? ''} ${slowest.ms} ms`.trim(),
+      },
+      'pass timing',
+    );
   }
   return { applied, pending, converged: pending.length === 0, errors };
 }

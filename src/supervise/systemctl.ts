@@ -92,10 +92,15 @@ export function userSystemctl(bin = 'systemctl'): Systemctl {
   const run = (args: string[]) =>
     new Promise<string>((resolve, reject) => {
       calls++;
-      execFile(bin, ['--user', ...args], { timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-        if (err) reject(new Error(systemctlError(args, (stderr || stdout || err.message).trim())));
-        else resolve(stdout);
-      });
+      execFile(
+        bin,
+        ['--user', ...args],
+        { timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+        (err, stdout, stderr) => {
+          if (err) reject(new Error(systemctlError(args, (stderr || stdout || err.message).trim())));
+          else resolve(stdout);
+        },
+      );
     });
   return {
     get calls() {

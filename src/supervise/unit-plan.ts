@@ -11,7 +11,11 @@ export async function nodeUnitPlan(sv: Supervisor, appIds: string[]): Promise<Re
   const { desired, observed } = await currentView(sv);
   const wanted = (id: string) => appIds.length === 0 || appIds.includes(id);
   const apps: AppRenderReport[] = [];
-  const report = (id: string, status: AppRenderReport['status'], parts: Partial<AppRenderReport> = {}): AppRenderReport => ({
+  const report = (
+    id: string,
+    status: AppRenderReport['status'],
+    parts: Partial<AppRenderReport> = {},
+  ): AppRenderReport => ({
     id,
     file: `${sv.paths.appsDir}/${id}/manifest.yml`,
     status,
@@ -23,13 +27,21 @@ export async function nodeUnitPlan(sv: Supervisor, appIds: string[]): Promise<Re
   for (const app of desired.apps.filter((a) => wanted(a.id))) {
     const onDisk = observed.files[app.id] ?? [];
     if (app.intent === 'absent') {
-      const changes = onDisk.filter((f) => f.owned).map((f) => ({ name: f.name, action: 'remove' as const, before: f.content }));
+      const changes = onDisk
+        .filter((f) => f.owned)
+        .map((f) => ({ name: f.name, action: 'remove' as const, before: f.content }));
       apps.push(report(app.id, changes.length > 0 ? 'removed' : 'unchanged', { changes }));
       continue;
     }
     const plan = unitFilePlan(app, observed.files);
     if (!plan) {
-      const error = { file: `${sv.paths.appsDir}/${app.id}/manifest.yml`, line: 0, col: 0, field: '(manifest)', message: app.error ?? 'unusable' };
+      const error = {
+        file: `${sv.paths.appsDir}/${app.id}/manifest.yml`,
+        line: 0,
+        col: 0,
+        field: '(manifest)',
+        message: app.error ?? 'unusable',
+      };
       apps.push(report(app.id, 'invalid', { errors: [error] }));
       continue;
     }
@@ -56,8 +68,15 @@ export async function nodeUnitPlan(sv: Supervisor, appIds: string[]): Promise<Re
   const known = new Set(desired.apps.map((a) => a.id));
   for (const [id, files] of Object.entries(observed.files)) {
     if (known.has(id) || !wanted(id)) continue;
-    const changes = files.filter((f) => f.owned).map((f) => ({ name: f.name, action: 'remove' as const, before: f.content }));
+    const changes = files
+      .filter((f) => f.owned)
+      .map((f) => ({ name: f.name, action: 'remove' as const, before: f.content }));
     if (changes.length > 0) apps.push(report(id, 'removed', { changes }));
   }
-  return { outDir: sv.paths.unitRoot, dryRun: true, generator: { checked: true }, apps: apps.sort((a, b) => (a.id < b.id ? -1 : 1)) };
+  return {
+    outDir: sv.paths.unitRoot,
+    dryRun: true,
+    generator: { checked: true },
+    apps: apps.sort((a, b) => (a.id < b.id ? -1 : 1)),
+  };
 }

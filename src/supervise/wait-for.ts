@@ -35,7 +35,13 @@ export function appSettled(r: Pick<PassReport, 'pending'>, app: string): boolean
  * flight; when a step is due, asks for a pass (which another caller's pass may serve).
  * Podman is asked only while a container is starting (is it pulling? waiting for health?).
  */
-export async function waitFor(sv: Supervisor, app: string, change: string, first: PassReport, o: WaitOptions = {}): Promise<WaitResult> {
+export async function waitFor(
+  sv: Supervisor,
+  app: string,
+  change: string,
+  first: PassReport,
+  o: WaitOptions = {},
+): Promise<WaitResult> {
   const started = sv.clock.nowMs();
   let report = first;
   let progress: Progress | undefined;
@@ -52,14 +58,17 @@ export async function waitFor(sv: Supervisor, app: string, change: string, first
       });
       const containers = starting ? await sv.podman.appContainers(app).catch(() => ({})) : {};
       const images: Record<string, boolean> = {};
-      for (const ref of imagesToProbe(desiredApp, view.observed, containers)) images[ref] = await sv.podman.imageExists(ref);
+      for (const ref of imagesToProbe(desiredApp, view.observed, containers))
+        images[ref] = await sv.podman.imageExists(ref);
       progress = appProgress(desiredApp, view.observed, { containers, images });
       const text = JSON.stringify(progress);
-      if (text !== lastText) o.onProgress?.({ ...progress, elapsedSec: Math.round((sv.clock.nowMs() - started) / 1000) });
+      if (text !== lastText)
+        o.onProgress?.({ ...progress, elapsedSec: Math.round((sv.clock.nowMs() - started) / 1000) });
       lastText = text;
     }
     if (appSettled(report, app)) return { report, settled: true, limitSec, ...(progress ? { progress } : {}) };
-    if (sv.clock.nowMs() - started >= limitSec * 1000) return { report, settled: false, limitSec, ...(progress ? { progress } : {}) };
+    if (sv.clock.nowMs() - started >= limitSec * 1000)
+      return { report, settled: false, limitSec, ...(progress ? { progress } : {}) };
     await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
     view = await currentView(sv);
     const planned = planSteps(view.desired, view.observed);

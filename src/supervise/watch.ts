@@ -32,7 +32,10 @@ export async function watchAndReconcile(sv: Supervisor, o: WatchOptions): Promis
       return;
     }
     running = requestPass(sv)
-      .then((r) => o.onPass?.(trigger, r), (e: Error) => o.onPass?.(trigger, e))
+      .then(
+        (r) => o.onPass?.(trigger, r),
+        (e: Error) => o.onPass?.(trigger, e),
+      )
       .finally(() => {
         running = undefined;
         if (again !== undefined) {

@@ -30,7 +30,11 @@ describe.runIf(enabled)('the generator hook at boot', () => {
   it('is installed by setup --system and never fails, even on a state file it cannot read', async () => {
     expect(readFileSync(GENERATOR, 'utf8')).toContain('dist/cli/generator.js');
     const dirs = ['/tmp/aq-gen-n', '/tmp/aq-gen-e', '/tmp/aq-gen-l'];
-    await asUser(['bash', '-c', `mkdir -p ${dirs.join(' ')} ~/.local/state/archy-quadlet && echo garbage > ~/.local/state/archy-quadlet/state.json`]);
+    await asUser([
+      'bash',
+      '-c',
+      `mkdir -p ${dirs.join(' ')} ~/.local/state/archy-quadlet && echo garbage > ~/.local/state/archy-quadlet/state.json`,
+    ]);
     const r = await asUser([GENERATOR, ...dirs], { reject: false });
     expect(r.exitCode).toBe(0);
     expect(String(r.stderr)).toMatch(/archy-quadlet-generator: the state file .* is unreadable/);
@@ -50,7 +54,9 @@ describe.runIf(enabled)('the generator hook at boot', () => {
     expect(await waitHttp(18091, '/', 90_000)).toBe('ok\n');
     expect(await http(18081)).toBeUndefined();
     expect(readFileSync(unitFile, 'utf8')).toBe(before); // the generator wrote only systemd's directory
-    const fragment = String((await asUser(['systemctl', '--user', 'show', '-p', 'FragmentPath', 'web.service'])).stdout);
+    const fragment = String(
+      (await asUser(['systemctl', '--user', 'show', '-p', 'FragmentPath', 'web.service'])).stdout,
+    );
     expect(fragment).toMatch(/generator\.early\/web\.service/);
     await node.aq(['reconcile']);
     expect(readFileSync(unitFile, 'utf8')).toContain('PublishPort=127.0.0.1:18091:8080');

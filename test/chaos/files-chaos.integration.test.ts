@@ -28,7 +28,11 @@ describe.runIf(enabled)('chaos: files', () => {
     await asUser(['sed', '-i', 's/^PublishPort=.*/PublishPort=127.0.0.1:18999:8080/', webUnit()]);
     run.broke();
     const r = await node().aq(['reconcile', '--dry-run', '--json']);
-    expect(JSON.parse(r.stdout).plan[0]).toMatchObject({ kind: 'writeUnit', path: 'web/web.container', reason: 'unit file edited by hand' });
+    expect(JSON.parse(r.stdout).plan[0]).toMatchObject({
+      kind: 'writeUnit',
+      path: 'web/web.container',
+      reason: 'unit file edited by hand',
+    });
     await node().aq(['reconcile']);
     expect(readFileSync(webUnit(), 'utf8')).toBe(good);
     expect(await waitHttp(18081)).toBe('ok\n');
@@ -45,7 +49,10 @@ describe.runIf(enabled)('chaos: files', () => {
     const webId = await containerId('web');
     const breaks: Array<[string, RegExp]> = [
       ['schemaVersion: 1\nid: web\ncontainers: [ {name: web, image: \n  - : :\n', /manifest\.yml:\d+:\d+: .*/],
-      [original.replace('hostPort: 18081', 'hostPort: "eighteen"'), /manifest\.yml:\d+:\d+: containers\[0\]\.ports\[0\]\.hostPort: /],
+      [
+        original.replace('hostPort: 18081', 'hostPort: "eighteen"'),
+        /manifest\.yml:\d+:\d+: containers\[0\]\.ports\[0\]\.hostPort: /,
+      ],
     ];
     for (const [text, error] of breaks) {
       writeFileSync(manifest, text);
@@ -102,7 +109,14 @@ describe.runIf(enabled)('chaos: files', () => {
     const root = node().unitRoot;
     const saved = `/tmp/aq-units-saved-${process.pid}`;
     cpSync(root, saved, { recursive: true });
-    await execa('mount', ['-t', 'tmpfs', '-o', `size=64k,mode=0755,uid=${node().user.uid},gid=${node().user.gid}`, 'archy-chaos', root]);
+    await execa('mount', [
+      '-t',
+      'tmpfs',
+      '-o',
+      `size=64k,mode=0755,uid=${node().user.uid},gid=${node().user.gid}`,
+      'archy-chaos',
+      root,
+    ]);
     const manifest = join(node().appsDir, 'web/manifest.yml');
     const original = readFileSync(manifest, 'utf8');
     try {
@@ -117,12 +131,20 @@ describe.runIf(enabled)('chaos: files', () => {
       expect(r.stderr).toMatch(/no space left on device/i);
       expect(r.stderr).not.toMatch(/^\s+at /m);
       expect(readFileSync(webUnit(), 'utf8'), 'the old unit is intact').toBe(good);
-      expect(readdirSync(join(root, 'web')).filter((f) => f.startsWith('.')), 'no temp file left').toEqual([]);
+      expect(
+        readdirSync(join(root, 'web')).filter((f) => f.startsWith('.')),
+        'no temp file left',
+      ).toEqual([]);
       expect(await http(18081)).toBe('ok\n');
       rmSync(`${root}/.filler`);
       await node().aq(['reconcile']);
       expect(readFileSync(webUnit(), 'utf8')).toContain('18091');
-      await waitFor('web on its new port', async () => ((await http(18091)) === 'ok\n' ? true : undefined), 60_000, 500);
+      await waitFor(
+        'web on its new port',
+        async () => ((await http(18091)) === 'ok\n' ? true : undefined),
+        60_000,
+        500,
+      );
       run.recovered();
     } finally {
       writeFileSync(manifest, original);

@@ -23,7 +23,9 @@ describe.runIf(enabled)('chaos: reboot', () => {
     expect(await http(18084)).toBeUndefined();
     expect(await containers()).not.toContain('slowstop');
     expect(await node().status('slowstop')).toMatchObject({ desired: 'stopped', state: 'stopped', converged: true });
-    const failed = String((await asUser(['systemctl', '--user', 'list-units', '--failed', '--plain', '--no-legend'])).stdout).trim();
+    const failed = String(
+      (await asUser(['systemctl', '--user', 'list-units', '--failed', '--plain', '--no-legend'])).stdout,
+    ).trim();
     expect(failed).toBe('');
     run.recovered();
     await node().aq(['start', 'slowstop', '--wait', '--timeout', '60']);

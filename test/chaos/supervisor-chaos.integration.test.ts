@@ -13,10 +13,13 @@ import { chaosIt } from './chaos.js';
 const enabled = requireLab('user-manager');
 const node = useLabNode(enabled);
 
-const installed = async (app: string) => JSON.parse((await node().aq(['status', '--json'])).stdout).apps.some((a: { id: string }) => a.id === app);
+const installed = async (app: string) =>
+  JSON.parse((await node().aq(['status', '--json'])).stdout).apps.some((a: { id: string }) => a.id === app);
 
 async function failedUnits(): Promise<string> {
-  return String((await asUser(['systemctl', '--user', 'list-units', '--failed', '--plain', '--no-legend'])).stdout).trim();
+  return String(
+    (await asUser(['systemctl', '--user', 'list-units', '--failed', '--plain', '--no-legend'])).stdout,
+  ).trim();
 }
 
 describe.runIf(enabled)('chaos: the supervisor', () => {
@@ -26,7 +29,9 @@ describe.runIf(enabled)('chaos: the supervisor', () => {
     await node().aq(['install', 'web', '--wait', '--timeout', '60']);
     for (const delayMs of [30, 120, 250, 400, 700]) {
       await node().aq(['uninstall', 'web', '--wait', '--timeout', '60']);
-      const p = asUser(['env', `ARCHY_QUADLET_APPS=${node().appsDir}`, 'archy-quadlet', 'install', 'web'], { reject: false });
+      const p = asUser(['env', `ARCHY_QUADLET_APPS=${node().appsDir}`, 'archy-quadlet', 'install', 'web'], {
+        reject: false,
+      });
       await new Promise((r) => setTimeout(r, delayMs));
       await asUser(['pkill', '-KILL', '-f', 'archy-quadlet install web'], { reject: false });
       run.broke();
@@ -37,7 +42,10 @@ describe.runIf(enabled)('chaos: the supervisor', () => {
         await node().aq(['start', 'web', '--wait', '--timeout', '60']);
         expect(await waitHttp(18081)).toBe('ok\n');
       } else {
-        expect(existsSync(join(node().unitRoot, 'web')), 'killed before the intent was written: nothing half-done').toBe(false);
+        expect(
+          existsSync(join(node().unitRoot, 'web')),
+          'killed before the intent was written: nothing half-done',
+        ).toBe(false);
         await node().aq(['install', 'web', '--wait', '--timeout', '60']);
       }
       run.recovered();
@@ -73,15 +81,23 @@ describe.runIf(enabled)('chaos: the supervisor', () => {
     rmSync(join(node().unitRoot, 'web/web.container'));
     run.broke();
     const pass = () =>
-      execa(AS_USER, ['env', `ARCHY_QUADLET_APPS=${node().appsDir}`, 'archy-quadlet', 'reconcile', '--json'], { cwd: '/', reject: false, stdin: 'ignore' });
+      execa(AS_USER, ['env', `ARCHY_QUADLET_APPS=${node().appsDir}`, 'archy-quadlet', 'reconcile', '--json'], {
+        cwd: '/',
+        reject: false,
+        stdin: 'ignore',
+      });
     // Four at once: as the timer, the watcher and two CLI calls could.
     const runs = await Promise.all([pass(), pass(), pass(), pass()]);
     for (const r of runs) expect(r.exitCode, String(r.stderr)).toBe(0);
     const applied = runs.flatMap((r) => JSON.parse(String(r.stdout)).applied as Array<{ kind: string; path?: string }>);
     // One pass restored the file; the others waited, then found nothing to do.
-    expect(applied.filter((s) => s.kind === 'writeUnit')).toEqual([expect.objectContaining({ kind: 'writeUnit', path: 'web/web.container' })]);
+    expect(applied.filter((s) => s.kind === 'writeUnit')).toEqual([
+      expect.objectContaining({ kind: 'writeUnit', path: 'web/web.container' }),
+    ]);
     expect(applied.filter((s) => s.kind === 'daemonReload')).toHaveLength(1);
-    expect(runs.filter((r) => /waiting for another archy-quadlet pass/.test(String(r.stderr))).length).toBeGreaterThanOrEqual(1);
+    expect(
+      runs.filter((r) => /waiting for another archy-quadlet pass/.test(String(r.stderr))).length,
+    ).toBeGreaterThanOrEqual(1);
     expect(existsSync(join(node().unitRoot, 'web/web.container'))).toBe(true);
     expect(await waitHttp(18081)).toBe('ok\n');
     run.recovered();

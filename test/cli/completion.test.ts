@@ -9,7 +9,13 @@ import type { CliIo } from '../../src/cli/io.js';
 async function script(shell: string): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: CliIo = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: {}, home: '/nonexistent', isTty: false };
+  const io: CliIo = {
+    stdout: (t) => void (out += t),
+    stderr: (t) => void (err += t),
+    env: {},
+    home: '/nonexistent',
+    isTty: false,
+  };
   const code = await run(['completion', shell], io);
   return { code, out, err };
 }
@@ -22,13 +28,28 @@ async function complete(words: string[], env: Record<string, string> = {}): Prom
 }
 
 describe('shell completion', () => {
-  it('completes verbs, each verb\'s own options, and app ids from the catalog', async () => {
+  it("completes verbs, each verb's own options, and app ids from the catalog", async () => {
     expect(await complete(['archy-quadlet', 're'])).toEqual(['reconcile', 'render', 'restart']);
     expect(await complete(['archy-quadlet', 'uninstall', '--p'])).toEqual(['--purge']);
-    expect(await complete(['archy-quadlet', 'stop', '--'])).toEqual(['--apps', '--help', '--json', '--timeout', '--wait']);
-    expect(await complete(['archy-quadlet', 'install', 'bitcoin-'])).toEqual(['bitcoin-core', 'bitcoin-knots', 'bitcoin-ui']);
+    expect(await complete(['archy-quadlet', 'stop', '--'])).toEqual([
+      '--apps',
+      '--help',
+      '--json',
+      '--timeout',
+      '--wait',
+    ]);
+    expect(await complete(['archy-quadlet', 'install', 'bitcoin-'])).toEqual([
+      'bitcoin-core',
+      'bitcoin-knots',
+      'bitcoin-ui',
+    ]);
     const apps = new URL('../lab-apps', import.meta.url).pathname;
-    expect(await complete(['archy-quadlet', 'start', 's'], { ARCHY_QUADLET_APPS: apps })).toEqual(['secret-app', 'slowstart', 'slowstop', 'stack']);
+    expect(await complete(['archy-quadlet', 'start', 's'], { ARCHY_QUADLET_APPS: apps })).toEqual([
+      'secret-app',
+      'slowstart',
+      'slowstop',
+      'stack',
+    ]);
     expect(await complete(['archy-quadlet', 'render', '--out', '/pro'])).toEqual(['/proc']);
   });
 

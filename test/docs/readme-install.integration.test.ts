@@ -14,7 +14,10 @@ const node = useLabNode(enabled);
 const ROOT = new URL('../..', import.meta.url).pathname;
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const block = /On a node[^\n]*\n\n```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
-const commands = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+const commands = block
+  .split('\n')
+  .map((l) => l.replace(/\s+#.*$/, '').trim())
+  .filter(Boolean);
 
 afterAll(async () => {
   if (!enabled) return;
@@ -42,11 +45,29 @@ describe.runIf(enabled)("the README's install section, in the lab", () => {
       let r;
       if (command.startsWith('npm pack')) {
         // As root in the checkout (the package is built by `prepare`); sudo is who runs it here.
-        r = await execa('bash', ['-c', `${command.replace(/sudo /g, '')} --no-audit --no-fund --silent && rm -f archy-quadlet-*.tgz`], { cwd: ROOT, reject: false, timeout: 300_000, stdin: 'ignore' });
+        r = await execa(
+          'bash',
+          ['-c', `${command.replace(/sudo /g, '')} --no-audit --no-fund --silent && rm -f archy-quadlet-*.tgz`],
+          { cwd: ROOT, reject: false, timeout: 300_000, stdin: 'ignore' },
+        );
       } else if (command.startsWith('sudo ')) {
-        r = await execa('bash', ['-c', command.slice(5)], { reject: false, timeout: 60_000, stdin: 'ignore', env: { ...process.env, ARCHY_QUADLET_APPS: node().appsDir } });
+        r = await execa('bash', ['-c', command.slice(5)], {
+          reject: false,
+          timeout: 60_000,
+          stdin: 'ignore',
+          env: { ...process.env, ARCHY_QUADLET_APPS: node().appsDir },
+        });
       } else {
-        r = await asUser(['env', `ARCHY_QUADLET_APPS=${node().appsDir}`, 'bash', '-c', command.startsWith('source ') ? `${command} && complete -p archy-quadlet` : command], { reject: false, timeout: 180_000 });
+        r = await asUser(
+          [
+            'env',
+            `ARCHY_QUADLET_APPS=${node().appsDir}`,
+            'bash',
+            '-c',
+            command.startsWith('source ') ? `${command} && complete -p archy-quadlet` : command,
+          ],
+          { reject: false, timeout: 180_000 },
+        );
       }
       const out = `${r.stdout}\n${r.stderr}`;
       // doctor in the lab: only what the lab cannot satisfy (cgroup v1) is a warning (exit 5).

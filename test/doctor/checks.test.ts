@@ -25,7 +25,14 @@ const node = (): DoctorFacts => ({
   rejectedUnitFiles: [],
   generatorHook: { path: '/etc/systemd/user-generators/archy-quadlet', installed: true, current: true },
   userUnits: [
-    { unit: 'archy-quadlet-reconcile.timer', installed: true, current: true, active: 'active', enabled: 'enabled', optional: false },
+    {
+      unit: 'archy-quadlet-reconcile.timer',
+      installed: true,
+      current: true,
+      active: 'active',
+      enabled: 'enabled',
+      optional: false,
+    },
     { unit: 'archy-quadlet-watch.service', installed: false, current: false, optional: true },
   ],
   state: { ok: true, apps: 1 },
@@ -48,9 +55,24 @@ describe('doctor checks', () => {
     ['quadlet', (f) => delete f.quadletBin, 'fail', /ARCHY_QUADLET_BIN/],
     ['quadlet', (f) => (f.podmanUserGenerator = false), 'fail', /podman-user-generator/],
     ['runtime-dir', (f) => delete f.xdgRuntimeDir, 'fail', /export XDG_RUNTIME_DIR=\/run\/user\/1001/],
-    ['runtime-dir', (f) => (f.runtimeDirOk = { exists: true, ownedByUser: false, mode: 0o700 }), 'fail', /enable-linger archy/],
-    ['user-manager', (f) => (f.userManager = { error: 'Failed to connect to bus' }), 'fail', /session with XDG_RUNTIME_DIR/],
-    ['user-manager', (f) => (f.userManager = { state: 'degraded', failedUnits: ['web.service'] }), 'warn', /explain APP/],
+    [
+      'runtime-dir',
+      (f) => (f.runtimeDirOk = { exists: true, ownedByUser: false, mode: 0o700 }),
+      'fail',
+      /enable-linger archy/,
+    ],
+    [
+      'user-manager',
+      (f) => (f.userManager = { error: 'Failed to connect to bus' }),
+      'fail',
+      /session with XDG_RUNTIME_DIR/,
+    ],
+    [
+      'user-manager',
+      (f) => (f.userManager = { state: 'degraded', failedUnits: ['web.service'] }),
+      'warn',
+      /explain APP/,
+    ],
     ['session-bus', (f) => (f.sessionBus = { socketExists: false }), 'fail', /dbus-user-session/],
     ['linger', (f) => (f.lingerEnabled = false), 'fail', /sudo loginctl enable-linger archy/],
     ['linger', (f) => Object.assign(f, { lingerEnabled: false, initName: 'process_api' }), 'n/a', /./],
@@ -60,13 +82,36 @@ describe('doctor checks', () => {
     ['subids', (f) => (f.newuidmap = false), 'fail', /apt install uidmap/],
     ['ports', (f) => (f.publishedPorts = [{ app: 'btcpay', port: 80 }]), 'fail', /ip_unprivileged_port_start=80/],
     ['unit-dir', (f) => (f.unitDir.writable = false), 'fail', /chown/],
-    ['unit-dir', (f) => (f.rejectedUnitFiles = [{ file: '/home/archy/.config/containers/systemd/x.container', error: 'line 3 is not a key-value pair' }]), 'fail', /fix or remove \/home\/archy\/.config\/containers\/systemd\/x.container/],
+    [
+      'unit-dir',
+      (f) =>
+        (f.rejectedUnitFiles = [
+          { file: '/home/archy/.config/containers/systemd/x.container', error: 'line 3 is not a key-value pair' },
+        ]),
+      'fail',
+      /fix or remove \/home\/archy\/.config\/containers\/systemd\/x.container/,
+    ],
     ['boot-hook', (f) => (f.generatorHook.installed = false), 'warn', /sudo archy-quadlet setup --system/],
     ['boot-hook', (f) => (f.generatorHook.current = false), 'warn', /sudo archy-quadlet setup --system/],
     ['reconcile.timer', (f) => (f.userUnits[0]!.installed = false), 'warn', /^archy-quadlet setup$/],
-    ['reconcile.timer', (f) => (f.userUnits[0]!.active = 'inactive'), 'warn', /enable --now archy-quadlet-reconcile.timer/],
-    ['state', (f) => (f.state = { ok: false, apps: 0, error: 'the state file is unreadable: not JSON' }), 'fail', /state.json.bak/],
-    ['secrets', (f) => (f.missingSecrets = [{ app: 'immich', secret: 'immich-db-password' }]), 'fail', /archy-quadlet restart immich/],
+    [
+      'reconcile.timer',
+      (f) => (f.userUnits[0]!.active = 'inactive'),
+      'warn',
+      /enable --now archy-quadlet-reconcile.timer/,
+    ],
+    [
+      'state',
+      (f) => (f.state = { ok: false, apps: 0, error: 'the state file is unreadable: not JSON' }),
+      'fail',
+      /state.json.bak/,
+    ],
+    [
+      'secrets',
+      (f) => (f.missingSecrets = [{ app: 'immich', secret: 'immich-db-password' }]),
+      'fail',
+      /archy-quadlet restart immich/,
+    ],
   ])('%s: a broken condition is reported with its fix', (id, breakIt, level, fix) => {
     const f = node();
     breakIt(f);
@@ -83,7 +128,7 @@ describe('doctor parsing', () => {
     const log = [
       'quadlet-generator[1]: Loading source unit file /u/a.container',
       'quadlet-generator[1]: error loading "/u/bad.container", file contains line 3: “x” which is not a key-value pair, group, or comment',
-      'quadlet-generator[1]: converting "b.network": unsupported key \'Foo\' in group \'Network\' in /u/b.network',
+      "quadlet-generator[1]: converting \"b.network\": unsupported key 'Foo' in group 'Network' in /u/b.network",
       // A warning refuses nothing.
       'quadlet-generator[1]: Warning: c.container specifies the image "nginx" which not a fully qualified image name.',
     ].join('\n');

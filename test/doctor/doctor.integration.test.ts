@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { requireLab } from '../support/lab.js';
@@ -14,10 +23,18 @@ import { useLabNode } from '../support/node.js';
 const enabled = requireLab('user-manager');
 const node = useLabNode(enabled);
 
-interface Check { id: string; level: string; detail: string; fix?: string }
+interface Check {
+  id: string;
+  level: string;
+  detail: string;
+  fix?: string;
+}
 
 async function doctor(envPrefix: string[] = []): Promise<{ exit: number; checks: Record<string, Check> }> {
-  const r = await asUser(['env', ...envPrefix, `ARCHY_QUADLET_APPS=${node().appsDir}`, 'archy-quadlet', 'doctor', '--json'], { reject: false });
+  const r = await asUser(
+    ['env', ...envPrefix, `ARCHY_QUADLET_APPS=${node().appsDir}`, 'archy-quadlet', 'doctor', '--json'],
+    { reject: false },
+  );
   const doc = JSON.parse(String(r.stdout)) as { checks: Check[] };
   return { exit: r.exitCode ?? -1, checks: Object.fromEntries(doc.checks.map((c) => [c.id, c])) };
 }
@@ -57,7 +74,9 @@ describe.runIf(enabled)('doctor in the lab', () => {
     expect(checks.linger!.detail).toMatch(/not systemd/);
     expect(checks.cgroups!.detail).toMatch(/cgroup v1/);
     expect(exit).toBe(5);
-    const human = await asUser(['env', `ARCHY_QUADLET_APPS=${node().appsDir}`, 'archy-quadlet', 'doctor'], { reject: false });
+    const human = await asUser(['env', `ARCHY_QUADLET_APPS=${node().appsDir}`, 'archy-quadlet', 'doctor'], {
+      reject: false,
+    });
     expect(String(human.stdout)).toMatch(/^WARN cgroups: cgroup v1.*\n {5}fix: /m);
   }, 60_000);
 
@@ -76,7 +95,12 @@ describe.runIf(enabled)('doctor in the lab', () => {
   }, 60_000);
 
   it('XDG_RUNTIME_DIR unset, and the user manager out of reach', async () => {
-    await expectBroken('runtime-dir', /export XDG_RUNTIME_DIR=\/run\/user\/\d+/, ['-u', 'XDG_RUNTIME_DIR', '-u', 'DBUS_SESSION_BUS_ADDRESS']);
+    await expectBroken('runtime-dir', /export XDG_RUNTIME_DIR=\/run\/user\/\d+/, [
+      '-u',
+      'XDG_RUNTIME_DIR',
+      '-u',
+      'DBUS_SESSION_BUS_ADDRESS',
+    ]);
     const { checks } = await doctor(['-u', 'XDG_RUNTIME_DIR', '-u', 'DBUS_SESSION_BUS_ADDRESS']);
     expect(checks['user-manager']).toMatchObject({ level: 'fail' });
     await expectRepaired('runtime-dir');
@@ -117,7 +141,13 @@ describe.runIf(enabled)('doctor in the lab', () => {
 
   it('no subordinate ids', async () => {
     const saved = readFileSync('/etc/subuid', 'utf8');
-    writeFileSync('/etc/subuid', saved.split('\n').filter((l) => !l.startsWith(`${node().user.name}:`)).join('\n'));
+    writeFileSync(
+      '/etc/subuid',
+      saved
+        .split('\n')
+        .filter((l) => !l.startsWith(`${node().user.name}:`))
+        .join('\n'),
+    );
     try {
       await expectBroken('subids', /usermod --add-subuids/);
     } finally {
@@ -138,7 +168,7 @@ describe.runIf(enabled)('doctor in the lab', () => {
     await expectRepaired('ports');
   }, 60_000);
 
-  it('a file the generator rejects in the unit directory (someone else\'s), and a directory not writable', async () => {
+  it("a file the generator rejects in the unit directory (someone else's), and a directory not writable", async () => {
     const dir = join(node().user.home, '.config/containers/systemd');
     const bad = join(dir, 'someone-else.container');
     writeFileSync(bad, '[Container]\nImage=docker.io/library/x:1\nthis line is garbage\n');

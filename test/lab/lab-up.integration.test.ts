@@ -19,7 +19,8 @@ const enabled = isRoot && requireLab('user-manager');
 if (!isRoot && !process.env.CI) console.warn('SKIPPED (not in CI): scripts/lab-up needs root');
 
 const managerPid = () => readFileSync('/var/lib/archy-lab/user-manager.pid', 'utf8').trim();
-const managerState = async () => String((await asUser(['systemctl', '--user', 'is-system-running'], { reject: false })).stdout).trim();
+const managerState = async () =>
+  String((await asUser(['systemctl', '--user', 'is-system-running'], { reject: false })).stdout).trim();
 
 describe.runIf(enabled)('scripts/lab-up', () => {
   it('leaves a running lab alone', async () => {

@@ -23,7 +23,17 @@ const hashes = (b: string) => {
 };
 
 export const GATE_APPS: GateApp[] = [
-  { id: 'web', port: 18081, path: '/', works: (b) => b === 'ok\n', containers: ['web'], volumes: [], secrets: [], startTimeoutSec: 60, stopTimeoutSec: 2 },
+  {
+    id: 'web',
+    port: 18081,
+    path: '/',
+    works: (b) => b === 'ok\n',
+    containers: ['web'],
+    volumes: [],
+    secrets: [],
+    startTimeoutSec: 60,
+    stopTimeoutSec: 2,
+  },
   {
     id: 'stack',
     port: 18082,
@@ -35,13 +45,63 @@ export const GATE_APPS: GateApp[] = [
     startTimeoutSec: 90,
     stopTimeoutSec: 2,
   },
-  { id: 'companion', port: 18083, path: '/', works: (b) => b === 'companion-ok\n', containers: ['companion'], volumes: [], secrets: [], startTimeoutSec: 120, stopTimeoutSec: 2 },
-  { id: 'slowstop', port: 18084, path: '/', works: (b) => b === 'ok\n', containers: ['slowstop'], volumes: [], secrets: [], startTimeoutSec: 60, stopTimeoutSec: 5 },
-  { id: 'secret-app', port: 18085, path: '/', works: hashes, containers: ['secret-app'], volumes: [], secrets: ['secret-app-token'], startTimeoutSec: 60, stopTimeoutSec: 2 },
-  { id: 'data', port: 18086, path: '/log', works: (b) => /^(.+\n)+$/.test(b), containers: ['data'], volumes: ['data-store'], secrets: [], startTimeoutSec: 60, stopTimeoutSec: 2 },
+  {
+    id: 'companion',
+    port: 18083,
+    path: '/',
+    works: (b) => b === 'companion-ok\n',
+    containers: ['companion'],
+    volumes: [],
+    secrets: [],
+    startTimeoutSec: 120,
+    stopTimeoutSec: 2,
+  },
+  {
+    id: 'slowstop',
+    port: 18084,
+    path: '/',
+    works: (b) => b === 'ok\n',
+    containers: ['slowstop'],
+    volumes: [],
+    secrets: [],
+    startTimeoutSec: 60,
+    stopTimeoutSec: 5,
+  },
+  {
+    id: 'secret-app',
+    port: 18085,
+    path: '/',
+    works: hashes,
+    containers: ['secret-app'],
+    volumes: [],
+    secrets: ['secret-app-token'],
+    startTimeoutSec: 60,
+    stopTimeoutSec: 2,
+  },
+  {
+    id: 'data',
+    port: 18086,
+    path: '/log',
+    works: (b) => /^(.+\n)+$/.test(b),
+    containers: ['data'],
+    volumes: ['data-store'],
+    secrets: [],
+    startTimeoutSec: 60,
+    stopTimeoutSec: 2,
+  },
 ];
 
-export const APP_STATES = ['absent', 'not-installed', 'stopped', 'starting', 'running', 'stopping', 'failed', 'partial', 'uninstalling'] as const;
+export const APP_STATES = [
+  'absent',
+  'not-installed',
+  'stopped',
+  'starting',
+  'running',
+  'stopping',
+  'failed',
+  'partial',
+  'uninstalling',
+] as const;
 
 /**
  * The states `status` may report, in order, while an event lasts: a pattern over the

@@ -6,7 +6,16 @@ import { tapFromVitestReport } from '../../scripts/vitest-tap.mjs';
 import { gateIterations } from './results.js';
 import { ALLOWED_SEQUENCES, stateSequence } from './gate-apps.js';
 
-const ev = (iteration: number, app: string, event: string, ok: boolean, ms: number) => ({ kind: 'event', iteration, app, event, ok, ms, startedAt: 1000 * iteration, endedAt: 1000 * iteration + ms });
+const ev = (iteration: number, app: string, event: string, ok: boolean, ms: number) => ({
+  kind: 'event',
+  iteration,
+  app,
+  event,
+  ok,
+  ms,
+  startedAt: 1000 * iteration,
+  endedAt: 1000 * iteration + ms,
+});
 
 describe('the gate report', () => {
   it('counts passes per app and event, keeps the slowest time, and lists failures', () => {
@@ -16,7 +25,16 @@ describe('the gate report', () => {
         ev(2, 'web', 'install', true, 3400),
         ev(1, 'web', 'stop', true, 500),
         ev(2, 'web', 'stop', false, 61000),
-        { kind: 'chaos', scenario: 2, title: 'crash loop', boundMs: 120000, ok: true, ms: 45000, startedAt: 0, endedAt: 90000 },
+        {
+          kind: 'chaos',
+          scenario: 2,
+          title: 'crash loop',
+          boundMs: 120000,
+          ok: true,
+          ms: 45000,
+          startedAt: 0,
+          endedAt: 90000,
+        },
       ],
       { commit: 'abc1234', date: '2026-11-23 12:00 UTC' },
     );
@@ -45,11 +63,22 @@ describe('the gate TAP', () => {
             status: 'failed',
             assertionResults: [
               { ancestorTitles: ['chaos'], title: '1. kill -9 # mid-pass', status: 'passed', duration: 1500 },
-              { ancestorTitles: ['chaos'], title: '2. crash loop', status: 'failed', duration: 9, failureMessages: ['AssertionError: expected 1 to be 2\n    at x'] },
+              {
+                ancestorTitles: ['chaos'],
+                title: '2. crash loop',
+                status: 'failed',
+                duration: 9,
+                failureMessages: ['AssertionError: expected 1 to be 2\n    at x'],
+              },
               { ancestorTitles: [], title: 'later', status: 'skipped' },
             ],
           },
-          { name: '/repo/test/lifecycle/b.integration.test.ts', status: 'failed', message: 'Cannot find module x', assertionResults: [] },
+          {
+            name: '/repo/test/lifecycle/b.integration.test.ts',
+            status: 'failed',
+            message: 'Cannot find module x',
+            assertionResults: [],
+          },
         ],
       },
       '/repo',

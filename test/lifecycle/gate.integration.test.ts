@@ -43,7 +43,8 @@ async function answer(a: GateApp): Promise<string | undefined> {
   return b !== undefined && a.works(b) ? b : undefined;
 }
 
-const waitWorking = (a: GateApp, timeoutMs = 90_000) => waitFor(`${a.id} to answer on ${a.port}${a.path}`, () => answer(a), timeoutMs, 250);
+const waitWorking = (a: GateApp, timeoutMs = 90_000) =>
+  waitFor(`${a.id} to answer on ${a.port}${a.path}`, () => answer(a), timeoutMs, 250);
 
 async function expectStopped(a: GateApp): Promise<void> {
   expect(await http(a.port, a.path), `${a.id}: port ${a.port} still answers`).toBeUndefined();
@@ -72,7 +73,10 @@ function expectTruthfulStatus(a: GateApp, event: string, startMs: number, endMs:
       expect(s.reachable[a.id], `${a.id}: status said running at ${s.at} but it did not answer`).toBe(true);
     }
     if ((event === 'stop' && state === 'stopped') || (event === 'uninstall' && state === 'absent')) {
-      expect(a.containers.filter((c) => s.containers.has(c)), `${a.id}: status said ${state} at ${s.at} but containers were there`).toEqual([]);
+      expect(
+        a.containers.filter((c) => s.containers.has(c)),
+        `${a.id}: status said ${state} at ${s.at} but containers were there`,
+      ).toEqual([]);
       expect(s.reachable[a.id], `${a.id}: status said ${state} at ${s.at} but it answered`).toBe(false);
     }
   }
@@ -90,7 +94,9 @@ async function expectKept(a: GateApp, newStarts: number) {
     const log = (await answer(a))!;
     if (kept.dataLog !== undefined) {
       expect(log.startsWith(kept.dataLog), 'the data written before is gone').toBe(true);
-      expect(log.split('\n').length - kept.dataLog.split('\n').length, 'lines appended (one per start)').toBe(newStarts);
+      expect(log.split('\n').length - kept.dataLog.split('\n').length, 'lines appended (one per start)').toBe(
+        newStarts,
+      );
     }
     kept.dataLog = log;
   }
@@ -101,20 +107,49 @@ async function containerIds(a: GateApp): Promise<Array<string | undefined>> {
 }
 
 /** One app × event × iteration: timed, recorded for the matrix, and a test of its own. */
-function gateIt(iteration: number, event: string, a: GateApp, fn: (startedAt: number) => Promise<void>, o: { timeoutMs?: number; since?: () => number } = {}) {
-  it.concurrent(a.id, async () => {
-    // A shared event (the reboot) is timed from when it began, not from when this app's turn came.
-    const startedAt = o.since?.() ?? Date.now();
-    try {
-      await fn(startedAt);
-      const endedAt = Date.now();
-      recordResult({ kind: 'event', iteration, app: a.id, event, ok: true, ms: endedAt - startedAt, startedAt, endedAt });
-    } catch (e) {
-      const endedAt = Date.now();
-      recordResult({ kind: 'event', iteration, app: a.id, event, ok: false, ms: endedAt - startedAt, startedAt, endedAt, error: (e as Error).message });
-      throw e;
-    }
-  }, o.timeoutMs ?? 240_000);
+function gateIt(
+  iteration: number,
+  event: string,
+  a: GateApp,
+  fn: (startedAt: number) => Promise<void>,
+  o: { timeoutMs?: number; since?: () => number } = {},
+) {
+  it.concurrent(
+    a.id,
+    async () => {
+      // A shared event (the reboot) is timed from when it began, not from when this app's turn came.
+      const startedAt = o.since?.() ?? Date.now();
+      try {
+        await fn(startedAt);
+        const endedAt = Date.now();
+        recordResult({
+          kind: 'event',
+          iteration,
+          app: a.id,
+          event,
+          ok: true,
+          ms: endedAt - startedAt,
+          startedAt,
+          endedAt,
+        });
+      } catch (e) {
+        const endedAt = Date.now();
+        recordResult({
+          kind: 'event',
+          iteration,
+          app: a.id,
+          event,
+          ok: false,
+          ms: endedAt - startedAt,
+          startedAt,
+          endedAt,
+          error: (e as Error).message,
+        });
+        throw e;
+      }
+    },
+    o.timeoutMs ?? 240_000,
+  );
 }
 
 /** install or start --wait: the app answers, status says running and told the truth on the way, data kept. */
@@ -140,7 +175,10 @@ describe.runIf(enabled)('the production gate', () => {
           gateIt(i, 'reachable', a, async () => {
             expect(await answer(a), `${a.id} does not answer`).toBeDefined();
             const s = await expectStatus(a, 'running');
-            expect(s.units.every((u) => u.state === 'running'), `${a.id}: ${JSON.stringify(s.units)}`).toBe(true);
+            expect(
+              s.units.every((u) => u.state === 'running'),
+              `${a.id}: ${JSON.stringify(s.units)}`,
+            ).toBe(true);
             await expectKept(a, 0);
           });
         }
@@ -151,11 +189,21 @@ describe.runIf(enabled)('the production gate', () => {
           gateIt(i, 'stop', a, async (t0) => {
             // Never blocks: returns once the stop is issued, and the node reports "stopping".
             const r = await node().aq(['stop', a.id]);
-            expect(r.stdout).toMatch(new RegExp(`^${a.id}: stop recorded; \\d+ step\\(s\\) issued; now (stopping|stopped)`, 'm'));
-            await waitFor(`${a.id} to be stopped`, async () => ((await node().status(a.id))?.state === 'stopped' ? true : undefined), (a.stopTimeoutSec + 30) * 1000, 250);
+            expect(r.stdout).toMatch(
+              new RegExp(`^${a.id}: stop recorded; \\d+ step\\(s\\) issued; now (stopping|stopped)`, 'm'),
+            );
+            await waitFor(
+              `${a.id} to be stopped`,
+              async () => ((await node().status(a.id))?.state === 'stopped' ? true : undefined),
+              (a.stopTimeoutSec + 30) * 1000,
+              250,
+            );
             await expectStopped(a);
             const s = await expectStatus(a, 'stopped');
-            expect(s.units.filter((u) => u.result !== 'success').map((u) => `${u.unit}: ${u.result}`), 'a deliberate stop is not a failure').toEqual([]);
+            expect(
+              s.units.filter((u) => u.result !== 'success').map((u) => `${u.unit}: ${u.result}`),
+              'a deliberate stop is not a failure',
+            ).toEqual([]);
             const seq = expectTruthfulStatus(a, 'stop', t0, Date.now(), 'stopped');
             if (a.stopTimeoutSec >= 5) expect(seq, 'a long stop is reported while it lasts').toContain('stopping');
           });
@@ -204,19 +252,30 @@ describe.runIf(enabled)('the production gate', () => {
           // The watcher restarted, then killed outright; systemd brings it back; the timer's
           // pass and a CLI pass run on top.
           await asUser(['systemctl', '--user', 'restart', 'archy-quadlet-watch.service']);
-          const pid = String((await asUser(['systemctl', '--user', 'show', '-P', 'MainPID', 'archy-quadlet-watch.service'])).stdout).trim();
+          const pid = String(
+            (await asUser(['systemctl', '--user', 'show', '-P', 'MainPID', 'archy-quadlet-watch.service'])).stdout,
+          ).trim();
           await asUser(['kill', '-9', pid]);
-          await waitFor('the watcher to be back', async () => {
-            const r = await asUser(['systemctl', '--user', 'show', '-P', 'MainPID', 'archy-quadlet-watch.service'], { reject: false });
-            const now = String(r.stdout).trim();
-            return now !== '0' && now !== pid ? true : undefined;
-          }, 30_000, 250);
+          await waitFor(
+            'the watcher to be back',
+            async () => {
+              const r = await asUser(['systemctl', '--user', 'show', '-P', 'MainPID', 'archy-quadlet-watch.service'], {
+                reject: false,
+              });
+              const now = String(r.stdout).trim();
+              return now !== '0' && now !== pid ? true : undefined;
+            },
+            30_000,
+            250,
+          );
           await asUser(['systemctl', '--user', 'start', 'archy-quadlet-reconcile.service']);
           await node().aq(['reconcile']);
         }, 120_000);
         for (const a of GATE_APPS) {
           gateIt(i, 'supervisor-restart', a, async () => {
-            expect(await containerIds(a), `${a.id}: containers were restarted by a supervisor restart`).toEqual(ids[a.id]);
+            expect(await containerIds(a), `${a.id}: containers were restarted by a supervisor restart`).toEqual(
+              ids[a.id],
+            );
             await waitWorking(a, 10_000);
             await expectStatus(a, 'running');
             await expectKept(a, 0);
@@ -236,19 +295,31 @@ describe.runIf(enabled)('the production gate', () => {
           sampler.resume();
         }, 300_000);
         for (const a of GATE_APPS) {
-          gateIt(i, 'reboot', a, async () => {
-            if (a === stopped) {
-              await waitFor('the others to be back', async () => ((await Promise.all(GATE_APPS.filter((x) => x !== a).map(answer))).every(Boolean) ? true : undefined), 120_000, 500);
-              await node().aq(['reconcile']);
-              await expectStopped(a);
-              await expectStatus(a, 'stopped');
-              await node().aq(['start', a.id, '--wait', '--timeout', String(a.startTimeoutSec)]);
-            } else {
-              await waitWorking(a, 120_000);
-            }
-            await expectStatus(a, 'running');
-            await expectKept(a, 1);
-          }, { timeoutMs: 400_000, since: () => rebootAt });
+          gateIt(
+            i,
+            'reboot',
+            a,
+            async () => {
+              if (a === stopped) {
+                await waitFor(
+                  'the others to be back',
+                  async () =>
+                    (await Promise.all(GATE_APPS.filter((x) => x !== a).map(answer))).every(Boolean) ? true : undefined,
+                  120_000,
+                  500,
+                );
+                await node().aq(['reconcile']);
+                await expectStopped(a);
+                await expectStatus(a, 'stopped');
+                await node().aq(['start', a.id, '--wait', '--timeout', String(a.startTimeoutSec)]);
+              } else {
+                await waitWorking(a, 120_000);
+              }
+              await expectStatus(a, 'running');
+              await expectKept(a, 1);
+            },
+            { timeoutMs: 400_000, since: () => rebootAt },
+          );
         }
       });
 
@@ -260,16 +331,32 @@ describe.runIf(enabled)('the production gate', () => {
             await expectStopped(a);
             expectTruthfulStatus(a, 'uninstall', t0, Date.now(), 'absent');
             expect(existsSync(join(node().unitRoot, a.id)), 'unit files left').toBe(false);
-            const units = String((await asUser(['systemctl', '--user', 'list-units', '--all', '--plain', '--no-legend', `${a.id}*`])).stdout);
-            expect(units.split('\n').filter((l) => /^\S+\.service\s+loaded/.test(l.trim()) && !/not-found/.test(l)), 'units still loaded').toEqual([]);
-            const networks = String((await asUser(['podman', 'network', 'ls', '--format', '{{.Name}}'])).stdout).split('\n');
+            const units = String(
+              (await asUser(['systemctl', '--user', 'list-units', '--all', '--plain', '--no-legend', `${a.id}*`]))
+                .stdout,
+            );
+            expect(
+              units.split('\n').filter((l) => /^\S+\.service\s+loaded/.test(l.trim()) && !/not-found/.test(l)),
+              'units still loaded',
+            ).toEqual([]);
+            const networks = String((await asUser(['podman', 'network', 'ls', '--format', '{{.Name}}'])).stdout).split(
+              '\n',
+            );
             expect(networks, 'network left').not.toContain(a.id);
-            const images = String((await asUser(['podman', 'images', '--format', '{{.Repository}}'])).stdout).split('\n');
+            const images = String((await asUser(['podman', 'images', '--format', '{{.Repository}}'])).stdout).split(
+              '\n',
+            );
             expect(images, 'built image left').not.toContain(`localhost/archy/${a.id}`);
             // What is kept: volumes and secrets.
-            const volumes = String((await asUser(['podman', 'volume', 'ls', '--format', '{{.Name}}'])).stdout).split('\n');
+            const volumes = String((await asUser(['podman', 'volume', 'ls', '--format', '{{.Name}}'])).stdout).split(
+              '\n',
+            );
             for (const v of a.volumes) expect(volumes, `volume ${v} lost`).toContain(v);
-            const secrets = String((await asUser(['podman', 'secret', 'ls', '--noheading', '--format', '{{.Name}}'])).stdout).split('\n').map((s) => s.trim());
+            const secrets = String(
+              (await asUser(['podman', 'secret', 'ls', '--noheading', '--format', '{{.Name}}'])).stdout,
+            )
+              .split('\n')
+              .map((s) => s.trim());
             for (const s of a.secrets) expect(secrets, `secret ${s} lost`).toContain(s);
           });
         }

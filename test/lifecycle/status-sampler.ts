@@ -40,7 +40,8 @@ export function startSampler(node: LabNode, everyMs = 250): StatusSampler {
           if (r.exitCode !== 0) errors.push(`status exited ${r.exitCode}: ${r.stderr.trim().split('\n')[0]}`);
           else {
             const states: Record<string, string> = {};
-            for (const a of (JSON.parse(r.stdout) as { apps: Array<{ id: string; state: string }> }).apps) states[a.id] = a.state;
+            for (const a of (JSON.parse(r.stdout) as { apps: Array<{ id: string; state: string }> }).apps)
+              states[a.id] = a.state;
             const [ps, ...answers] = await Promise.all([
               asUser(['podman', 'ps', '-a', '--format', '{{.Names}}'], { reject: false }),
               ...GATE_APPS.map(async (a) => {
@@ -50,7 +51,13 @@ export function startSampler(node: LabNode, everyMs = 250): StatusSampler {
             ]);
             const reachable: Record<string, boolean> = {};
             GATE_APPS.forEach((a, i) => (reachable[a.id] = answers[i]!));
-            if (!paused) samples.push({ at, states, containers: new Set(String(ps.stdout).split('\n').filter(Boolean)), reachable });
+            if (!paused)
+              samples.push({
+                at,
+                states,
+                containers: new Set(String(ps.stdout).split('\n').filter(Boolean)),
+                reachable,
+              });
           }
         }
       }

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { createManifestValidator, formatManifestError } from '../../src/manifest/validate-manifest.js';
 import { BAD_CASES } from '../fixtures/bad/cases.js';
 
-
 const validator = createManifestValidator();
 const fixture = (name: string) => new URL(`../fixtures/bad/${name}.yml`, import.meta.url);
 

@@ -15,10 +15,16 @@ describe('the precompiled schema validator', () => {
     const precompiled = (await import(generated)).default;
     const viaBuild = createManifestValidator((data) => (precompiled(data) ? [] : shapeWith(precompiled.errors, data)));
     const viaRuntime = createManifestValidator(compileSchemaCheck(undefined, { precompiled: false }));
-    const dirs = [new URL('../fixtures/bad/', import.meta.url), new URL('../lab-apps/', import.meta.url), new URL('../../apps/', import.meta.url)];
+    const dirs = [
+      new URL('../fixtures/bad/', import.meta.url),
+      new URL('../lab-apps/', import.meta.url),
+      new URL('../../apps/', import.meta.url),
+    ];
     let compared = 0;
     for (const dir of dirs) {
-      for (const entry of readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.yml'))) {
+      for (const entry of readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.yml'))) {
         const text = readFileSync(new URL(entry, dir), 'utf8');
         expect(viaBuild.validate(text, entry, 'bad'), entry).toEqual(viaRuntime.validate(text, entry, 'bad'));
         compared++;

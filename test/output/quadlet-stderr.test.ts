@@ -7,7 +7,7 @@ const PREFIX = 'quadlet-generator[1]: ';
 const LOADING = 'Loading source unit file /u/a.container';
 const NOT_KEY_VALUE = 'file contains line 3: “x” which is not a key-value pair, group, or comment';
 const UNPARSABLE = `error loading "/u/bad.container", ${NOT_KEY_VALUE}`;
-const UNSUPPORTED = 'converting "b.network": unsupported key \'Foo\' in group \'Network\' in /u/b.network';
+const UNSUPPORTED = "converting \"b.network\": unsupported key 'Foo' in group 'Network' in /u/b.network";
 const SHORT_NAME =
   'Warning: web.container specifies the image "nginx" which not a fully qualified image name. ' +
   'This is not ideal for performance and security reasons. ' +

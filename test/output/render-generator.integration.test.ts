@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OutDirError, overlapsUnitRoot, renderUnits, type RenderRequest } from '../../src/output/render-units.js';
+import { renderUnits, type RenderRequest } from '../../src/output/render-units.js';
 import { resolvePaths } from '../../src/paths.js';
 import { QUADLET_BIN, requireLab } from '../support/lab.js';
 

@@ -38,7 +38,11 @@ async function listTree(dir: string): Promise<string[]> {
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'aq-render-'));
   await mkdir(join(root, 'apps'));
-  const paths = resolvePaths({ env: { XDG_CONFIG_HOME: join(root, 'config') }, home: root, bundledAppsDir: join(root, 'apps') });
+  const paths = resolvePaths({
+    env: { XDG_CONFIG_HOME: join(root, 'config') },
+    home: root,
+    bundledAppsDir: join(root, 'apps'),
+  });
   req = { paths, appIds: [], outDir: join(root, 'out'), dryRun: false, startAtBoot: () => true, quadletBin: undefined };
 });
 afterEach(async () => {
@@ -54,7 +58,7 @@ describe('renderUnits', () => {
     expect(await listTree(report.outDir)).toEqual(['web', 'web/web.container']);
   });
 
-  it('never writes into the supervisor\'s unit tree (or a folder that holds it): the supervisor is its one writer', async () => {
+  it("never writes into the supervisor's unit tree (or a folder that holds it): the supervisor is its one writer", async () => {
     await addApp('web', GOOD('web'));
     for (const outDir of [req.paths.unitRoot, join(req.paths.unitRoot, 'web'), join(root, 'config')]) {
       await expect(renderUnits({ ...req, outDir })).rejects.toBeInstanceOf(OutDirError);
@@ -124,7 +128,13 @@ describe('renderUnits', () => {
     await rm(join(root, 'apps/gone'), { recursive: true });
     const second = await renderUnits(req);
     expect(second.apps.find((a) => a.id === 'gone')?.status).toBe('removed');
-    expect(await listTree(first.outDir)).toEqual(['gone', 'gone/theirs.container', 'web', 'web/mine.container', 'web/web.container']);
+    expect(await listTree(first.outDir)).toEqual([
+      'gone',
+      'gone/theirs.container',
+      'web',
+      'web/mine.container',
+      'web/web.container',
+    ]);
     expect(await readFile(join(first.outDir, 'web/mine.container'), 'utf8')).toBe(foreign);
   });
 

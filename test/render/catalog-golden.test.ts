@@ -11,12 +11,19 @@ import { catalogRenderOptions } from '../support/catalog.js';
 
 const appsDir = fileURLToPath(new URL('../../apps', import.meta.url));
 const goldenDir = fileURLToPath(new URL('../golden', import.meta.url));
-const apps = readdirSync(appsDir).filter((d) => existsSync(join(appsDir, d, 'manifest.yml'))).sort();
+const apps = readdirSync(appsDir)
+  .filter((d) => existsSync(join(appsDir, d, 'manifest.yml')))
+  .sort();
 const validator = createManifestValidator();
 
 function renderCatalogApp(id: string) {
-  const result = validator.validate(readFileSync(join(appsDir, id, 'manifest.yml'), 'utf8'), `apps/${id}/manifest.yml`, id);
-  if (!result.ok) throw new Error(result.errors.map((e) => `${e.file}:${e.line}:${e.col}: ${e.field}: ${e.message}`).join('\n'));
+  const result = validator.validate(
+    readFileSync(join(appsDir, id, 'manifest.yml'), 'utf8'),
+    `apps/${id}/manifest.yml`,
+    id,
+  );
+  if (!result.ok)
+    throw new Error(result.errors.map((e) => `${e.file}:${e.line}:${e.col}: ${e.field}: ${e.message}`).join('\n'));
   return renderApp(result.app, catalogRenderOptions(id));
 }
 

@@ -16,7 +16,9 @@ import { catalogRenderOptions } from '../support/catalog.js';
 // flags are derived here from the manifest, independently of the renderer.
 
 const appsDir = fileURLToPath(new URL('../../apps', import.meta.url));
-const apps = readdirSync(appsDir).filter((d) => existsSync(join(appsDir, d, 'manifest.yml'))).sort();
+const apps = readdirSync(appsDir)
+  .filter((d) => existsSync(join(appsDir, d, 'manifest.yml')))
+  .sort();
 const enabled = requireLab('quadlet');
 const validator = createManifestValidator();
 const specs = new Map<string, AppSpec>();
@@ -43,7 +45,14 @@ const MiB = 2 ** 20;
 const IEC: Record<string, number> = { Ki: 1024, Mi: MiB, Gi: 1024 * MiB, Ti: 1024 * 1024 * MiB };
 const bytes = (s: string) => Number(/^\d+/.exec(s)![0]) * IEC[s.replace(/^\d+/, '')]!;
 const seconds = (d: number | string | undefined, dflt: number) =>
-  d === undefined ? dflt : typeof d === 'number' ? d : [...d.matchAll(/(\d+)(ms|s|m|h)/g)].reduce((t, m) => t + Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms']!, 0);
+  d === undefined
+    ? dflt
+    : typeof d === 'number'
+      ? d
+      : [...d.matchAll(/(\d+)(ms|s|m|h)/g)].reduce(
+          (t, m) => t + Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms']!,
+          0,
+        );
 
 describe.runIf(enabled)('the Quadlet generator on the catalog', () => {
   it('accepts every app with no error and no warning', () => {
@@ -64,30 +73,45 @@ describe.runIf(enabled)('the Quadlet generator on the catalog', () => {
         expect(flagValues(argv, '--name')).toEqual([c.containerName]);
         expect(flagValues(argv, '--stop-timeout')).toEqual([String(Math.ceil(seconds(s.stopTimeout, 10)))]);
         expect(/^TimeoutStopSec=(\d+)$/m.exec(unit!)![1]).toBe(String(Math.ceil(seconds(s.stopTimeout, 10)) + 30));
-        const ports = (s.ports ?? []).map((p) => `${p.hostIp ? (p.hostIp.includes(':') ? `[${p.hostIp}]:` : `${p.hostIp}:`) : ''}${p.hostPort ?? p.containerPort}:${p.containerPort}${p.protocol === 'udp' ? '/udp' : ''}`);
+        const ports = (s.ports ?? []).map(
+          (p) =>
+            `${p.hostIp ? (p.hostIp.includes(':') ? `[${p.hostIp}]:` : `${p.hostIp}:`) : ''}${p.hostPort ?? p.containerPort}:${p.containerPort}${p.protocol === 'udp' ? '/udp' : ''}`,
+        );
         expect(flagValues(argv, '--publish').sort()).toEqual(ports.sort());
         const vols = (s.volumes ?? []).map((v) => `${id}-${v.volume}:${v.target}`);
         const mounted = flagValues(argv, '-v').map((v) => v.split(':').slice(0, 2).join(':'));
         for (const v of vols) expect(mounted).toContain(v);
         expect(flagValues(argv, '--memory')).toEqual(s.memory ? [String(bytes(s.memory))] : []);
-        expect(flagValues(argv, '--network-alias').sort()).toEqual(app.network === 'private' ? [...new Set([s.name, ...(s.networkAliases ?? [])])].sort() : []);
+        expect(flagValues(argv, '--network-alias').sort()).toEqual(
+          app.network === 'private' ? [...new Set([s.name, ...(s.networkAliases ?? [])])].sort() : [],
+        );
         if (app.network === 'private') expect(flagValues(argv, '--network')).toEqual([id]);
         const secrets = flagValues(argv, '--secret').map((x) => x.split(',')[0]);
-        const wanted = [...Object.values(s.secretEnvironment ?? {}), ...(s.secretFiles ?? []).map((f) => f.secret)].map((x) => `${id}-${x}`);
+        const wanted = [...Object.values(s.secretEnvironment ?? {}), ...(s.secretFiles ?? []).map((f) => f.secret)].map(
+          (x) => `${id}-${x}`,
+        );
         expect(secrets.sort()).toEqual(wanted.sort());
-        for (const [k, v] of Object.entries(s.environment ?? {})) expect(flagValues(argv, '--env')).toContain(`${k}=${String(v)}`);
+        for (const [k, v] of Object.entries(s.environment ?? {}))
+          expect(flagValues(argv, '--env')).toContain(`${k}=${String(v)}`);
         if (s.healthcheck) {
           const cmd = JSON.parse(flagValues(argv, '--health-cmd')[0]!) as string[];
-          if (s.healthcheck.tcp) expect(cmd).toEqual(['/bin/sh', '-c', expect.stringContaining(`nc -z 127.0.0.1 ${s.healthcheck.tcp} `)]);
+          if (s.healthcheck.tcp)
+            expect(cmd).toEqual(['/bin/sh', '-c', expect.stringContaining(`nc -z 127.0.0.1 ${s.healthcheck.tcp} `)]);
           else if (s.healthcheck.http) expect(cmd.join(' ')).toContain(s.healthcheck.http);
-          else expect(cmd).toEqual(Array.isArray(s.healthcheck.command) ? s.healthcheck.command : ['/bin/sh', '-c', s.healthcheck.command]);
+          else
+            expect(cmd).toEqual(
+              Array.isArray(s.healthcheck.command) ? s.healthcheck.command : ['/bin/sh', '-c', s.healthcheck.command],
+            );
           expect(argv.includes('--sdnotify=healthy')).toBe(s.healthcheck.readiness !== false);
         } else {
           expect(flagValues(argv, '--health-cmd')).toEqual([]);
         }
         if (!s.capabilities?.podmanDefaults) expect(flagValues(argv, '--cap-drop')).toEqual(['all']);
         if (s.noNewPrivileges !== false) expect(argv).toContain('--security-opt=no-new-privileges');
-        if (s.command) expect(argv.slice(-s.command.length).map((a) => (a === '${ARCHY_QUADLET_EMPTY}' ? '' : a))).toEqual(s.command);
+        if (s.command)
+          expect(argv.slice(-s.command.length).map((a) => (a === '${ARCHY_QUADLET_EMPTY}' ? '' : a))).toEqual(
+            s.command,
+          );
         if (c.build) {
           expect(argv).toContain(c.build.imageTag);
           const build = result.services.get(c.build.service);

@@ -9,17 +9,87 @@ import { CONTAINER_KEYS, renderApp } from '../../src/render/render-app.js';
 
 /** The keys of the [Container] group Quadlet 5.4 accepts; it refuses the unit on any other. */
 const QUADLET_54_CONTAINER_KEYS = new Set([
-  'AddCapability', 'AddDevice', 'AddHost', 'Annotation', 'AutoUpdate', 'CgroupsMode', 'ContainerName',
-  'ContainersConfModule', 'DNS', 'DNSOption', 'DNSSearch', 'DropCapability', 'Entrypoint', 'Environment',
-  'EnvironmentFile', 'EnvironmentHost', 'Exec', 'ExposeHostPort', 'GIDMap', 'GlobalArgs', 'Group', 'GroupAdd',
-  'HealthCmd', 'HealthInterval', 'HealthLogDestination', 'HealthMaxLogCount', 'HealthMaxLogSize', 'HealthOnFailure',
-  'HealthRetries', 'HealthStartPeriod', 'HealthStartupCmd', 'HealthStartupInterval', 'HealthStartupRetries',
-  'HealthStartupSuccess', 'HealthStartupTimeout', 'HealthTimeout', 'HostName', 'Image', 'IP', 'IP6', 'Label',
-  'LogDriver', 'LogOpt', 'Mask', 'Mount', 'Network', 'NetworkAlias', 'NoNewPrivileges', 'Notify', 'PidsLimit', 'Pod',
-  'PodmanArgs', 'PublishPort', 'Pull', 'ReadOnly', 'ReadOnlyTmpfs', 'Rootfs', 'RunInit', 'SeccompProfile', 'Secret',
-  'SecurityLabelDisable', 'SecurityLabelFileType', 'SecurityLabelLevel', 'SecurityLabelNested', 'SecurityLabelType',
-  'ShmSize', 'StartWithPod', 'StopSignal', 'StopTimeout', 'SubGIDMap', 'SubUIDMap', 'Sysctl', 'Timezone', 'Tmpfs',
-  'UIDMap', 'Ulimit', 'Unmask', 'User', 'UserNS', 'Volume', 'WorkingDir',
+  'AddCapability',
+  'AddDevice',
+  'AddHost',
+  'Annotation',
+  'AutoUpdate',
+  'CgroupsMode',
+  'ContainerName',
+  'ContainersConfModule',
+  'DNS',
+  'DNSOption',
+  'DNSSearch',
+  'DropCapability',
+  'Entrypoint',
+  'Environment',
+  'EnvironmentFile',
+  'EnvironmentHost',
+  'Exec',
+  'ExposeHostPort',
+  'GIDMap',
+  'GlobalArgs',
+  'Group',
+  'GroupAdd',
+  'HealthCmd',
+  'HealthInterval',
+  'HealthLogDestination',
+  'HealthMaxLogCount',
+  'HealthMaxLogSize',
+  'HealthOnFailure',
+  'HealthRetries',
+  'HealthStartPeriod',
+  'HealthStartupCmd',
+  'HealthStartupInterval',
+  'HealthStartupRetries',
+  'HealthStartupSuccess',
+  'HealthStartupTimeout',
+  'HealthTimeout',
+  'HostName',
+  'Image',
+  'IP',
+  'IP6',
+  'Label',
+  'LogDriver',
+  'LogOpt',
+  'Mask',
+  'Mount',
+  'Network',
+  'NetworkAlias',
+  'NoNewPrivileges',
+  'Notify',
+  'PidsLimit',
+  'Pod',
+  'PodmanArgs',
+  'PublishPort',
+  'Pull',
+  'ReadOnly',
+  'ReadOnlyTmpfs',
+  'Rootfs',
+  'RunInit',
+  'SeccompProfile',
+  'Secret',
+  'SecurityLabelDisable',
+  'SecurityLabelFileType',
+  'SecurityLabelLevel',
+  'SecurityLabelNested',
+  'SecurityLabelType',
+  'ShmSize',
+  'StartWithPod',
+  'StopSignal',
+  'StopTimeout',
+  'SubGIDMap',
+  'SubUIDMap',
+  'Sysctl',
+  'Timezone',
+  'Tmpfs',
+  'UIDMap',
+  'Ulimit',
+  'Unmask',
+  'User',
+  'UserNS',
+  'Volume',
+  'WorkingDir',
 ]);
 
 /** Keys of later Podman releases (or of [Service]) that 5.4 refuses in [Container]. */
@@ -60,7 +130,10 @@ describe('the [Container] key table', () => {
 
   it('names, for every row, manifest fields the schema has', () => {
     const missing = CONTAINER_KEYS.flatMap((row) =>
-      row.field.split(', ').filter((field) => schemaNode(field) === undefined).map((field) => `${row.key}: ${field}`),
+      row.field
+        .split(', ')
+        .filter((field) => schemaNode(field) === undefined)
+        .map((field) => `${row.key}: ${field}`),
     );
     expect(missing).toEqual([]);
   });
@@ -78,7 +151,11 @@ describe('the [Container] key table', () => {
     const section = (name: string) => file!.content.split(`[${name}]\n`)[1]!.split('\n\n')[0]!.trim().split('\n');
 
     const declared = new Set(CONTAINER_KEYS.map((row) => row.key));
-    expect(section('Container').map((line) => line.split('=')[0]).filter((key) => !declared.has(key!))).toEqual([]);
+    expect(
+      section('Container')
+        .map((line) => line.split('=')[0])
+        .filter((key) => !declared.has(key!)),
+    ).toEqual([]);
     expect(section('Container')).toContain('Exec="printf" ${ARCHY_QUADLET_EMPTY} ${ARCHY_QUADLET_SEMICOLON}');
     expect(section('Service')).toEqual(
       expect.arrayContaining(['Environment=ARCHY_QUADLET_EMPTY=', 'Environment=ARCHY_QUADLET_SEMICOLON=;']),

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { argumentLine, descriptionText, jsonArrayValue, keyValueWord, quoteWord, rawValue, UnitValueError } from '../../src/render/escape.js';
+import {
+  argumentLine,
+  descriptionText,
+  jsonArrayValue,
+  keyValueWord,
+  quoteWord,
+  rawValue,
+  UnitValueError,
+} from '../../src/render/escape.js';
 
 describe('rawValue', () => {
   it('doubles what systemd would expand, and nothing else', () => {

@@ -22,6 +22,8 @@ describe('unit file header', () => {
 
   it('keeps a hostile source path on its comment line', () => {
     const text = withHeader(body, 'a', '/tmp/x\n[Service]\nExecStartPre=/bin/false');
-    expect(text.split('\n')[0]).toBe('# Written by archy-quadlet from /tmp/x?[Service]?ExecStartPre=/bin/false. Do not edit: changes are overwritten.');
+    expect(text.split('\n')[0]).toBe(
+      '# Written by archy-quadlet from /tmp/x?[Service]?ExecStartPre=/bin/false. Do not edit: changes are overwritten.',
+    );
   });
 });

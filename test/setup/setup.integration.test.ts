@@ -12,10 +12,16 @@ import { useLabNode, waitHttp } from '../support/node.js';
 const enabled = requireLab('user-manager');
 const node = useLabNode(enabled);
 
-interface Action { what: string; done: boolean; hint?: string }
-const setup = async (...args: string[]) => JSON.parse((await node().aq(['setup', ...args, '--json'])).stdout).actions as Action[];
+interface Action {
+  what: string;
+  done: boolean;
+  hint?: string;
+}
+const setup = async (...args: string[]) =>
+  JSON.parse((await node().aq(['setup', ...args, '--json'])).stdout).actions as Action[];
 const unitDir = () => join(node().user.home, '.config/systemd/user');
-const active = async (unit: string) => String((await asUser(['systemctl', '--user', 'is-active', unit], { reject: false })).stdout).trim();
+const active = async (unit: string) =>
+  String((await asUser(['systemctl', '--user', 'is-active', unit], { reject: false })).stdout).trim();
 
 afterAll(async () => {
   if (enabled) await execa('archy-quadlet', ['setup', '--system', '--remove'], { reject: false });
@@ -30,13 +36,19 @@ describe.runIf(enabled)('setup in the lab', () => {
       'archy-quadlet-reconcile.timer',
       'archy-quadlet-watch.service',
     ]);
-    expect(first).toContainEqual({ what: 'enabled and started archy-quadlet-reconcile.timer, archy-quadlet-watch.service', done: true });
+    expect(first).toContainEqual({
+      what: 'enabled and started archy-quadlet-reconcile.timer, archy-quadlet-watch.service',
+      done: true,
+    });
     expect(await active('archy-quadlet-reconcile.timer')).toBe('active');
     expect(await active('archy-quadlet-watch.service')).toBe('active');
     // Linger: enabled, or not, with how (the lab has no logind); the boot hook needs root.
     const linger = first.find((a) => a.what.startsWith('linger'))!;
     expect(linger.done || /loginctl enable-linger archy/.test(linger.hint ?? '')).toBe(true);
-    expect(first.find((a) => a.what.includes('generator hook'))).toMatchObject({ done: false, hint: 'sudo archy-quadlet setup --system' });
+    expect(first.find((a) => a.what.includes('generator hook'))).toMatchObject({
+      done: false,
+      hint: 'sudo archy-quadlet setup --system',
+    });
     await execa('archy-quadlet', ['setup', '--system', '--apps', node().appsDir]);
     expect((await setup('--watch')).find((a) => a.what.includes('generator hook'))).toMatchObject({ done: true });
   }, 120_000);
@@ -50,7 +62,8 @@ describe.runIf(enabled)('setup in the lab', () => {
   it('--remove undoes it and leaves the apps as they are', async () => {
     const removed = await setup('--remove');
     expect(removed.filter((a) => a.what.startsWith('removed ')).length).toBe(3);
-    for (const u of ['archy-quadlet-reconcile.service', 'archy-quadlet-reconcile.timer', 'archy-quadlet-watch.service']) expect(existsSync(join(unitDir(), u))).toBe(false);
+    for (const u of ['archy-quadlet-reconcile.service', 'archy-quadlet-reconcile.timer', 'archy-quadlet-watch.service'])
+      expect(existsSync(join(unitDir(), u))).toBe(false);
     expect(await active('archy-quadlet-reconcile.timer')).not.toBe('active');
     expect(await waitHttp(18081)).toBe('ok\n');
     expect((await node().status('web'))?.state).toBe('running');

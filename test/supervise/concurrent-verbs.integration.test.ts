@@ -41,25 +41,39 @@ describe.runIf(enabled)('verbs at once', () => {
     }
     chownTree(node().appsDir, node().user);
     // Installs at once, too.
-    const installs = await Promise.all([...apps, 'slowstop'].map((id) => node().aq(['install', id, '--wait', '--timeout', '120'], { reject: false })));
-    expect(installs.map((r) => [r.exitCode, r.stderr.match(/try again|another archy-quadlet pass/)?.[0]])).toEqual(installs.map(() => [0, undefined]));
+    const installs = await Promise.all(
+      [...apps, 'slowstop'].map((id) => node().aq(['install', id, '--wait', '--timeout', '120'], { reject: false })),
+    );
+    expect(installs.map((r) => [r.exitCode, r.stderr.match(/try again|another archy-quadlet pass/)?.[0]])).toEqual(
+      installs.map(() => [0, undefined]),
+    );
     await node().aq(['setup', '--watch']);
     try {
       for (let i = 0; i < iterations; i++) {
         const slow = i % 2 === 0 ? ['stop', 'slowstop'] : ['start', 'slowstop'];
         const verbs = [...apps.map((id, j) => (j % 3 === 2 ? ['stop', id] : ['restart', id])), slow];
         const timer = asUser(['systemctl', '--user', 'start', 'archy-quadlet-reconcile.service'], { reject: false });
-        const results = await Promise.all(verbs.map((v) => node().aq([...v, '--wait', '--timeout', '120'], { reject: false })));
+        const results = await Promise.all(
+          verbs.map((v) => node().aq([...v, '--wait', '--timeout', '120'], { reject: false })),
+        );
         await timer;
-        const failed = results.map((r, j) => ({ verb: verbs[j]!.join(' '), code: r.exitCode, err: r.stderr.slice(-300) })).filter((x) => x.code !== 0);
+        const failed = results
+          .map((r, j) => ({ verb: verbs[j]!.join(' '), code: r.exitCode, err: r.stderr.slice(-300) }))
+          .filter((x) => x.code !== 0);
         expect(failed).toEqual([]);
-        const status = JSON.parse((await node().aq(['status', '--json'])).stdout) as { apps: Array<{ id: string; state: string }> };
+        const status = JSON.parse((await node().aq(['status', '--json'])).stdout) as {
+          apps: Array<{ id: string; state: string }>;
+        };
         const want = Object.fromEntries(verbs.map((v) => [v[1]!, v[0] === 'stop' ? 'stopped' : 'running']));
         expect(Object.fromEntries(status.apps.filter((a) => a.id in want).map((a) => [a.id, a.state]))).toEqual(want);
         // Back to all running for the next round.
-        await Promise.all(apps.filter((_, j) => j % 3 === 2).map((id) => node().aq(['start', id, '--wait', '--timeout', '120'])));
+        await Promise.all(
+          apps.filter((_, j) => j % 3 === 2).map((id) => node().aq(['start', id, '--wait', '--timeout', '120'])),
+        );
       }
-      const watcher = String((await asUser(['systemctl', '--user', 'is-active', 'archy-quadlet-watch.service'], { reject: false })).stdout).trim();
+      const watcher = String(
+        (await asUser(['systemctl', '--user', 'is-active', 'archy-quadlet-watch.service'], { reject: false })).stdout,
+      ).trim();
       expect(watcher).toBe('active');
     } finally {
       await node().aq(['setup', '--remove'], { reject: false });

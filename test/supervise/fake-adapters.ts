@@ -46,7 +46,8 @@ export function fakeSystemctl(unitRoot: string): FakeSystemctl {
       calls++;
       s.verbs.push('daemon-reload');
       const present = new Set<string>();
-      for (const app of safeReaddir(unitRoot)) for (const f of safeReaddir(join(unitRoot, app))) present.add(serviceOfUnitFile(f) ?? '');
+      for (const app of safeReaddir(unitRoot))
+        for (const f of safeReaddir(join(unitRoot, app))) present.add(serviceOfUnitFile(f) ?? '');
       for (const svc of present) if (svc && !s.units[svc]) s.units[svc] = unit('inactive');
       if (s.reloadClearsOutdated) for (const u of Object.values(s.units)) u.needDaemonReload = false;
     },
@@ -132,7 +133,11 @@ export function fakeQuadlet(rejected: Record<string, string> = {}): QuadletCheck
 export interface FakeNode {
   root: string;
   paths: Paths;
-  sv: Supervisor & { systemctl: FakeSystemctl; podman: ReturnType<typeof fakePodman>; quadlet: ReturnType<typeof fakeQuadlet> };
+  sv: Supervisor & {
+    systemctl: FakeSystemctl;
+    podman: ReturnType<typeof fakePodman>;
+    quadlet: ReturnType<typeof fakeQuadlet>;
+  };
   install(id: string, intent?: 'running' | 'stopped'): void;
   cleanup(): void;
 }
@@ -142,7 +147,15 @@ export function fakeNode(): FakeNode {
   const root = mkdtempSync(join(tmpdir(), 'aq-fake-node-'));
   const appsDir = join(root, 'apps');
   cpSync(new URL('../lab-apps', import.meta.url), appsDir, { recursive: true });
-  const paths = resolvePaths({ env: { XDG_CONFIG_HOME: join(root, 'config'), XDG_STATE_HOME: join(root, 'state'), XDG_DATA_HOME: join(root, 'data') }, home: root, bundledAppsDir: appsDir });
+  const paths = resolvePaths({
+    env: {
+      XDG_CONFIG_HOME: join(root, 'config'),
+      XDG_STATE_HOME: join(root, 'state'),
+      XDG_DATA_HOME: join(root, 'data'),
+    },
+    home: root,
+    bundledAppsDir: appsDir,
+  });
   mkdirSync(join(root, 'run'));
   const apps: Record<string, { intent: string; installedAt: string }> = {};
   const sv = {

@@ -1,4 +1,12 @@
-import type { Desired, DesiredApp, DesiredContainer, Observed, ObservedFile, Step, UnitStatus } from '../../src/supervise/types.js';
+import type {
+  Desired,
+  DesiredApp,
+  DesiredContainer,
+  Observed,
+  ObservedFile,
+  Step,
+  UnitStatus,
+} from '../../src/supervise/types.js';
 import { serviceOfUnitFile as serviceOfFile } from '../../src/names.js';
 
 // A small systemd + Podman of plain data for planner tests: applies steps the way the real
@@ -22,16 +30,37 @@ export function unit(activeState: string, extra: Partial<UnitStatus> = {}): Unit
   };
 }
 
-export function file(name: string, content = `# Written by archy-quadlet from x. Do not edit\n# archy-quadlet: app=a sha256=${'0'.repeat(64)}\n\n[X]\n`, mtimeMono = 50 * S): ObservedFile {
+export function file(
+  name: string,
+  content = `# Written by archy-quadlet from x. Do not edit\n# archy-quadlet: app=a sha256=${'0'.repeat(64)}\n\n[X]\n`,
+  mtimeMono = 50 * S,
+): ObservedFile {
   return { name, content, mtimeMono, owned: true, intact: true };
 }
 
 export function observed(partial: Partial<Observed> = {}): Observed {
-  return { nowMono: 1000 * S, nowMs: 1_800_000_000_000, files: {}, units: {}, secrets: {}, volumes: {}, containers: {}, networks: {}, images: {}, backoff: {}, ...partial };
+  return {
+    nowMono: 1000 * S,
+    nowMs: 1_800_000_000_000,
+    files: {},
+    units: {},
+    secrets: {},
+    volumes: {},
+    containers: {},
+    networks: {},
+    images: {},
+    backoff: {},
+    ...partial,
+  };
 }
 
 /** A desired app with containers c1..cn (c1 first in dependency order), all files given as content. */
-export function app(id: string, intent: DesiredApp['intent'], containers: string[], extra: Partial<DesiredApp> = {}): DesiredApp {
+export function app(
+  id: string,
+  intent: DesiredApp['intent'],
+  containers: string[],
+  extra: Partial<DesiredApp> = {},
+): DesiredApp {
   const files = [
     ...containers.map((c) => ({ name: `${id}-${c}.container`, content: `[Container] ${id}-${c}\n` })),
     ...(containers.length > 1 ? [{ name: `${id}.network`, content: `[Network] ${id}\n` }] : []),
@@ -43,7 +72,10 @@ export function app(id: string, intent: DesiredApp['intent'], containers: string
     rendered: {
       files,
       containers: containers.map((c) => container(`${id}-${c}`)),
-      services: [...(containers.length > 1 ? [`${id}-network.service`] : []), ...containers.map((c) => `${id}-${c}.service`)],
+      services: [
+        ...(containers.length > 1 ? [`${id}-network.service`] : []),
+        ...containers.map((c) => `${id}-${c}.service`),
+      ],
       secrets: [],
       dataDirs: [],
     },
@@ -109,27 +141,37 @@ export function applyFake(desired: Desired, o: Observed, steps: Step[]): { desir
         break;
       }
       case 'daemonReload': {
-        const present = new Set(Object.values(n.files).flat().map((f) => serviceOfFile(f.name)));
+        const present = new Set(
+          Object.values(n.files)
+            .flat()
+            .map((f) => serviceOfFile(f.name)),
+        );
         for (const [name, s] of Object.entries(n.units)) {
           s.needDaemonReload = false;
           if (!present.has(name) && (s.activeState === 'inactive' || s.activeState === 'failed')) delete n.units[name];
         }
-        for (const svc of present) if (svc && (!n.units[svc] || n.units[svc]!.loadState === 'not-found')) n.units[svc] = unit('inactive');
+        for (const svc of present)
+          if (svc && (!n.units[svc] || n.units[svc]!.loadState === 'not-found')) n.units[svc] = unit('inactive');
         break;
       }
       case 'start':
-        for (const name of st.units) if (u(name).loadState !== 'not-found' && u(name).activeState !== 'failed') Object.assign(u(name), { activeState: 'activating', subState: 'start' });
+        for (const name of st.units)
+          if (u(name).loadState !== 'not-found' && u(name).activeState !== 'failed')
+            Object.assign(u(name), { activeState: 'activating', subState: 'start' });
         break;
       case 'restart':
         for (const name of st.units) Object.assign(u(name), { activeState: 'activating', subState: 'start' });
         break;
       case 'stop':
-        for (const name of st.units) if (u(name).activeState !== 'inactive') Object.assign(u(name), { activeState: 'deactivating', subState: 'stop' });
+        for (const name of st.units)
+          if (u(name).activeState !== 'inactive')
+            Object.assign(u(name), { activeState: 'deactivating', subState: 'stop' });
         break;
       case 'stopContainer':
         break; // the pending stop completes on the next tick
       case 'resetFailed':
-        for (const name of st.units) if (u(name).activeState === 'failed') Object.assign(u(name), { activeState: 'inactive', subState: 'dead' });
+        for (const name of st.units)
+          if (u(name).activeState === 'failed') Object.assign(u(name), { activeState: 'inactive', subState: 'dead' });
         break;
       case 'ensureSecret':
         n.secrets![st.secret] = st.app;
@@ -168,8 +210,15 @@ export function applyFake(desired: Desired, o: Observed, steps: Step[]): { desir
   }
   // One tick later: jobs in flight finish.
   for (const s of Object.values(n.units)) {
-    if (s.activeState === 'activating') Object.assign(s, { activeState: 'active', subState: 'running', execMainStartMono: n.nowMono, activeEnterMono: n.nowMono });
-    else if (s.activeState === 'deactivating') Object.assign(s, { activeState: 'inactive', subState: 'dead', inactiveEnterMono: n.nowMono });
+    if (s.activeState === 'activating')
+      Object.assign(s, {
+        activeState: 'active',
+        subState: 'running',
+        execMainStartMono: n.nowMono,
+        activeEnterMono: n.nowMono,
+      });
+    else if (s.activeState === 'deactivating')
+      Object.assign(s, { activeState: 'inactive', subState: 'dead', inactiveEnterMono: n.nowMono });
   }
   return { desired: d, observed: n };
 }

@@ -11,7 +11,8 @@ import { containerId, useLabNode, waitHttp } from '../support/node.js';
 const enabled = requireLab('user-manager');
 const node = useLabNode(enabled);
 const busybox = 'localhost/busybox:latest';
-const nRestarts = async (unit: string) => Number(String((await asUser(['systemctl', '--user', 'show', '-P', 'NRestarts', unit])).stdout).trim());
+const nRestarts = async (unit: string) =>
+  Number(String((await asUser(['systemctl', '--user', 'show', '-P', 'NRestarts', unit])).stdout).trim());
 const httpd = ['httpd', '-f', '-p', '8080', '-h', '/www'];
 
 describe.runIf(enabled)('a start with something in its way', () => {
@@ -21,12 +22,30 @@ describe.runIf(enabled)('a start with something in its way', () => {
     const before = await nRestarts('web.service');
     // As after a crash that skipped the unit's cleanup: running, holding the port. Its PID 1
     // ignores SIGTERM and its own stop timeout is Podman's 10 s; the app's is 2 s.
-    await asUser(['podman', 'run', '-d', '--name', 'web', '--label', 'io.archipelago.managed-by=archy-quadlet', '--label', 'io.archipelago.app=web', '-p', '127.0.0.1:18081:8080', busybox, ...httpd]);
+    await asUser([
+      'podman',
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '--label',
+      'io.archipelago.managed-by=archy-quadlet',
+      '--label',
+      'io.archipelago.app=web',
+      '-p',
+      '127.0.0.1:18081:8080',
+      busybox,
+      ...httpd,
+    ]);
     const stale = await containerId('web');
     const t0 = Date.now();
     const r = await node().aq(['start', 'web', '--wait', '--timeout', '60']);
-    expect(r.stderr).toMatch(/"step":"clearStaleContainer","reason":"a container of an older run \(running\) holds the name web: stopping it"/);
-    expect(r.stderr).toMatch(/"step":"clearStaleContainer","reason":"a container of an older run \(exited\) holds the name web: removing it"/);
+    expect(r.stderr).toMatch(
+      /"step":"clearStaleContainer","reason":"a container of an older run \(running\) holds the name web: stopping it"/,
+    );
+    expect(r.stderr).toMatch(
+      /"step":"clearStaleContainer","reason":"a container of an older run \(exited\) holds the name web: removing it"/,
+    );
     // Stopped with the app's stop timeout, not the stale container's own 10 s.
     expect(Date.now() - t0).toBeLessThan(9_000);
     expect(await waitHttp(18081)).toBe('ok\n');
@@ -40,7 +59,9 @@ describe.runIf(enabled)('a start with something in its way', () => {
     const theirs = await containerId('web');
     try {
       const r = await node().aq(['start', 'web']);
-      expect(r.stdout).toMatch(/in progress: a container named web is in the way \(archy-quadlet does not own it\): remove or rename it/);
+      expect(r.stdout).toMatch(
+        /in progress: a container named web is in the way \(archy-quadlet does not own it\): remove or rename it/,
+      );
       await node().aq(['reconcile']);
       expect(await containerId('web')).toBe(theirs);
       expect((await node().status('web'))?.state).toBe('stopped');

@@ -13,7 +13,12 @@ const enabled = requireLab('user-manager');
 const node = useLabNode(enabled);
 
 const waitState = (app: string, state: string, timeoutMs = 60_000) =>
-  waitFor(`${app} to be ${state}`, async () => ((await node().status(app))?.state === state ? true : undefined), timeoutMs, 300);
+  waitFor(
+    `${app} to be ${state}`,
+    async () => ((await node().status(app))?.state === state ? true : undefined),
+    timeoutMs,
+    300,
+  );
 
 describe.runIf(enabled)('supervisor lifecycle in the lab', () => {
   it('install: the app becomes reachable over HTTP, status says running', async () => {
@@ -46,10 +51,14 @@ describe.runIf(enabled)('supervisor lifecycle in the lab', () => {
   it('a killed container comes back (systemd restarts it)', async () => {
     const before = await containerId('web');
     await asUser(['podman', 'kill', 'web']);
-    await waitFor('a new web container', async () => {
-      const id = await containerId('web');
-      return id && id !== before && (await http(18081)) === 'ok\n' ? id : undefined;
-    }, 60_000);
+    await waitFor(
+      'a new web container',
+      async () => {
+        const id = await containerId('web');
+        return id && id !== before && (await http(18081)) === 'ok\n' ? id : undefined;
+      },
+      60_000,
+    );
   }, 90_000);
 
   it('a stopped app stays stopped across passes, and its unit is not wanted at boot', async () => {
@@ -76,13 +85,21 @@ describe.runIf(enabled)('supervisor lifecycle in the lab', () => {
     await node().aq(['install', 'stack', '--wait', '--timeout', '90']);
     expect(await waitHttp(18082, '/cgi-bin/index')).toBe('web-ok\napi-ok\ndb-ok\n');
     const s = await node().status('stack');
-    expect(s!.units.map((u) => u.unit)).toEqual(['stack-network.service', 'stack-db.service', 'stack-api.service', 'stack-web.service']);
+    expect(s!.units.map((u) => u.unit)).toEqual([
+      'stack-network.service',
+      'stack-db.service',
+      'stack-api.service',
+      'stack-web.service',
+    ]);
   }, 120_000);
 
   it('a companion built locally from a Containerfile (.build unit)', async () => {
     await node().aq(['install', 'companion', '--wait', '--timeout', '120']);
     expect(await waitHttp(18083)).toBe('companion-ok\n');
-    expect((await node().status('companion'))!.units.find((u) => u.unit === 'companion-build.service')).toMatchObject({ activeState: 'active', subState: 'exited' });
+    expect((await node().status('companion'))!.units.find((u) => u.unit === 'companion-build.service')).toMatchObject({
+      activeState: 'active',
+      subState: 'exited',
+    });
   }, 150_000);
 
   it('a generated secret reaches the container, stays the same across restart, and is never printed', async () => {
@@ -90,7 +107,10 @@ describe.runIf(enabled)('supervisor lifecycle in the lab', () => {
     const served = await waitHttp(18085);
     const [env, file] = served.trim().split('\n');
     expect(env).toBe(file);
-    const secret = String((await asUser(['podman', 'secret', 'inspect', '--showsecret', '--format', '{{.SecretData}}', 'secret-app-token'])).stdout).trim();
+    const secret = String(
+      (await asUser(['podman', 'secret', 'inspect', '--showsecret', '--format', '{{.SecretData}}', 'secret-app-token']))
+        .stdout,
+    ).trim();
     expect(secret).toMatch(/^[A-Za-z0-9_-]{40}$/);
     await node().aq(['restart', 'secret-app', '--wait', '--timeout', '60']);
     expect(await waitHttp(18085)).toBe(served);
@@ -112,7 +132,9 @@ describe.runIf(enabled)('supervisor lifecycle in the lab', () => {
     expect(log2.split('\n').length).toBe(log1.split('\n').length + 1);
     const purge = await node().aq(['uninstall', 'data', '--purge', '--wait', '--timeout', '60']);
     expect(purge.stdout).toMatch(/removed volume data-store/);
-    expect(String((await asUser(['podman', 'volume', 'ls', '--format', '{{.Name}}'])).stdout)).not.toContain('data-store');
+    expect(String((await asUser(['podman', 'volume', 'ls', '--format', '{{.Name}}'])).stdout)).not.toContain(
+      'data-store',
+    );
   }, 180_000);
 
   it('reboot: running apps come back, stopped apps stay stopped', async () => {
@@ -126,4 +148,3 @@ describe.runIf(enabled)('supervisor lifecycle in the lab', () => {
     expect((await node().status('web'))?.state).toBe('running');
   }, 300_000);
 });
-

@@ -15,10 +15,18 @@ describe.runIf(enabled)('a lost daemon-reload', () => {
   it('is made good by the next pass: a reload, then the app runs', async () => {
     await node().aq(['install', 'web', '--wait', '--timeout', '60']);
     const file = join(node().unitRoot, 'web/web.container');
-    await asUser(['bash', '-c', `systemctl --user stop web.service && mv ${file} /tmp/aq-lost.container && systemctl --user daemon-reload && mv /tmp/aq-lost.container ${file}`]);
-    expect(String((await asUser(['systemctl', '--user', 'show', '-P', 'LoadState', 'web.service'])).stdout).trim()).toBe('not-found');
+    await asUser([
+      'bash',
+      '-c',
+      `systemctl --user stop web.service && mv ${file} /tmp/aq-lost.container && systemctl --user daemon-reload && mv /tmp/aq-lost.container ${file}`,
+    ]);
+    expect(
+      String((await asUser(['systemctl', '--user', 'show', '-P', 'LoadState', 'web.service'])).stdout).trim(),
+    ).toBe('not-found');
     const r = await node().aq(['reconcile']);
-    expect(r.stderr).toMatch(/"step":"daemonReload","reason":"systemd has not loaded web.service, which Quadlet generates from the files on disk"/);
+    expect(r.stderr).toMatch(
+      /"step":"daemonReload","reason":"systemd has not loaded web.service, which Quadlet generates from the files on disk"/,
+    );
     expect(await waitHttp(18081)).toBe('ok\n');
     // Converged: the next pass has nothing to do (no reload loop).
     expect((await node().aq(['reconcile'])).stdout).toMatch(/converged: nothing to do|0 step\(s\) applied; converged/);

@@ -27,7 +27,11 @@ describe('observe', () => {
     node.install('stack');
     await reconcilePass(node.sv);
     const { desired } = await currentView(node.sv);
-    const [calls, podman, asked] = [node.sv.systemctl.calls, node.sv.podman.called.length, node.sv.quadlet.asked.length];
+    const [calls, podman, asked] = [
+      node.sv.systemctl.calls,
+      node.sv.podman.called.length,
+      node.sv.quadlet.asked.length,
+    ];
     const o = await observe(desired, deps(node));
     expect(node.sv.systemctl.calls - calls).toBe(1);
     expect(node.sv.podman.called.length - podman).toBe(0);

@@ -23,7 +23,8 @@ Exec=sleep 1000
 WantedBy=default.target
 `;
 
-const show = async (unit: string, prop: string) => String((await asUser(['systemctl', '--user', 'show', '-P', prop, unit])).stdout).trim();
+const show = async (unit: string, prop: string) =>
+  String((await asUser(['systemctl', '--user', 'show', '-P', prop, unit])).stdout).trim();
 
 describe.runIf(enabled)('one writer of the unit tree', () => {
   it('holds an app whose unit file name is taken by a file it did not write: the wait names the file; never started from it', async () => {
@@ -35,7 +36,13 @@ describe.runIf(enabled)('one writer of the unit tree', () => {
 
     const r = await node().aq(['install', 'web', '--json']);
     const out = JSON.parse(r.stdout) as { pending: Array<{ kind: string; path?: string; reason: string }> };
-    expect(out.pending).toEqual([expect.objectContaining({ kind: 'wait', path: 'web/web.container', reason: expect.stringMatching(/was not written by archy-quadlet: move it away/) })]);
+    expect(out.pending).toEqual([
+      expect.objectContaining({
+        kind: 'wait',
+        path: 'web/web.container',
+        reason: expect.stringMatching(/was not written by archy-quadlet: move it away/),
+      }),
+    ]);
     await node().aq(['reconcile'], { reject: false });
     const status = await node().aq(['status', 'web']);
     expect(status.stdout).toMatch(/web: stopped \(wanted: running\)/);

@@ -75,11 +75,18 @@ describe('reconcilePass', () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('hostPort: 18081', 'hostPort: 18082'));
     node.sv.quadlet = Object.assign(node.sv.quadlet, {
-      rejections: async (apps: Map<string, unknown>) => (apps.has('web') ? { web: 'converting "web.container": unsupported key' } : {}),
+      rejections: async (apps: Map<string, unknown>) =>
+        apps.has('web') ? { web: 'converting "web.container": unsupported key' } : {},
     });
     const r = await reconcilePass(node.sv);
     expect(readFileSync(file, 'utf8')).toBe(good);
-    expect(r.pending).toEqual([{ kind: 'wait', app: 'web', reason: 'Quadlet rejects the new units (its last good units stay): converting "web.container": unsupported key' }]);
+    expect(r.pending).toEqual([
+      {
+        kind: 'wait',
+        app: 'web',
+        reason: 'Quadlet rejects the new units (its last good units stay): converting "web.container": unsupported key',
+      },
+    ]);
   });
 });
 

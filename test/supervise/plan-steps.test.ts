@@ -41,14 +41,28 @@ describe('planSteps: table', () => {
     const d: Desired = { apps: [app('b', 'running', ['db', 'api'])] };
     const o = converged(d.apps, 'inactive');
     // Someone else's b-api.container, and our b-db.container missing: neither written nor started.
-    o.files.b = o.files.b!.filter((f) => f.name !== 'b-db.container').map((f) => (f.name === 'b-api.container' ? { ...f, content: 'theirs', owned: false, intact: false } : f));
+    o.files.b = o.files
+      .b!.filter((f) => f.name !== 'b-db.container')
+      .map((f) => (f.name === 'b-api.container' ? { ...f, content: 'theirs', owned: false, intact: false } : f));
     expect(planSteps(d, o)).toEqual([
-      { kind: 'wait', app: 'b', path: 'b/b-api.container', reason: 'b/b-api.container in the unit directory was not written by archy-quadlet: move it away (the app is held)' },
+      {
+        kind: 'wait',
+        app: 'b',
+        path: 'b/b-api.container',
+        reason:
+          'b/b-api.container in the unit directory was not written by archy-quadlet: move it away (the app is held)',
+      },
     ]);
     // Another app goes on as usual.
     const both: Desired = { apps: [...d.apps, one('a')] };
-    const o2 = { ...o, files: { ...o.files, ...converged([one('a')]).files }, units: { ...o.units, 'a-web.service': unit('inactive') } };
-    expect(planSteps(both, o2).filter((s) => s.app === 'a')).toEqual([{ kind: 'start', app: 'a', units: ['a-web.service'], reason: 'app should be running' }]);
+    const o2 = {
+      ...o,
+      files: { ...o.files, ...converged([one('a')]).files },
+      units: { ...o.units, 'a-web.service': unit('inactive') },
+    };
+    expect(planSteps(both, o2).filter((s) => s.app === 'a')).toEqual([
+      { kind: 'start', app: 'a', units: ['a-web.service'], reason: 'app should be running' },
+    ]);
   });
 
   it('keeps the last good units of an app whose new units Quadlet rejects, waits with its message, and still runs the app', () => {
@@ -56,10 +70,14 @@ describe('planSteps: table', () => {
     const o = converged(d.apps, 'failed');
     const good = o.files.a![0]!;
     o.files.a = [{ ...good, content: 'the last good units' }];
-    o.rejectedRenders = { a: 'converting "a-web.container": unsupported key \'Frobnicate\' in group \'Container\'' };
+    o.rejectedRenders = { a: "converting \"a-web.container\": unsupported key 'Frobnicate' in group 'Container'" };
     const steps = planSteps(d, o);
     expect(steps.some((s) => s.kind === 'writeUnit' || s.kind === 'daemonReload')).toBe(false);
-    expect(steps[0]).toEqual({ kind: 'wait', app: 'a', reason: `Quadlet rejects the new units (its last good units stay): ${o.rejectedRenders.a}` });
+    expect(steps[0]).toEqual({
+      kind: 'wait',
+      app: 'a',
+      reason: `Quadlet rejects the new units (its last good units stay): ${o.rejectedRenders.a}`,
+    });
     expect(kinds(steps)).toEqual(['wait', 'setBackoff', 'resetFailed', 'start']);
     // Once the rendering is accepted again, the files are written.
     delete o.rejectedRenders;
@@ -78,24 +96,47 @@ describe('planSteps: table', () => {
     const d: Desired = { apps: [one('a')] };
     const o = converged(d.apps);
     o.units['a-web.service']!.needDaemonReload = true;
-    expect(planSteps(d, o)).toEqual([{ kind: 'daemonReload', reason: 'systemd holds outdated definitions of a-web.service' }]);
+    expect(planSteps(d, o)).toEqual([
+      { kind: 'daemonReload', reason: 'systemd holds outdated definitions of a-web.service' },
+    ]);
   });
 
   it('reloads when systemd lost a reload (Quadlet generates the unit, systemd does not know it), not when Quadlet rejects the file', () => {
     const d: Desired = { apps: [one('a')] };
     const o = converged(d.apps);
     o.units['a-web.service'] = unit('inactive', { loadState: 'not-found' });
-    expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'a-web.service is not known to systemd (did the Quadlet generator reject its file?)' }]);
+    expect(planSteps(d, o)).toEqual([
+      {
+        kind: 'wait',
+        app: 'a',
+        unit: 'a-web.service',
+        reason: 'a-web.service is not known to systemd (did the Quadlet generator reject its file?)',
+      },
+    ]);
     o.generatedNow = { 'a-web.service': true };
-    expect(planSteps(d, o)).toEqual([{ kind: 'daemonReload', reason: 'systemd has not loaded a-web.service, which Quadlet generates from the files on disk' }]);
+    expect(planSteps(d, o)).toEqual([
+      {
+        kind: 'daemonReload',
+        reason: 'systemd has not loaded a-web.service, which Quadlet generates from the files on disk',
+      },
+    ]);
     o.generatedNow = { 'a-web.service': false };
-    expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'Quadlet generates no a-web.service from its file (archy-quadlet explain a says why)' }]);
+    expect(planSteps(d, o)).toEqual([
+      {
+        kind: 'wait',
+        app: 'a',
+        unit: 'a-web.service',
+        reason: 'Quadlet generates no a-web.service from its file (archy-quadlet explain a says why)',
+      },
+    ]);
   });
 
   it('starts the containers of a running app in dependency order, in one step', () => {
     const d: Desired = { apps: [app('b', 'running', ['db', 'api'])] };
     const o = converged(d.apps, 'inactive');
-    expect(planSteps(d, o)).toEqual([{ kind: 'start', app: 'b', units: ['b-db.service', 'b-api.service'], reason: 'app should be running' }]);
+    expect(planSteps(d, o)).toEqual([
+      { kind: 'start', app: 'b', units: ['b-db.service', 'b-api.service'], reason: 'app should be running' },
+    ]);
   });
 
   it('creates a missing secret before starting', () => {
@@ -113,9 +154,15 @@ describe('planSteps: table', () => {
     expect(kinds(steps)).toEqual(['setBackoff', 'resetFailed', 'start']);
     expect(steps[0]).toMatchObject({ failures: 1, notBeforeMs: o.nowMs + BACKOFF.baseSec * 1000 });
     o.backoff['a-web.service'] = { failures: 3, notBeforeMs: o.nowMs + 7 * 1000 };
-    expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'backing off after 3 failure(s): next start in 7 s' }]);
+    expect(planSteps(d, o)).toEqual([
+      { kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'backing off after 3 failure(s): next start in 7 s' },
+    ]);
     o.backoff['a-web.service'] = { failures: 3, notBeforeMs: o.nowMs - 1 };
-    expect(planSteps(d, o)[0]).toMatchObject({ kind: 'setBackoff', failures: 4, notBeforeMs: o.nowMs + 8 * BACKOFF.baseSec * 1000 });
+    expect(planSteps(d, o)[0]).toMatchObject({
+      kind: 'setBackoff',
+      failures: 4,
+      notBeforeMs: o.nowMs + 8 * BACKOFF.baseSec * 1000,
+    });
   });
 
   it('caps the backoff, and forgets it after a healthy minute', () => {
@@ -135,13 +182,22 @@ describe('planSteps: table', () => {
     const d: Desired = { apps: [app('b', 'running', ['db', 'api'])] };
     const o = converged(d.apps);
     o.files.b!.find((f) => f.name === 'b-api.container')!.mtimeMono = 200 * S; // started at 100 s
-    expect(planSteps(d, o)).toEqual([{ kind: 'restart', app: 'b', units: ['b-api.service'], reason: 'unit file changed since it started' }]);
+    expect(planSteps(d, o)).toEqual([
+      { kind: 'restart', app: 'b', units: ['b-api.service'], reason: 'unit file changed since it started' },
+    ]);
   });
 
   it('restarts on request until every unit has started after the request', () => {
     const o = converged([one('a')]);
     const startedAtMs = o.nowMs - (o.nowMono - 100 * S) / 1000;
-    expect(kinds(planSteps({ apps: [one('a', 'running', ['web'])].map((a) => ({ ...a, restartRequestedAt: startedAtMs + 1 })) }, o))).toEqual(['restart']);
+    expect(
+      kinds(
+        planSteps(
+          { apps: [one('a', 'running', ['web'])].map((a) => ({ ...a, restartRequestedAt: startedAtMs + 1 })) },
+          o,
+        ),
+      ),
+    ).toEqual(['restart']);
     expect(planSteps({ apps: [{ ...one('a'), restartRequestedAt: startedAtMs - 1 }] }, o)).toEqual([]);
   });
 
@@ -160,7 +216,13 @@ describe('planSteps: table', () => {
     o.units['b-api.service'] = unit('activating', { subState: 'start' });
     expect(planSteps(d, o)).toEqual([
       { kind: 'stop', app: 'b', units: ['b-api.service', 'b-db.service'], reason: 'app should be stopped' },
-      { kind: 'stopContainer', app: 'b', container: 'b-api', timeoutSec: 10, reason: 'stopping while still starting (health check not passed yet)' },
+      {
+        kind: 'stopContainer',
+        app: 'b',
+        container: 'b-api',
+        timeoutSec: 10,
+        reason: 'stopping while still starting (health check not passed yet)',
+      },
     ]);
   });
 
@@ -179,7 +241,9 @@ describe('planSteps: table', () => {
     o.files.a![0] = { ...o.files.a![0]!, content: 'from an older manifest' };
     const { rendered: _r, ...rest } = a;
     const held = { ...rest, error: 'manifest invalid' };
-    expect(planSteps({ apps: [held] }, o)).toEqual([{ kind: 'stop', app: 'a', units: ['a-web.service'], reason: 'app should be stopped' }]);
+    expect(planSteps({ apps: [held] }, o)).toEqual([
+      { kind: 'stop', app: 'a', units: ['a-web.service'], reason: 'app should be stopped' },
+    ]);
   });
 
   it('uninstalls: stop, then remove files and reload, then forget (keeping volumes and secrets)', () => {
@@ -187,13 +251,24 @@ describe('planSteps: table', () => {
     const o = converged([{ ...a, intent: 'running' }]);
     o.volumes = { 'b-data': 'b' };
     o.secrets = { 'b-pw': 'b' };
-    expect(planSteps({ apps: [a] }, o)[0]).toEqual({ kind: 'stop', app: 'b', units: ['b-api.service', 'b-db.service', 'b-network.service'], reason: 'app uninstalled' });
+    expect(planSteps({ apps: [a] }, o)[0]).toEqual({
+      kind: 'stop',
+      app: 'b',
+      units: ['b-api.service', 'b-db.service', 'b-network.service'],
+      reason: 'app uninstalled',
+    });
     for (const s of Object.values(o.units)) s.activeState = 'inactive';
     expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['removeUnit', 'removeUnit', 'removeUnit', 'daemonReload']);
     o.files = {};
-    expect(planSteps({ apps: [a] }, o)).toEqual([{ kind: 'forgetApp', app: 'b', reason: 'uninstalled (volumes and secrets kept)' }]);
+    expect(planSteps({ apps: [a] }, o)).toEqual([
+      { kind: 'forgetApp', app: 'b', reason: 'uninstalled (volumes and secrets kept)' },
+    ]);
     expect(kinds(planSteps({ apps: [{ ...a, purge: true }] }, o))).toEqual(['removeVolume', 'removeSecret']);
-    o.containers = { 'b-api': { app: 'b', state: 'exited', ports: [] }, 'other-api': { app: 'other', state: 'exited', ports: [] }, 'b-x': { state: 'running', ports: [] } };
+    o.containers = {
+      'b-api': { app: 'b', state: 'exited', ports: [] },
+      'other-api': { app: 'other', state: 'exited', ports: [] },
+      'b-x': { state: 'running', ports: [] },
+    };
     o.networks = { b: 'b', other: 'other' };
     o.images = { '0123abcd': 'b', '4567ef01': 'other' };
     expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['removeContainer']); // containers before what they use
@@ -231,20 +306,71 @@ describe('planSteps: something in the way of a start', () => {
 
   it('stops a running container of ours left from an older run, removes it once stopped, then waits for its port', () => {
     const o = stopped();
-    o.containers = { 'a-web': { app: 'a', state: 'running', ports: [{ hostIp: '127.0.0.1', hostPort: 18081, protocol: 'tcp', range: 1 }] } };
+    o.containers = {
+      'a-web': {
+        app: 'a',
+        state: 'running',
+        ports: [{ hostIp: '127.0.0.1', hostPort: 18081, protocol: 'tcp', range: 1 }],
+      },
+    };
     expect(planSteps(d, o)).toEqual([
-      { kind: 'clearStaleContainer', app: 'a', unit: 'a-web.service', container: 'a-web', running: true, timeoutSec: 10, reason: 'a container of an older run (running) holds the name a-web: stopping it' },
+      {
+        kind: 'clearStaleContainer',
+        app: 'a',
+        unit: 'a-web.service',
+        container: 'a-web',
+        running: true,
+        timeoutSec: 10,
+        reason: 'a container of an older run (running) holds the name a-web: stopping it',
+      },
     ]);
     o.containers['a-web']!.state = 'stopping'; // asked once: waited for, not asked again
-    expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'a container of an older run holds the name a-web: stopping' }]);
+    expect(planSteps(d, o)).toEqual([
+      {
+        kind: 'wait',
+        app: 'a',
+        unit: 'a-web.service',
+        reason: 'a container of an older run holds the name a-web: stopping',
+      },
+    ]);
     o.containers['a-web']!.state = 'exited';
     expect(planSteps(d, o)).toEqual([
-      { kind: 'clearStaleContainer', app: 'a', unit: 'a-web.service', container: 'a-web', running: false, timeoutSec: 10, reason: 'a container of an older run (exited) holds the name a-web: removing it' },
+      {
+        kind: 'clearStaleContainer',
+        app: 'a',
+        unit: 'a-web.service',
+        container: 'a-web',
+        running: false,
+        timeoutSec: 10,
+        reason: 'a container of an older run (exited) holds the name a-web: removing it',
+      },
     ]);
     delete o.containers['a-web'];
-    const withPort: Desired = { apps: [{ ...d.apps[0]!, rendered: { ...d.apps[0]!.rendered!, containers: [{ ...d.apps[0]!.rendered!.containers[0]!, hostPorts: [{ hostIp: '127.0.0.1', hostPort: 18081, protocol: 'tcp', range: 1 }] }] } }] };
+    const withPort: Desired = {
+      apps: [
+        {
+          ...d.apps[0]!,
+          rendered: {
+            ...d.apps[0]!.rendered!,
+            containers: [
+              {
+                ...d.apps[0]!.rendered!.containers[0]!,
+                hostPorts: [{ hostIp: '127.0.0.1', hostPort: 18081, protocol: 'tcp', range: 1 }],
+              },
+            ],
+          },
+        },
+      ],
+    };
     o.busyPorts = ['127.0.0.1:18081/tcp'];
-    expect(planSteps(withPort, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'host port 127.0.0.1:18081/tcp in use: starting once it is free' }]);
+    expect(planSteps(withPort, o)).toEqual([
+      {
+        kind: 'wait',
+        app: 'a',
+        unit: 'a-web.service',
+        reason: 'host port 127.0.0.1:18081/tcp in use: starting once it is free',
+      },
+    ]);
     o.busyPorts = [];
     expect(kinds(planSteps(withPort, o))).toEqual(['start']);
   });
@@ -261,9 +387,19 @@ describe('planSteps: something in the way of a start', () => {
   it('never touches a container it does not own: the unit waits, saying why', () => {
     const o = stopped();
     o.containers = { 'a-web': { state: 'running', ports: [] } };
-    expect(planSteps(d, o)).toEqual([{ kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'a container named a-web is in the way (archy-quadlet does not own it): remove or rename it' }]);
+    expect(planSteps(d, o)).toEqual([
+      {
+        kind: 'wait',
+        app: 'a',
+        unit: 'a-web.service',
+        reason: 'a container named a-web is in the way (archy-quadlet does not own it): remove or rename it',
+      },
+    ]);
     o.containers = { 'a-web': { app: 'b', state: 'exited', ports: [] } };
-    expect(planSteps(d, o)[0]).toMatchObject({ kind: 'wait', reason: 'a container named a-web is in the way (app b): remove or rename it' });
+    expect(planSteps(d, o)[0]).toMatchObject({
+      kind: 'wait',
+      reason: 'a container named a-web is in the way (app b): remove or rename it',
+    });
   });
 
   it("leaves the unit's own container alone while it starts or runs", () => {
@@ -296,15 +432,33 @@ describe('planSteps: convergence', () => {
   it('reaches a fixed point that matches every intent, from random states', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ intent: intents, states: fc.array(activeStates, { minLength: 1, maxLength: 3 }), missing: fc.boolean(), edited: fc.boolean(), reload: fc.boolean(), purge: fc.boolean() }), { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.record({
+            intent: intents,
+            states: fc.array(activeStates, { minLength: 1, maxLength: 3 }),
+            missing: fc.boolean(),
+            edited: fc.boolean(),
+            reload: fc.boolean(),
+            purge: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
         (specs) => {
-          const apps = specs.map((s, i) => ({ ...app(`app${i}`, s.intent, s.states.map((_, j) => `c${j}`)), purge: s.purge }));
+          const apps = specs.map((s, i) => ({
+            ...app(
+              `app${i}`,
+              s.intent,
+              s.states.map((_, j) => `c${j}`),
+            ),
+            purge: s.purge,
+          }));
           let desired: Desired = { apps };
           let o: Observed = converged(apps.map((a) => ({ ...a, intent: 'running' as const })));
           specs.forEach((s, i) => {
             s.states.forEach((st, j) => (o.units[`app${i}-c${j}.service`] = unit(st)));
             if (s.missing) o.files[`app${i}`] = o.files[`app${i}`]!.slice(1);
-            if (s.edited && o.files[`app${i}`]!.length > 0) o.files[`app${i}`]![0] = { ...o.files[`app${i}`]![0]!, content: 'x', intact: false };
+            if (s.edited && o.files[`app${i}`]!.length > 0)
+              o.files[`app${i}`]![0] = { ...o.files[`app${i}`]![0]!, content: 'x', intact: false };
             if (s.reload) o.units[`app${i}-c0.service`]!.needDaemonReload = true;
           });
           let passes = 0;

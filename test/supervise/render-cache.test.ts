@@ -59,7 +59,11 @@ describe('the render cache', () => {
     node = fakeNode();
     node.install('web');
     const state = await readState(node.paths.stateDir);
-    await loadDesired(node.paths, state, { writeCache: false, validator: async () => createManifestValidator(), build: 'b1' });
+    await loadDesired(node.paths, state, {
+      writeCache: false,
+      validator: async () => createManifestValidator(),
+      build: 'b1',
+    });
     const { existsSync } = await import('node:fs');
     expect(existsSync(join(node.paths.stateDir, 'render-cache.json'))).toBe(false);
   });

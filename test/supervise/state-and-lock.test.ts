@@ -76,7 +76,7 @@ describe('pass lock', () => {
     expect(readdirSync(dir)).toEqual([]); // nothing left aside
   });
 
-  it('several processes racing for a dead holder\'s lock: still one holder at a time', async () => {
+  it("several processes racing for a dead holder's lock: still one holder at a time", async () => {
     const path = join(dir, 'lock');
     const log = join(dir, 'log');
     writeFileSync(path, '999999999 1\n'); // no such process: stale
@@ -92,7 +92,9 @@ describe('pass lock', () => {
         if (i === 2) process.exit(0); // dies holding the lock, as after kill -9: the others take it over
         await lock.release();
       }`;
-    const children = Array.from({ length: 10 }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' }));
+    const children = Array.from({ length: 10 }, () =>
+      spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' }),
+    );
     const codes = await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
     expect(codes).toEqual(Array(10).fill(0));
     const lines = readFileSync(log, 'utf8').trim().split('\n');

@@ -9,16 +9,34 @@ const fixture = (name: string) => readFileSync(new URL(`../fixtures/systemctl/${
 describe('parseShow on real output', () => {
   it('reads every unit of a multi-unit answer, by Id, whatever the property order', () => {
     const units = parseShow(fixture('show-multi'));
-    expect(Object.keys(units)).toEqual(['sfacts-d.service', 'sfacts-nonexistent.service', 'sfacts-f.service', 'sfacts-a.service']);
-    expect(units['sfacts-d.service']).toMatchObject({ loadState: 'loaded', activeState: 'active', subState: 'running', result: 'success', needDaemonReload: false });
+    expect(Object.keys(units)).toEqual([
+      'sfacts-d.service',
+      'sfacts-nonexistent.service',
+      'sfacts-f.service',
+      'sfacts-a.service',
+    ]);
+    expect(units['sfacts-d.service']).toMatchObject({
+      loadState: 'loaded',
+      activeState: 'active',
+      subState: 'running',
+      result: 'success',
+      needDaemonReload: false,
+    });
     expect(units['sfacts-d.service']!.execMainStartMono).toBe(5367940000);
-    expect(units['sfacts-nonexistent.service']).toMatchObject({ loadState: 'not-found', activeState: 'inactive', execMainStartMono: 0 });
+    expect(units['sfacts-nonexistent.service']).toMatchObject({
+      loadState: 'not-found',
+      activeState: 'inactive',
+      execMainStartMono: 0,
+    });
     expect(units['sfacts-f.service']).toMatchObject({ activeState: 'failed', result: 'exit-code', execMainStatus: 3 });
     expect(units['sfacts-a.service']).toMatchObject({ activeState: 'inactive', subState: 'dead' });
   });
 
   it('sees that a loaded unit needs a daemon-reload', () => {
-    expect(Object.values(parseShow(fixture('show-needreload')))[0]).toMatchObject({ needDaemonReload: true, activeState: 'active' });
+    expect(Object.values(parseShow(fixture('show-needreload')))[0]).toMatchObject({
+      needDaemonReload: true,
+      activeState: 'active',
+    });
   });
 
   it('agrees with the single-unit answers', () => {
@@ -26,7 +44,10 @@ describe('parseShow on real output', () => {
       const [unit] = Object.values(parseShow(fixture(name)));
       expect(unit, name).toBeDefined();
     }
-    expect(Object.values(parseShow(fixture('show-failed')))[0]).toMatchObject({ activeState: 'failed', result: 'exit-code' });
+    expect(Object.values(parseShow(fixture('show-failed')))[0]).toMatchObject({
+      activeState: 'failed',
+      result: 'exit-code',
+    });
   });
 });
 

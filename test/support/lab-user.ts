@@ -19,7 +19,12 @@ export function labUser(): LabUser {
 
 /** Runs a command as the lab user, with its session (systemctl --user, podman). */
 export async function asUser(args: string[], opts: { reject?: boolean; timeout?: number } = {}) {
-  return execa(AS_USER, args, { reject: opts.reject ?? true, timeout: opts.timeout ?? 60_000, cwd: '/', stdin: 'ignore' });
+  return execa(AS_USER, args, {
+    reject: opts.reject ?? true,
+    timeout: opts.timeout ?? 60_000,
+    cwd: '/',
+    stdin: 'ignore',
+  });
 }
 
 /** mkdir -p, then hand every directory made (and `path` itself) to the lab user. */
@@ -46,7 +51,12 @@ function exists(p: string): boolean {
 }
 
 /** Polls `check` until it returns a value or the time is up. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  everyMs = 200,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

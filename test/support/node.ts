@@ -14,7 +14,10 @@ export interface LabNode {
   appsDir: string;
   unitRoot: string;
   stateDir: string;
-  aq(args: string[], opts?: { reject?: boolean; timeout?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  aq(
+    args: string[],
+    opts?: { reject?: boolean; timeout?: number },
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   status(app: string): Promise<AppStatus | undefined>;
   cleanup(): Promise<void>;
 }
@@ -24,14 +27,23 @@ export interface AppStatus {
   desired: string;
   state: string;
   converged: boolean;
-  units: Array<{ unit: string; state: string; activeState: string; subState: string; result: string; restarts: number; failure?: string }>;
+  units: Array<{
+    unit: string;
+    state: string;
+    activeState: string;
+    subState: string;
+    result: string;
+    restarts: number;
+    failure?: string;
+  }>;
   lastFailure?: string;
 }
 
 export async function labNode(): Promise<LabNode> {
   const user = labUser();
   const installed = await asUser(['bash', '-c', 'command -v archy-quadlet'], { reject: false });
-  if (installed.exitCode !== 0) throw new Error('archy-quadlet is not installed for the lab user: run `make lab-install` (as root)');
+  if (installed.exitCode !== 0)
+    throw new Error('archy-quadlet is not installed for the lab user: run `make lab-install` (as root)');
   const appsDir = mkdtempSync('/tmp/aq-lab-apps-');
   cpSync(new URL('../lab-apps', import.meta.url), appsDir, { recursive: true });
   chownTree(appsDir, user);
@@ -41,7 +53,10 @@ export async function labNode(): Promise<LabNode> {
     unitRoot: join(user.home, '.config/containers/systemd/archy-quadlet'),
     stateDir: join(user.home, '.local/state/archy-quadlet'),
     async aq(args, opts = {}) {
-      const r = await asUser(['env', `ARCHY_QUADLET_APPS=${appsDir}`, 'archy-quadlet', ...args], { reject: false, timeout: opts.timeout ?? 120_000 });
+      const r = await asUser(['env', `ARCHY_QUADLET_APPS=${appsDir}`, 'archy-quadlet', ...args], {
+        reject: false,
+        timeout: opts.timeout ?? 120_000,
+      });
       if (opts.reject !== false && r.exitCode !== 0) {
         throw new Error(`archy-quadlet ${args.join(' ')} exited ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
       }
@@ -109,7 +124,12 @@ export async function waitHttp(port: number, path = '/', timeoutMs = 60_000): Pr
 }
 
 export async function waitClosed(port: number, timeoutMs = 60_000): Promise<void> {
-  await waitFor(`port ${port} to be released`, async () => ((await http(port)) === undefined ? true : undefined), timeoutMs, 250);
+  await waitFor(
+    `port ${port} to be released`,
+    async () => ((await http(port)) === undefined ? true : undefined),
+    timeoutMs,
+    250,
+  );
 }
 
 export async function containers(): Promise<string[]> {
