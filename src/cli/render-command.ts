@@ -24,14 +24,22 @@ export async function renderCommand(a: RenderArgs): Promise<number> {
   let report: RenderReport;
   try {
     report = a.outDir
-      ? await renderUnits({ paths: a.paths, appIds: a.appIds, outDir: a.outDir, dryRun: a.dryRun, startAtBoot: () => a.boot, quadletBin })
+      ? await renderUnits({
+          paths: a.paths,
+          appIds: a.appIds,
+          outDir: a.outDir,
+          dryRun: a.dryRun,
+          startAtBoot: () => a.boot,
+          quadletBin,
+        })
       : await supervisorView(a);
   } catch (e) {
     a.io.stderr(`archy-quadlet render: ${(e as Error).message}\n`);
     return e instanceof OutDirError ? EXIT.usage : EXIT.failure;
   }
-  if (!a.outDir && report.apps.length === 0) {
-    a.io.stderr('no apps installed, so the supervisor would write nothing; to render the catalog, give --out DIR\n');
+  if (!a.outDir && !a.json && report.apps.length === 0) {
+    a.io.stdout('no apps installed: the supervisor would write nothing (to render the catalog, give --out DIR)\n');
+    return EXIT.ok;
   }
   const failed = report.apps.filter((x) => FAILED.has(x.status));
   if (a.json) {
@@ -41,17 +49,24 @@ export async function renderCommand(a: RenderArgs): Promise<number> {
         ...report,
         apps: report.apps.map((x) => ({
           ...x,
-          changes: x.changes.map((c) => ({ name: c.name, action: c.action, ...(diffs ? { diff: diffs.get(`${x.id}/${c.name}`) } : {}) })),
+          changes: x.changes.map((c) => ({
+            name: c.name,
+            action: c.action,
+            ...(diffs ? { diff: diffs.get(`${x.id}/${c.name}`) } : {}),
+          })),
         })),
       }),
     );
     return failed.length > 0 ? EXIT.invalid : EXIT.ok;
   }
   const out = a.io.stdout;
-  if (!report.generator.checked) a.io.stderr('note: the Quadlet generator is not installed here; the units were not checked by it\n');
+  if (!report.generator.checked)
+    a.io.stderr('note: the Quadlet generator is not installed here; the units were not checked by it\n');
   const verb = report.dryRun ? 'would ' : '';
   for (const app of report.apps) {
-    const counts = ['create', 'update', 'remove'].map((k) => [k, app.changes.filter((c) => c.action === k).length] as const).filter(([, n]) => n > 0);
+    const counts = ['create', 'update', 'remove']
+      .map((k) => [k, app.changes.filter((c) => c.action === k).length] as const)
+      .filter(([, n]) => n > 0);
     const summary = counts.length > 0 ? counts.map(([k, n]) => `${verb}${k} ${n}`).join(', ') : 'unchanged';
     if (FAILED.has(app.status)) {
       out(`${app.id}: ${app.status}, nothing written (its previous units stay)\n`);
@@ -78,7 +93,8 @@ async function diffsOf(apps: AppRenderReport[]): Promise<Map<string, string>> {
   const diffs = new Map<string, string>();
   for (const app of apps) {
     for (const c of app.changes) {
-      if (c.action !== 'unchanged') diffs.set(`${app.id}/${c.name}`, await unifiedDiff(c.before ?? '', c.after ?? '', `${app.id}/${c.name}`));
+      if (c.action !== 'unchanged')
+        diffs.set(`${app.id}/${c.name}`, await unifiedDiff(c.before ?? '', c.after ?? '', `${app.id}/${c.name}`));
     }
   }
   return diffs;

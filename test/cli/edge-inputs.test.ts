@@ -45,10 +45,16 @@ const cases: Case[] = [
   [['setup', '--bogus'], 2, /unknown option '--bogus'/],
   [['render', '--out'], 2, /option '--out <dir>' argument missing/],
   [['install', 'nosuchapp'], 1, /no app "nosuchapp" in the catalog/],
-  ...(['start', 'stop', 'restart', 'uninstall'] as const).map((v): Case => [[v, 'web'], 1, /"web" is not installed \(archy-quadlet install web\)/]),
+  ...(['start', 'stop', 'restart', 'uninstall'] as const).map(
+    (v): Case => [[v, 'web'], 1, /"web" is not installed \(archy-quadlet install web\)/],
+  ),
   [['uninstall', 'web', '--purge'], 1, /"web" is not installed/],
   [['status', 'web'], 1, /"web" is not installed/],
-  [['render', '--apps', '/nonexistent'], 3, /no such file or directory, scandir '\/nonexistent'/],
+  [
+    ['render', '--apps', '/nonexistent', '--out', join(root, 'out')],
+    3,
+    /no such file or directory, scandir '\/nonexistent'/,
+  ],
   [['validate', '--apps', '/etc/passwd'], 3, /not a directory, scandir '\/etc\/passwd'/],
   [['render', '--out', '/proc/archy-x'], 3, /no such file or directory, mkdir '\/proc\/archy-x'/],
   ...hostile.flatMap((name): Case[] => [
@@ -72,11 +78,18 @@ describe('the CLI at its edges', () => {
     expect(out).not.toContain(long);
     // Nothing was written: no state, no units.
     expect(existsSync(env.XDG_STATE_HOME) ? readdirSync(env.XDG_STATE_HOME) : []).toEqual([]);
-    expect(existsSync(join(env.XDG_CONFIG_HOME, 'containers')) ? readdirSync(join(env.XDG_CONFIG_HOME, 'containers')) : []).toEqual([]);
+    expect(
+      existsSync(join(env.XDG_CONFIG_HOME, 'containers')) ? readdirSync(join(env.XDG_CONFIG_HOME, 'containers')) : [],
+    ).toEqual([]);
   });
 
   it('says how to reach the user manager when it cannot, without a stack trace', async () => {
-    const r = await execa(process.execPath, [BIN, 'status'], { env: { ...env, XDG_RUNTIME_DIR: join(root, 'nothing-here') }, reject: false, timeout: 20_000, stdin: 'ignore' });
+    const r = await execa(process.execPath, [BIN, 'status'], {
+      env: { ...env, XDG_RUNTIME_DIR: join(root, 'nothing-here') },
+      reject: false,
+      timeout: 20_000,
+      stdin: 'ignore',
+    });
     // Only meaningful with something to show; with no apps, status needs no systemd at all.
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/no apps installed/);
