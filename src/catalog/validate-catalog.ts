@@ -3,8 +3,7 @@ import type { ManifestError } from '../manifest/types.js';
 import { createManifestValidator, type ManifestValidator } from '../manifest/validate-manifest.js';
 import { listCatalog, loadCatalogApp } from './load-catalog.js';
 import { checkCatalog } from './catalog-checks.js';
-
-export const APP_ID_PATTERN = /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+import { isAppId } from '../names.js';
 
 export interface ValidateReport {
   appsDir: string;
@@ -33,8 +32,6 @@ export async function validateCatalog(
 export function unknownApp(appsDir: string, id: string): ManifestError {
   const printable = id.replace(/[\u0000-\u001f\u007f]/g, '?');
   const shown = printable.length > 64 ? `${printable.slice(0, 61)}...` : printable;
-  const message = APP_ID_PATTERN.test(id)
-    ? `no app "${id}" in the catalog`
-    : `"${shown}" is not an app id (a DNS label)`;
+  const message = isAppId(id) ? `no app "${id}" in the catalog` : `"${shown}" is not an app id (a DNS label)`;
   return { file: appsDir, line: 0, col: 0, field: 'app', message };
 }

@@ -1,5 +1,6 @@
 import type { ContainerSpec, Manifest, NetworkMode } from './types.js';
 import { durationMs } from './measures.js';
+import { containerUnitBase } from '../names.js';
 
 /**
  * A validated manifest with every default resolved and every name derived: what the
@@ -38,10 +39,6 @@ export interface ContainerPlan {
 
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 export const DEFAULT_START_TIMEOUT_MS = 15 * 60_000;
-
-export function containerUnitBase(appId: string, containerName: string): string {
-  return containerName === appId ? appId : `${appId}-${containerName}`;
-}
 
 export function toAppSpec(m: Manifest): AppSpec {
   const network: NetworkMode = m.network ?? (m.containers.length > 1 ? 'private' : 'default');
