@@ -1,6 +1,8 @@
 import { type FileHandle, link, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import { makeDir } from '../fs/make-dir.js';
 
 /**
  * One reconcile pass at a time on a node: the timer, the watcher and the CLI share this
@@ -85,6 +87,8 @@ async function createWith(path: string, content: string): Promise<boolean> {
  * it. Never waits.
  */
 export async function tryLock(path: string): Promise<PassLock | undefined> {
+  // Without $XDG_RUNTIME_DIR the locks live in the state directory, which a first install creates.
+  await makeDir(dirname(path), 0o700);
   const me = `${process.pid} ${processStart(process.pid) ?? '0'}`;
   for (let attempt = 0; attempt < 50; attempt++) {
     if (await createWith(path, `${me}\n`)) {

@@ -91,6 +91,14 @@ describe('reconcilePass', () => {
 });
 
 describe('requestPass', () => {
+  it('works where its lock directory does not exist yet (no $XDG_RUNTIME_DIR: the state directory, before the first install)', async () => {
+    node = fakeNode();
+    node.install('web');
+    const dir = join(node.root, 'not-yet');
+    Object.assign(node.sv, { lockPath: join(dir, 'a.lock'), ledgerPath: join(dir, 'passes.json'), stateLockPath: join(dir, 's.lock') });
+    expect((await requestPass(node.sv)).converged).toBe(true);
+  });
+
   it('numbers passes in the ledger, and a caller that finds a pass running is served by the next one', async () => {
     node = fakeNode();
     node.install('web');
