@@ -136,9 +136,9 @@ function summary(app: string, change: IntentChange, r: PassReport, v: AppView | 
   ].join('\n');
 }
 
-function outcomeJson(o: { step: Step; ok: boolean; error?: string; ms: number }) {
+function outcomeJson(o: { step: Step; ok: boolean; error?: string; ms: number; pass?: number }) {
   const { content: _content, ...rest } = o.step as Step & { content?: string };
-  return { ...rest, ok: o.ok, ms: o.ms, ...(o.error ? { error: o.error } : {}) };
+  return { ...rest, ok: o.ok, ms: o.ms, ...(o.error ? { error: o.error } : {}), ...(o.pass ? { pass: o.pass } : {}) };
 }
 
 export async function reconcileCommand(a: SuperviseArgs & { dryRun: boolean }): Promise<number> {

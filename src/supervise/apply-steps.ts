@@ -130,6 +130,8 @@ export interface StepOutcome {
   ok: boolean;
   error?: string;
   ms: number;
+  /** The numbered pass that applied it (see pass-ledger.ts), when it ran through requestPass. */
+  pass?: number;
 }
 
 /** Applies steps in order. A failing step is reported and the others still run: one broken app never blocks the rest. */

@@ -14,7 +14,7 @@ export interface PassRecord {
   pid: number;
   ms: number;
   /** Steps applied, without file contents. */
-  applied: Array<{ step: Step; ok: boolean; error?: string; ms: number }>;
+  applied: Array<{ step: Step; ok: boolean; error?: string; ms: number; pass?: number }>;
   /** What the planner said at the end (waits while things are in flight), without file contents. */
   pending: Step[];
   errors: Array<{ app: string; message: string }>;

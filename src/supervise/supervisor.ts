@@ -122,10 +122,19 @@ export async function requestPass(sv: Supervisor): Promise<PassReport> {
     const ledger = await readLedger(sv.ledgerPath);
     if (ledger.completed >= need) {
       const served = ledger.recent.filter((r) => r.seq >= need);
-      if (served.length > 0) return reportOf(served);
+      if (served.length > 0) {
+        sv.log.info(
+          { passes: served.map((r) => r.seq), pids: [...new Set(served.map((r) => r.pid))] },
+          'served by the pass of another process',
+        );
+        return reportOf(served);
+      }
     }
     if (!told) {
-      sv.log.debug({ holder: await lockHolder(sv.lockPath) }, 'a pass is running: waiting for the next one');
+      sv.log.info(
+        { holder: await lockHolder(sv.lockPath) },
+        'another archy-quadlet pass is running: waiting for the next one',
+      );
       told = true;
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
@@ -138,7 +147,8 @@ async function numberedPass(sv: Supervisor): Promise<PassReport> {
   const seq = Math.max(before.started, before.completed) + 1;
   await writeLedger(sv.ledgerPath, { ...before, started: seq });
   const t0 = performance.now();
-  const report = await reconcilePass(sv);
+  const pass = await reconcilePass(sv);
+  const report = { ...pass, applied: pass.applied.map((batch) => batch.map((o) => ({ ...o, pass: seq }))) };
   const record: PassRecord = {
     seq,
     pid: process.pid,

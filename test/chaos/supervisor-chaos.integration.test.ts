@@ -89,14 +89,19 @@ describe.runIf(enabled)('chaos: the supervisor', () => {
     // Four at once: as the timer, the watcher and two CLI calls could.
     const runs = await Promise.all([pass(), pass(), pass(), pass()]);
     for (const r of runs) expect(r.exitCode, String(r.stderr)).toBe(0);
-    const applied = runs.flatMap((r) => JSON.parse(String(r.stdout)).applied as Array<{ kind: string; path?: string }>);
-    // One pass restored the file; the others waited, then found nothing to do.
-    expect(applied.filter((s) => s.kind === 'writeUnit')).toEqual([
-      expect.objectContaining({ kind: 'writeUnit', path: 'web/web.container' }),
-    ]);
-    expect(applied.filter((s) => s.kind === 'daemonReload')).toHaveLength(1);
+    const applied = runs.flatMap(
+      (r) => JSON.parse(String(r.stdout)).applied as Array<{ kind: string; path?: string; pass?: number }>,
+    );
+    // One pass restored the file and reloaded; the others were served by it (or by one after
+    // it that found nothing to do): the same numbered pass may appear in several reports.
+    const writes = applied.filter((s) => s.kind === 'writeUnit');
+    expect(writes.map((s) => s.path)).toEqual(writes.map(() => 'web/web.container'));
+    expect(new Set(writes.map((s) => s.pass)).size).toBe(1);
+    expect(new Set(applied.filter((s) => s.kind === 'daemonReload').map((s) => s.pass)).size).toBe(1);
     expect(
-      runs.filter((r) => /waiting for another archy-quadlet pass/.test(String(r.stderr))).length,
+      runs.filter((r) =>
+        /another archy-quadlet pass is running|served by the pass of another process/.test(String(r.stderr)),
+      ).length,
     ).toBeGreaterThanOrEqual(1);
     expect(existsSync(join(node().unitRoot, 'web/web.container'))).toBe(true);
     expect(await waitHttp(18081)).toBe('ok\n');

@@ -95,7 +95,11 @@ describe('requestPass', () => {
     node = fakeNode();
     node.install('web');
     const dir = join(node.root, 'not-yet');
-    Object.assign(node.sv, { lockPath: join(dir, 'a.lock'), ledgerPath: join(dir, 'passes.json'), stateLockPath: join(dir, 's.lock') });
+    Object.assign(node.sv, {
+      lockPath: join(dir, 'a.lock'),
+      ledgerPath: join(dir, 'passes.json'),
+      stateLockPath: join(dir, 's.lock'),
+    });
     expect((await requestPass(node.sv)).converged).toBe(true);
   });
 
