@@ -3,10 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { run } from '../../src/cli/run.js';
 
-// Every verb at its edges, through the built CLI as a process (so an unhandled rejection or
-// a stray stack trace would show): missing, unknown and hostile arguments, apps that are not
-// installed, flags in the wrong order. Each gets a clear message and a documented exit code
+// Every verb at its edges: missing, unknown and hostile arguments, apps that are not
+// installed, flags in the wrong order. Every case runs in process through run(argv, io), and
+// one in four again through the built CLI as a process (so an unhandled rejection or a stray
+// stack trace would show) without paying a Node start for each of them. Each gets a clear message and a documented exit code
 // (README: 1 cannot be done as asked, 2 usage, 3 environment), and nothing is written.
 // No user manager is needed: each case is refused before one would be asked.
 
@@ -65,23 +67,56 @@ const cases: Case[] = [
   ]),
 ];
 
+async function inProcess(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io = {
+    stdout: (t: string) => void (stdout += t),
+    stderr: (t: string) => void (stderr += t),
+    env,
+    home: root,
+    isTty: false,
+  };
+  return { exitCode: await run(args, io), stdout, stderr };
+}
+
+async function asProcess(args: string[]) {
+  const r = await execa(process.execPath, [BIN, ...args], { env, reject: false, timeout: 20_000, stdin: 'ignore' });
+  return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+async function check(
+  r: { exitCode?: number | undefined; stdout: string; stderr: string },
+  exit: number,
+  stderr: RegExp,
+) {
+  const out = `${r.stdout}\n${r.stderr}`;
+  expect(r.exitCode, out).toBe(exit);
+  expect(out).toMatch(stderr);
+  expect(out, 'a stack trace').not.toMatch(/^\s+at .+[(:]\d+/m);
+  expect(out).not.toMatch(/node:internal|TypeError|ReferenceError/);
+  // A 300-character name is shortened in messages, never echoed whole.
+  expect(out).not.toContain(long);
+  // Nothing was written: no state, no units.
+  expect(existsSync(env.XDG_STATE_HOME) ? readdirSync(env.XDG_STATE_HOME) : []).toEqual([]);
+  expect(
+    existsSync(join(env.XDG_CONFIG_HOME, 'containers')) ? readdirSync(join(env.XDG_CONFIG_HOME, 'containers')) : [],
+  ).toEqual([]);
+}
+
 describe('the CLI at its edges', () => {
+  // '-' as an app name is read by commander as an argument; `--` keeps the rest literal.
   it.each(cases)('archy-quadlet %j → exit %i', async (args, exit, stderr) => {
-    // '-' as an app name is read by commander as an argument; `--` keeps the rest literal.
-    const r = await execa(process.execPath, [BIN, ...args], { env, reject: false, timeout: 20_000, stdin: 'ignore' });
-    const out = `${r.stdout}\n${r.stderr}`;
-    expect(r.exitCode, out).toBe(exit);
-    expect(out).toMatch(stderr);
-    expect(out, 'a stack trace').not.toMatch(/^\s+at .+[(:]\d+/m);
-    expect(out).not.toMatch(/node:internal|TypeError|ReferenceError/);
-    // A 300-character name is shortened in messages, never echoed whole.
-    expect(out).not.toContain(long);
-    // Nothing was written: no state, no units.
-    expect(existsSync(env.XDG_STATE_HOME) ? readdirSync(env.XDG_STATE_HOME) : []).toEqual([]);
-    expect(
-      existsSync(join(env.XDG_CONFIG_HOME, 'containers')) ? readdirSync(join(env.XDG_CONFIG_HOME, 'containers')) : [],
-    ).toEqual([]);
+    await check(await inProcess(args), exit, stderr);
   });
+
+  // Concurrently: every case only reads, and each is a process of its own.
+  it.concurrent.each(cases.filter((_, i) => i % 4 === 0))(
+    'as a process: archy-quadlet %j → exit %i',
+    async (args, exit, stderr) => {
+      await check(await asProcess(args), exit, stderr);
+    },
+  );
 
   it('says how to reach the user manager when it cannot, without a stack trace', async () => {
     const r = await execa(process.execPath, [BIN, 'status'], {
