@@ -33,7 +33,9 @@ export async function checkWithGenerator(
       }
     }
     const result = await runQuadletDryRun(bin, [staging]);
-    for (const p of result.problems) {
+    for (const found of result.problems) {
+      // A path into the staging copy means nothing once it is gone: the file name says which.
+      const { path: _staged, ...p } = found;
       const id = (p.file && owner.get(p.file)) ?? [...apps.keys()].find((k) => p.message.includes(join(staging, k)));
       if (id) verdicts.get(id)!.push(p);
       else for (const list of verdicts.values()) list.push(p); // cannot tell whose: nobody passes

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { requireLab } from '../support/lab.js';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { QUADLET_BIN, requireLab } from '../support/lab.js';
 import { asUser } from '../support/lab-user.js';
 import { useLabNode, waitHttp } from '../support/node.js';
 
@@ -56,6 +58,49 @@ describe.runIf(enabled)('one writer of the unit tree', () => {
     await asUser(['rm', `${dir}/web.container`]);
     await node().aq(['reconcile']);
     expect(await waitHttp(18081)).toBe('ok\n');
+  }, 120_000);
+
+  it('keeps the last good units of an app whose new units the real generator rejects, and says why', async () => {
+    // No schema-valid manifest that Quadlet 5.4 rejects is known: a wrapper around the real
+    // binary adds a key it rejects to web's files, in staging copies only (never on disk).
+    const wrapper = '/tmp/aq-quadlet-rejects-web.sh';
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\ncase "$QUADLET_UNIT_DIRS" in *archy-quadlet-staging-*)\n  find "$QUADLET_UNIT_DIRS" -name web.container -exec sed -i 's/^\\[Container\\]$/[Container]\\nFrobnicate=1/' {} + ;;\nesac\nexec ${QUADLET_BIN} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const file = `${node().unitRoot}/web/web.container`;
+    const good = String((await asUser(['cat', file])).stdout);
+    const manifest = join(node().appsDir, 'web/manifest.yml');
+    const before = readFileSync(manifest, 'utf8');
+    writeFileSync(manifest, before.replace('startTimeout: 60s', 'startTimeout: 61s'));
+    try {
+      const aq = (args: string[]) =>
+        asUser(
+          ['env', `ARCHY_QUADLET_APPS=${node().appsDir}`, `ARCHY_QUADLET_BIN=${wrapper}`, 'archy-quadlet', ...args],
+          {
+            reject: false,
+          },
+        );
+      const r = await aq(['reconcile', '--json']);
+      const out = JSON.parse(String(r.stdout)) as { pending: Array<{ kind: string; app: string; reason: string }> };
+      expect(out.pending).toContainEqual({
+        kind: 'wait',
+        app: 'web',
+        reason: expect.stringMatching(
+          /^Quadlet rejects the new units \(its last good units stay\): .*unsupported key 'Frobnicate'/,
+        ),
+      });
+      expect(String((await asUser(['cat', file])).stdout)).toBe(good);
+      expect(await waitHttp(18081)).toBe('ok\n'); // still serving on its last good units
+      expect((await aq(['render', 'web'])).exitCode).toBe(1);
+    } finally {
+      writeFileSync(manifest, before);
+      rmSync(wrapper, { force: true });
+    }
+    // Without the rejection, the next pass is back to nothing to do.
+    await node().aq(['reconcile']);
+    expect(String((await asUser(['cat', file])).stdout)).toBe(good);
   }, 120_000);
 
   it('render on a node shows what the supervisor would write and writes nothing; --out into its tree is refused', async () => {
