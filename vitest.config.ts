@@ -17,6 +17,9 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, LAB_TESTS],
           fileParallelism: true,
+          // Vitest leaves one core free by default: on a 2-core machine that is one worker.
+          // These tests mostly wait on child processes and the file system: use both.
+          maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },
       },
