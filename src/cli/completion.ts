@@ -48,11 +48,14 @@ export function bashCompletion(spec: CompletionSpec): string {
       const apps = v.takesApps
         ? `\n      [[ $cur != -* ]] && { COMPREPLY=($(compgen -W "$(${f}_apps)" -- "$cur")); return; }`
         : '';
-      return `    ${v.name})${dirs}${apps}\n      COMPREPLY=($(compgen -W ${shellWord(v.flags.join(' '))} -- "$cur"));;`;
+      const words = shellWord(v.flags.join(' '));
+      return `    ${v.name})${dirs}${apps}\n      COMPREPLY=($(compgen -W ${words} -- "$cur"));;`;
     })
     .join('\n');
+  const saveHint = `# or save it under ~/.local/share/bash-completion/completions/${spec.name}`;
+  const verbWords = shellWord([...spec.verbs.map((v) => v.name), '--help', '--version'].join(' '));
   return `# bash completion for ${spec.name}, generated from its command definitions:
-#   source <(${spec.name} completion bash)     # or save it under ~/.local/share/bash-completion/completions/${spec.name}
+#   source <(${spec.name} completion bash)     ${saveHint}
 ${f}_apps() {
   local dir=\${ARCHY_QUADLET_APPS:-${shellWord(spec.bundledAppsDir)}} m
   for m in "$dir"/*/manifest.yml; do [[ -e $m ]] && { m=\${m%/manifest.yml}; printf '%s\\n' "\${m##*/}"; }; done
@@ -61,7 +64,7 @@ ${f}() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} verb="" i
   for ((i = 1; i < COMP_CWORD; i++)); do [[ \${COMP_WORDS[i]} != -* ]] && { verb=\${COMP_WORDS[i]}; break; }; done
   case "$verb" in
-    "") COMPREPLY=($(compgen -W ${shellWord([...spec.verbs.map((v) => v.name), '--help', '--version'].join(' '))} -- "$cur"));;
+    "") COMPREPLY=($(compgen -W ${verbWords} -- "$cur"));;
 ${cases}
   esac
 }

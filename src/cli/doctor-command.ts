@@ -16,7 +16,8 @@ export async function doctorCommand(a: { io: CliIo; paths: Paths; json: boolean 
       a.io.stdout(`${MARK[r.level]} ${r.title}: ${r.detail}${r.fix ? `\n     fix: ${r.fix}` : ''}\n`);
     const counts = (['fail', 'warn', 'n/a'] as const).map(
       (l) =>
-        `${results.filter((r) => r.level === l).length} ${l === 'fail' ? 'failed' : l === 'warn' ? 'warning(s)' : 'not applicable here'}`,
+        `${results.filter((r) => r.level === l).length} ` +
+        `${l === 'fail' ? 'failed' : l === 'warn' ? 'warning(s)' : 'not applicable here'}`,
     );
     a.io.stdout(`${results.length} checks: ${counts.join(', ')}\n`);
   }

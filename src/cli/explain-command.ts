@@ -36,7 +36,8 @@ export async function explainCommand(a: { io: CliIo; paths: Paths; app: string; 
   const out: string[] = [];
   const v = x.view;
   out.push(
-    `== ${x.app}: ${v ? `${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}` : 'unknown'}${v?.error ? `\nmanifest problem: ${v.error}` : ''}`,
+    `== ${x.app}: ${v ? `${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}` : 'unknown'}` +
+      `${v?.error ? `\nmanifest problem: ${v.error}` : ''}`,
   );
   out.push(`\n-- manifest: ${x.manifestFile} (credential-like values redacted)\n${x.manifest.trimEnd()}`);
   out.push(`\n-- rendered units`);
@@ -47,7 +48,8 @@ export async function explainCommand(a: { io: CliIo; paths: Paths; app: string; 
   out.push(`\n-- units`);
   for (const u of v?.units ?? [])
     out.push(
-      `${u.unit}: ${u.state} (${u.activeState}/${u.subState}), result ${u.result}, ${u.restarts} restart(s)${u.failure ? `, last failure: ${u.failure}` : ''}`,
+      `${u.unit}: ${u.state} (${u.activeState}/${u.subState}), result ${u.result}, ${u.restarts} restart(s)` +
+        `${u.failure ? `, last failure: ${u.failure}` : ''}`,
     );
   if (v?.backoff) out.push(`backing off: ${v.backoff}`);
   out.push(`\n-- diagnosis`);

@@ -31,7 +31,8 @@ export async function setupCommand(a: {
     if (a.system) {
       if (process.getuid?.() !== 0) {
         a.io.stderr(
-          'archy-quadlet setup --system installs the boot-time generator into /etc/systemd/user-generators: run it as root\n',
+          'archy-quadlet setup --system installs the boot-time generator into /etc/systemd/user-generators: ' +
+            'run it as root\n',
         );
         return EXIT.failure;
       }
@@ -47,7 +48,9 @@ export async function setupCommand(a: {
           hook.current
             ? { what: `the boot-time generator hook is installed (${SYSTEM_GENERATOR})`, done: true }
             : {
-                what: `the boot-time generator hook is ${hook.installed ? 'from another installation' : 'not installed'}, and needs root`,
+                what:
+                  `the boot-time generator hook is ${hook.installed ? 'from another installation' : 'not installed'}` +
+                  ', and needs root',
                 done: false,
                 hint: 'sudo archy-quadlet setup --system',
               },
@@ -103,7 +106,8 @@ export async function generateCommand(a: { io: CliIo; paths: Paths; dirs: string
   });
   for (const s of report.skipped) a.io.stderr(`${s.app}: ${s.why}\n`);
   a.io.stdout(
-    `generated the units of ${report.apps.length} app(s) into ${a.dirs[1]}; ${report.current.length} app(s) already current on disk\n`,
+    `generated the units of ${report.apps.length} app(s) into ${a.dirs[1]}; ` +
+      `${report.current.length} app(s) already current on disk\n`,
   );
   return report.quadlet && report.quadlet.status !== 0 ? EXIT.failure : EXIT.ok;
 }

@@ -76,7 +76,10 @@ doctor: 5 a warning, 6 a failed check.`,
     .option('--json', 'print a JSON report')
     .addHelpText(
       'after',
-      '\nExamples:\n  archy-quadlet validate\n  archy-quadlet validate immich mempool --json\n  archy-quadlet validate --apps ./my-apps',
+      '\nExamples:\n' +
+        '  archy-quadlet validate\n' +
+        '  archy-quadlet validate immich mempool --json\n' +
+        '  archy-quadlet validate --apps ./my-apps',
     )
     .action(async (apps: string[], opts: { apps?: string; json?: boolean }) => {
       setExit(await validateCommand({ io, paths: pathsFor(opts.apps), appIds: apps, json: Boolean(opts.json) }));
@@ -85,11 +88,13 @@ doctor: 5 a warning, 6 a failed check.`,
   program
     .command('render')
     .description(
-      'render manifests into Quadlet units in --out DIR, checked by the real generator; without --out, show what the supervisor would write for the installed apps',
+      'render manifests into Quadlet units in --out DIR, checked by the real generator; ' +
+        'without --out, show what the supervisor would write for the installed apps',
     )
     .argument(
       '[app...]',
-      'app ids (default: every app of the catalog with --out, every installed app without; with --out, apps gone from the catalog lose their units)',
+      'app ids (default: every app of the catalog with --out, every installed app without; ' +
+        'with --out, apps gone from the catalog lose their units)',
     )
     .addOption(appsOption())
     .option(
@@ -102,7 +107,10 @@ doctor: 5 a warning, 6 a failed check.`,
     .option('--json', 'print a JSON report')
     .addHelpText(
       'after',
-      '\nExamples:\n  archy-quadlet render --out /tmp/units    # every app of the catalog, into /tmp/units/<app>/\n  archy-quadlet render --diff              # what the supervisor would change in its unit tree\n  archy-quadlet render immich --out /tmp/units --dry-run --json',
+      '\nExamples:\n' +
+        '  archy-quadlet render --out /tmp/units    # every app of the catalog, into /tmp/units/<app>/\n' +
+        '  archy-quadlet render --diff              # what the supervisor would change in its unit tree\n' +
+        '  archy-quadlet render immich --out /tmp/units --dry-run --json',
     )
     .action(
       async (
@@ -136,7 +144,8 @@ doctor: 5 a warning, 6 a failed check.`,
       .addOption(appsOption())
       .option(
         '--wait',
-        'block until the app reached what was asked, showing what happens (building, pulling, starting, waiting for health, stopping)',
+        'block until the app reached what was asked, showing what happens ' +
+          '(building, pulling, starting, waiting for health, stopping)',
       )
       .option(
         '--timeout <seconds>',
@@ -231,7 +240,8 @@ doctor: 5 a warning, 6 a failed check.`,
   program
     .command('watch')
     .description(
-      'long-running: a pass whenever a manifest or the state changes, and every --interval seconds; stops cleanly on SIGTERM',
+      'long-running: a pass whenever a manifest or the state changes, and every --interval seconds; ' +
+        'stops cleanly on SIGTERM',
     )
     .addOption(appsOption())
     .option('--interval <seconds>', 'seconds between passes without changes', parsePositiveInt, 30)
@@ -243,7 +253,8 @@ doctor: 5 a warning, 6 a failed check.`,
   program
     .command('setup')
     .description(
-      'install the reconcile timer (and --watch service) for this user, or with --system as root the boot-time generator hook',
+      'install the reconcile timer (and --watch service) for this user, ' +
+        'or with --system as root the boot-time generator hook',
     )
     .addOption(appsOption())
     .option('--watch', 'also install and start archy-quadlet-watch.service')
@@ -271,7 +282,8 @@ doctor: 5 a warning, 6 a failed check.`,
   program
     .command('generate')
     .description(
-      "the systemd generator hook: render the installed apps into systemd's early generator directory (normally run by systemd itself)",
+      "the systemd generator hook: render the installed apps into systemd's early generator directory " +
+        '(normally run by systemd itself)',
     )
     .argument('<normal>', 'normal generator directory')
     .argument('<early>', 'early generator directory (written)')
@@ -283,13 +295,15 @@ doctor: 5 a warning, 6 a failed check.`,
   program
     .command('doctor')
     .description(
-      'read-only checks of this node (Podman, Quadlet, user manager, bus, linger, cgroups, ids, ports, units, hook, timer, state, secrets), each with its fix',
+      'read-only checks of this node (Podman, Quadlet, user manager, bus, linger, cgroups, ids, ports, units, ' +
+        'hook, timer, state, secrets), each with its fix',
     )
     .addOption(appsOption())
     .option('--json', 'print a JSON report')
     .addHelpText(
       'after',
-      '\nExit: 0 all passed, 5 the worst is a warning, 6 a check failed.\n\nExamples:\n  archy-quadlet doctor\n  archy-quadlet doctor --json',
+      '\nExit: 0 all passed, 5 the worst is a warning, 6 a check failed.\n' +
+        '\nExamples:\n  archy-quadlet doctor\n  archy-quadlet doctor --json',
     )
     .action(async (opts: { apps?: string; json?: boolean }) => {
       const { doctorCommand } = await import('./doctor-command.js');
@@ -299,7 +313,8 @@ doctor: 5 a warning, 6 a failed check.`,
   program
     .command('explain')
     .description(
-      "one app in full: manifest (redacted), rendered units, the generated .service files, unit states, and the last failure's cause and fix",
+      'one app in full: manifest (redacted), rendered units, the generated .service files, unit states, ' +
+        "and the last failure's cause and fix",
     )
     .argument('<app>', 'app id')
     .addOption(appsOption())
@@ -324,7 +339,8 @@ doctor: 5 a warning, 6 a failed check.`,
     .argument('<shell>', 'bash or zsh')
     .addHelpText(
       'after',
-      '\nExamples:\n  source <(archy-quadlet completion bash)\n  archy-quadlet completion zsh > ~/.zfunc/_archy-quadlet',
+      '\nExamples:\n  source <(archy-quadlet completion bash)\n' +
+        '  archy-quadlet completion zsh > ~/.zfunc/_archy-quadlet',
     )
     .action(async (shell: string) => {
       const { bashCompletion, completionSpec, zshCompletion } = await import('./completion.js');

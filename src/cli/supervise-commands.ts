@@ -90,11 +90,17 @@ async function waitPrinting(
     timeoutSec: a.timeoutSec,
     onProgress: (p) => {
       const text = `${a.app}: ${p.phase}${p.unit ? ` ${p.unit}` : ''}${p.detail ? ` (${p.detail})` : ''}`;
-      if (a.json)
-        a.io.stderr(
-          `${JSON.stringify({ event: 'progress', app: a.app, phase: p.phase, unit: p.unit, detail: p.detail, elapsedSec: p.elapsedSec })}\n`,
-        );
-      else if (a.io.isTty) a.io.stderr(`\r\x1b[K… ${text} ${p.elapsedSec} s`);
+      if (a.json) {
+        const event = {
+          event: 'progress',
+          app: a.app,
+          phase: p.phase,
+          unit: p.unit,
+          detail: p.detail,
+          elapsedSec: p.elapsedSec,
+        };
+        a.io.stderr(`${JSON.stringify(event)}\n`);
+      } else if (a.io.isTty) a.io.stderr(`\r\x1b[K… ${text} ${p.elapsedSec} s`);
       else a.io.stderr(`… ${text}\n`);
       shown = true;
     },
@@ -107,7 +113,8 @@ async function waitPrinting(
       : 'not there yet';
     const whose = a.timeoutSec === undefined ? " (the app's own timeouts)" : '';
     a.io.stderr(
-      `archy-quadlet: ${a.app}: gave up after ${result.limitSec} s${whose}: ${where}; archy-quadlet explain ${a.app} says why\n`,
+      `archy-quadlet: ${a.app}: gave up after ${result.limitSec} s${whose}: ${where}; ` +
+        `archy-quadlet explain ${a.app} says why\n`,
     );
   }
   return result.report;
@@ -124,12 +131,14 @@ function summary(app: string, change: IntentChange, r: PassReport, v: AppView | 
       : 'unknown';
   const waits = r.pending.filter((s) => s.kind === 'wait' && s.app === app).map((s) => s.reason);
   return [
-    `${app}: ${change} recorded; ${issued} step(s) issued${failed.length ? `, ${failed.length} failed: ${failed.map((o) => o.error).join('; ')}` : ''}; now ${now}`,
+    `${app}: ${change} recorded; ${issued} step(s) issued` +
+      `${failed.length ? `, ${failed.length} failed: ${failed.map((o) => o.error).join('; ')}` : ''}; now ${now}`,
     ...mine
       .filter((o) => o.ok && (o.step.kind === 'removeVolume' || o.step.kind === 'removeSecret'))
-      .map(
-        (o) =>
-          `  removed ${o.step.kind === 'removeVolume' ? `volume ${(o.step as { volume: string }).volume}` : `secret ${(o.step as { secret: string }).secret}`}`,
+      .map((o) =>
+        o.step.kind === 'removeVolume'
+          ? `  removed volume ${(o.step as { volume: string }).volume}`
+          : `  removed secret ${(o.step as { secret: string }).secret}`,
       ),
     ...(waits.length ? [`  in progress: ${[...new Set(waits)].join(', ')}`] : []),
     ...(v?.lastFailure ? [`  last failure: ${v.lastFailure}`] : []),
@@ -163,9 +172,8 @@ export async function reconcileCommand(a: SuperviseArgs & { dryRun: boolean }): 
           a.io.stdout(`${s.kind}${describe(s)}${s.app !== undefined ? ` [${s.app}]` : ''}: ${s.reason}\n`);
       } else {
         const n = report.applied.flat().length;
-        a.io.stdout(
-          `${n} step(s) applied; ${report.converged ? 'converged' : `in progress: ${report.pending.map((s) => `${s.app ?? 'node'}: ${s.reason}`).join('; ')}`}\n`,
-        );
+        const pending = report.pending.map((s) => `${s.app ?? 'node'}: ${s.reason}`).join('; ');
+        a.io.stdout(`${n} step(s) applied; ${report.converged ? 'converged' : `in progress: ${pending}`}\n`);
       }
       for (const e of report.errors) a.io.stderr(`${e.app}: ${e.message}\n`);
     }
@@ -205,7 +213,8 @@ export async function statusCommand(a: SuperviseArgs & { app?: string }): Promis
       a.io.stdout(`${v.id}: ${v.state}${v.converged ? '' : ` (wanted: ${v.desired})`}\n`);
       for (const u of v.units)
         a.io.stdout(
-          `  ${u.unit}: ${u.state} (${u.activeState}/${u.subState})${u.failure ? `, last failure: ${u.failure}` : ''}${u.restarts ? `, ${u.restarts} restart(s)` : ''}\n`,
+          `  ${u.unit}: ${u.state} (${u.activeState}/${u.subState})` +
+            `${u.failure ? `, last failure: ${u.failure}` : ''}${u.restarts ? `, ${u.restarts} restart(s)` : ''}\n`,
         );
       if (v.backoff) a.io.stdout(`  backing off: ${v.backoff}\n`);
       if (v.error) a.io.stdout(`  manifest problem: ${v.error}\n`);

@@ -20,7 +20,8 @@ export async function validateCommand(a: {
     a.io.stdout(
       invalid.length === 0
         ? `${report.apps.length} app(s) valid in ${report.appsDir}\n`
-        : `${invalid.length} of ${report.apps.length} app(s) invalid (${errors} error(s)); valid: ${report.apps.length - invalid.length}\n`,
+        : `${invalid.length} of ${report.apps.length} app(s) invalid (${errors} error(s)); ` +
+            `valid: ${report.apps.length - invalid.length}\n`,
     );
   }
   return invalid.length === 0 ? EXIT.ok : EXIT.invalid;

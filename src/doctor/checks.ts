@@ -121,7 +121,9 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       title: 'XDG_RUNTIME_DIR',
       level: 'fail',
       detail: 'XDG_RUNTIME_DIR is not set: systemctl --user and rootless podman cannot find the user session',
-      fix: `log in as ${f.user} through a session (ssh, machinectl shell ${f.user}@), or export XDG_RUNTIME_DIR=/run/user/${f.uid}`,
+      fix:
+        `log in as ${f.user} through a session (ssh, machinectl shell ${f.user}@), ` +
+        `or export XDG_RUNTIME_DIR=/run/user/${f.uid}`,
     });
   else if (!f.runtimeDirOk?.exists || !f.runtimeDirOk.ownedByUser)
     add({
@@ -140,7 +142,9 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       title: 'systemd user manager',
       level: 'fail',
       detail: `cannot reach it: ${(um.error ?? 'no answer').split('\n')[0]}`,
-      fix: `run as ${f.user} in a session with XDG_RUNTIME_DIR set; sudo loginctl enable-linger ${f.user} starts the manager at boot`,
+      fix:
+        `run as ${f.user} in a session with XDG_RUNTIME_DIR set; ` +
+        `sudo loginctl enable-linger ${f.user} starts the manager at boot`,
     });
   else if (um.state === 'running' || um.state === 'starting' || um.state === 'initializing')
     add({ id: 'user-manager', title: 'systemd user manager', level: 'ok', detail: um.state });
@@ -167,7 +171,8 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       title: 'session bus',
       level: 'fail',
       detail:
-        'no D-Bus session bus: rootless health checks (run as systemd timers over the bus) never run, so Notify=healthy units never become ready',
+        'no D-Bus session bus: rootless health checks (run as systemd timers over the bus) never run, ' +
+        'so Notify=healthy units never become ready',
       fix: `install dbus-user-session, then log in again (its socket is $XDG_RUNTIME_DIR/bus)`,
     });
   else
@@ -190,7 +195,9 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       id: 'linger',
       title: 'linger',
       level: 'n/a',
-      detail: `PID 1 is ${f.initName}, not systemd (a lab or container): linger cannot apply here; on a node it must be enabled`,
+      detail:
+        `PID 1 is ${f.initName}, not systemd (a lab or container): linger cannot apply here; ` +
+        'on a node it must be enabled',
     });
   else
     add({
@@ -218,7 +225,9 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
         title: 'cgroups',
         level: 'warn',
         detail: `cgroup v2, but ${missing.join(', ')} not delegated to the user manager: those limits are ignored`,
-        fix: 'a drop-in /etc/systemd/system/user@.service.d/delegate.conf with [Service] Delegate=cpu cpuset io memory pids, then reboot',
+        fix:
+          'a drop-in /etc/systemd/system/user@.service.d/delegate.conf ' +
+          'with [Service] Delegate=cpu cpuset io memory pids, then reboot',
       });
     else
       add({
@@ -238,7 +247,9 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       id: 'subids',
       title: 'subordinate ids',
       level: 'fail',
-      detail: `${short.join(', ')} for ${f.user} (images need ${SUBIDS_NEEDED}): pulls fail with "newuidmap" / "insufficient UIDs"`,
+      detail:
+        `${short.join(', ')} for ${f.user} (images need ${SUBIDS_NEEDED}): ` +
+        'pulls fail with "newuidmap" / "insufficient UIDs"',
       fix: `sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${f.user} && podman system migrate`,
     });
   else if (!f.newuidmap)
@@ -258,8 +269,13 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       id: 'ports',
       title: 'privileged ports',
       level: 'fail',
-      detail: `${low.map((p) => `${p.app} publishes ${p.port}`).join(', ')}, below net.ipv4.ip_unprivileged_port_start=${start}: rootlessport cannot bind it`,
-      fix: `echo net.ipv4.ip_unprivileged_port_start=${Math.min(...low.map((p) => p.port))} | sudo tee /etc/sysctl.d/50-archy-ports.conf && sudo sysctl --system (or publish a port >= ${start})`,
+      detail:
+        `${low.map((p) => `${p.app} publishes ${p.port}`).join(', ')}, ` +
+        `below net.ipv4.ip_unprivileged_port_start=${start}: rootlessport cannot bind it`,
+      fix:
+        `echo net.ipv4.ip_unprivileged_port_start=${Math.min(...low.map((p) => p.port))} ` +
+        '| sudo tee /etc/sysctl.d/50-archy-ports.conf && sudo sysctl --system ' +
+        `(or publish a port >= ${start})`,
     });
   else
     add({
@@ -289,16 +305,22 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       id: 'unit-dir',
       title: 'unit directory',
       level: 'fail',
-      detail: `the generator rejects ${f.rejectedUnitFiles.map((r) => `${r.file} (${r.error})`).join('; ')}: a bad file drops every unit in its directory`,
-      fix: `fix or remove ${f.rejectedUnitFiles.map((r) => r.file).join(' ')}; archy-quadlet reconcile restores files of ours`,
+      detail:
+        `the generator rejects ${f.rejectedUnitFiles.map((r) => `${r.file} (${r.error})`).join('; ')}: ` +
+        'a bad file drops every unit in its directory',
+      fix:
+        `fix or remove ${f.rejectedUnitFiles.map((r) => r.file).join(' ')}; ` +
+        'archy-quadlet reconcile restores files of ours',
     });
-  else
+  else {
+    const made = f.unitDir.exists ? '' : ' (made on first install)';
     add({
       id: 'unit-dir',
       title: 'unit directory',
       level: 'ok',
-      detail: `${f.unitDir.path}${f.unitDir.exists ? '' : ' (made on first install)'}; the generator accepts every file`,
+      detail: `${f.unitDir.path}${made}; the generator accepts every file`,
     });
+  }
 
   const h = f.generatorHook;
   if (!h.installed)
@@ -372,8 +394,13 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       id: 'secrets',
       title: 'secrets',
       level: 'fail',
-      detail: `missing: ${f.missingSecrets.map((s) => `${s.secret} (${s.app})`).join(', ')}: their containers fail with "no such secret"`,
-      fix: `archy-quadlet restart ${f.missingSecrets[0]!.app}: the supervisor creates a missing secret before it starts the app (a new value: restore the old one first, with podman secret create, if data was encrypted with it)`,
+      detail:
+        `missing: ${f.missingSecrets.map((s) => `${s.secret} (${s.app})`).join(', ')}: ` +
+        'their containers fail with "no such secret"',
+      fix:
+        `archy-quadlet restart ${f.missingSecrets[0]!.app}: ` +
+        'the supervisor creates a missing secret before it starts the app ' +
+        '(a new value: restore the old one first, with podman secret create, if data was encrypted with it)',
     });
   else add({ id: 'secrets', title: 'secrets', level: 'ok', detail: 'every secret of the installed apps exists' });
   return out;

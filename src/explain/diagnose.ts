@@ -39,7 +39,10 @@ export interface AppEvidence {
 
 export interface Finding {
   unit: string;
-  /** The known signature: exit-125, unsupported-key, no-such-secret, short-name, rootlessport, newuidmap, dependency, health, stop-timeout... */
+  /**
+   * The known signature: exit-125, unsupported-key, no-such-secret, short-name, rootlessport, newuidmap,
+   * dependency, health, stop-timeout...
+   */
   signature: string;
   cause: string;
   fix: string;
@@ -128,7 +131,8 @@ export function diagnose(e: AppEvidence): Finding[] {
       else
         add(
           'image-missing',
-          `the image "${u.image}" is not in this user's store and was not pulled (wrong reference, or no registry reachable)`,
+          `the image "${u.image}" is not in this user's store and was not pulled ` +
+            '(wrong reference, or no registry reachable)',
           `podman pull ${u.image} shows why; check the reference`,
         );
     }
@@ -141,7 +145,8 @@ export function diagnose(e: AppEvidence): Finding[] {
     for (const p of u.hostPorts.filter((x) => x < e.unprivilegedPortStart))
       add(
         'rootlessport',
-        `port ${p} is below net.ipv4.ip_unprivileged_port_start=${e.unprivilegedPortStart}: rootlessport cannot bind it`,
+        `port ${p} is below net.ipv4.ip_unprivileged_port_start=${e.unprivilegedPortStart}: ` +
+          'rootlessport cannot bind it',
         `publish a port >= ${e.unprivilegedPortStart}, or lower ip_unprivileged_port_start (sysctl)`,
       );
     for (const p of notRunning ? u.portsInUse : [])
@@ -167,10 +172,15 @@ export function diagnose(e: AppEvidence): Finding[] {
       const h = u.health;
       const last = h?.lastOutput?.trim() ? `; last output: ${h.lastOutput.trim().split('\n')[0]!.slice(0, 200)}` : '';
       const tries = h ? ` (${h.status}, ${h.failingStreak} failure(s) in a row${last})` : '';
+      const verdict =
+        s.result === 'timeout'
+          ? 'the health check never passed within the start timeout'
+          : 'the health check has not passed yet';
       add(
         'health',
-        `${s.result === 'timeout' ? 'the health check never passed within the start timeout' : 'the health check has not passed yet'}, so the unit (Notify=healthy) is not ready${tries}`,
-        `podman logs ${u.container ?? 'CONTAINER'} shows what the app says; check the health check, or raise startPeriod/startTimeout if it is only slow`,
+        `${verdict}, so the unit (Notify=healthy) is not ready${tries}`,
+        `podman logs ${u.container ?? 'CONTAINER'} shows what the app says; ` +
+          'check the health check, or raise startPeriod/startTimeout if it is only slow',
       );
     }
     const fromSystemd = s && s.execMainStatus !== 0 && s.execMainStartMono > 0 ? s.execMainStatus : 0;
@@ -201,7 +211,8 @@ export function diagnose(e: AppEvidence): Finding[] {
         add(
           s.result === 'success' ? 'stop-timeout' : 'exit-137',
           s.result === 'success'
-            ? `its last stop ended with SIGKILL (exit 137): PID 1 ignored SIGTERM for the whole stop timeout (${u.stopTimeoutSec ?? '?'} s)`
+            ? 'its last stop ended with SIGKILL (exit 137): ' +
+                `PID 1 ignored SIGTERM for the whole stop timeout (${u.stopTimeoutSec ?? '?'} s)`
             : 'it was killed with SIGKILL (exit 137): out of memory, or a stop that timed out',
           s.result === 'success'
             ? 'make PID 1 handle SIGTERM (an init), or raise stopTimeout if it needs longer to stop cleanly'

@@ -65,7 +65,9 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
   const outDir = req.outDir;
   if (overlapsUnitRoot(outDir, req.paths.unitRoot)) {
     throw new OutDirError(
-      `${outDir} is (or holds) the supervisor's unit directory ${req.paths.unitRoot}: only the supervisor writes there (archy-quadlet install/reconcile); render without --out shows what it would write`,
+      `${outDir} is (or holds) the supervisor's unit directory ${req.paths.unitRoot}: ` +
+        'only the supervisor writes there (archy-quadlet install/reconcile); ' +
+        'render without --out shows what it would write',
     );
   }
   const catalogIds = await listCatalog(req.paths.appsDir);

@@ -394,7 +394,11 @@ function healthArgv(h: HealthcheckSpec): string[] {
  * connect with stdin closed), or bash's /dev/tcp.
  */
 export function tcpCheck(port: number): string {
-  return `nc -z 127.0.0.1 ${port} 2>/dev/null || nc -w 2 127.0.0.1 ${port} </dev/null >/dev/null 2>&1 || bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}' 2>/dev/null`;
+  return (
+    `nc -z 127.0.0.1 ${port} 2>/dev/null || ` +
+    `nc -w 2 127.0.0.1 ${port} </dev/null >/dev/null 2>&1 || ` +
+    `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}' 2>/dev/null`
+  );
 }
 
 function publishSpec(p: PortSpec): string {

@@ -90,7 +90,9 @@ async function enableLinger(user: string): Promise<SetupAction> {
         .split('\n')[0]
     })`,
     done: false,
-    hint: `without linger the apps stop at logout and do not start at boot: run as root: loginctl enable-linger ${user}`,
+    hint:
+      'without linger the apps stop at logout and do not start at boot: ' +
+      `run as root: loginctl enable-linger ${user}`,
   };
 }
 

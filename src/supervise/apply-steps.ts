@@ -134,7 +134,9 @@ export interface StepOutcome {
   pass?: number;
 }
 
-/** Applies steps in order. A failing step is reported and the others still run: one broken app never blocks the rest. */
+/**
+ * Applies steps in order. A failing step is reported and the others still run: one broken app never blocks the rest.
+ */
 export async function applySteps(
   steps: Step[],
   executors: Executors,

@@ -108,12 +108,15 @@ function planApp(app: DesiredApp, o: Observed): Step[] {
   const plan = unitFilePlan(app, o.files);
   if (plan && plan.conflicts.length > 0) {
     // Never started from a file someone else wrote, never overwritten: a person decides.
-    return plan.conflicts.map((name) => ({
-      kind: 'wait',
-      app: app.id,
-      path: `${app.id}/${name}`,
-      reason: `${app.id}/${name} in the unit directory was not written by archy-quadlet: move it away (the app is held)`,
-    }));
+    return plan.conflicts.map((name) => {
+      const path = `${app.id}/${name}`;
+      return {
+        kind: 'wait',
+        app: app.id,
+        path,
+        reason: `${path} in the unit directory was not written by archy-quadlet: move it away (the app is held)`,
+      };
+    });
   }
   const rejected = o.rejectedRenders?.[app.id];
   const held: Step[] = rejected

@@ -49,8 +49,10 @@ export function parseState(text: string, file: string): SupervisorState {
 
 function corrupt(file: string, why: string): StateError {
   return new StateError(
-    `the state file ${file} is unreadable: ${why}. Nothing was changed: archy-quadlet does not act on a state it cannot read. ` +
-      `To recover, restore the copy of the state as last written (cp ${file}.bak ${file}), or inspect and repair the file by hand; ` +
+    `the state file ${file} is unreadable: ${why}. ` +
+      'Nothing was changed: archy-quadlet does not act on a state it cannot read. ' +
+      `To recover, restore the copy of the state as last written (cp ${file}.bak ${file}), ` +
+      'or inspect and repair the file by hand; ' +
       `volumes, secrets and unit files are untouched.`,
   );
 }

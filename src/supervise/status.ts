@@ -100,7 +100,9 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
       ...(failed ? { lastFailure: `${failed.unit}: ${failed.failure}` } : {}),
       ...(backoff
         ? {
-            backoff: `${backoff.failures} failure(s); next start in ${Math.ceil((backoff.notBeforeMs - observed.nowMs) / 1000)} s`,
+            backoff:
+              `${backoff.failures} failure(s); ` +
+              `next start in ${Math.ceil((backoff.notBeforeMs - observed.nowMs) / 1000)} s`,
           }
         : {}),
       ...(app.error ? { error: app.error } : {}),

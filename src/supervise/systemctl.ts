@@ -79,7 +79,9 @@ export function systemctlError(args: string[], output: string): string {
   const unreachable = /failed to connect|\bbus\b|XDG_RUNTIME_DIR/i.test(output);
   return `systemctl --user ${what}: ${output.split('\n')[0]}${
     unreachable
-      ? ' (the systemd user manager cannot be reached: run archy-quadlet as the user that owns the apps, in a session with XDG_RUNTIME_DIR set, such as `machinectl shell USER@`; with linger enabled: loginctl enable-linger USER)'
+      ? ' (the systemd user manager cannot be reached: run archy-quadlet as the user that owns the apps, ' +
+        'in a session with XDG_RUNTIME_DIR set, such as `machinectl shell USER@`; ' +
+        'with linger enabled: loginctl enable-linger USER)'
       : ''
   }`;
 }

@@ -133,7 +133,9 @@ export interface Observed {
    * them from those files now (true: a daemon-reload was lost; false: Quadlet rejects the file).
    */
   generatedNow?: Record<string, boolean>;
-  /** Host ports, among those of units about to start, that something holds (`portKey`); undefined when not looked at. */
+  /**
+   * Host ports, among those of units about to start, that something holds (`portKey`); undefined when not looked at.
+   */
   busyPorts?: string[];
   /**
    * Apps whose new unit files the real Quadlet generator rejects, with its message: their
