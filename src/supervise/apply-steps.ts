@@ -20,6 +20,8 @@ export interface ApplyDeps {
   backoff: BackoffStore;
   /** Read, change and write the state file under its lock. */
   changeState: (change: (s: SupervisorState) => void) => Promise<void>;
+  /** The state as recorded now (intents may change while a pass runs). */
+  readState: () => Promise<SupervisorState>;
   /** Runs a command in a transient user unit, without waiting for it (systemd-run --user --no-block). */
   runDetached?: (unit: string, argv: string[]) => Promise<void>;
 }
@@ -49,6 +51,14 @@ export function makeExecutors(d: ApplyDeps): Executors {
     ]).catch((e: Error) => {
       if (!/already (exists|loaded)|is active/i.test(e.message)) throw e;
     });
+  // Intents are recorded while a pass runs (see requestPass): data goes only if the app is
+  // still being purged when the step runs, not merely when the pass looked.
+  const stillPurging = async (app: string) => {
+    const now = (await d.readState()).apps[app];
+    if (now?.intent !== 'absent' || now.purge !== true) {
+      throw new Error(`${app} was installed again since this pass looked: its data is kept`);
+    }
+  };
   return {
     async writeUnit(s) {
       const path = join(d.unitRoot, s.path);
@@ -105,9 +115,11 @@ export function makeExecutors(d: ApplyDeps): Executors {
       await d.podman.removeImage(s.image);
     },
     async removeVolume(s) {
+      await stillPurging(s.app);
       await d.podman.removeVolume(s.volume);
     },
     async removeSecret(s) {
+      await stillPurging(s.app);
       await d.podman.removeSecret(s.secret);
     },
     async setBackoff(s) {
@@ -118,7 +130,8 @@ export function makeExecutors(d: ApplyDeps): Executors {
     },
     async forgetApp(s) {
       await d.changeState((state) => {
-        delete state.apps[s.app];
+        // Installed again since this pass looked: the new intent stays.
+        if (state.apps[s.app]?.intent === 'absent') delete state.apps[s.app];
       });
     },
     async wait() {},

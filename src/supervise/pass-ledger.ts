@@ -22,6 +22,11 @@ export interface PassRecord {
 
 export interface PassLedger {
   version: 1;
+  /**
+   * Names this numbering: a new one whenever the ledger had to be made afresh (missing or
+   * damaged). A caller trusts the numbers only within the epoch it first read.
+   */
+  epoch: string;
   started: number;
   completed: number;
   recent: PassRecord[];
@@ -30,23 +35,31 @@ export interface PassLedger {
 /** Records kept: enough for every waiter of a busy node to find the passes that served it. */
 export const RECENT_PASSES = 32;
 
-const EMPTY: PassLedger = { version: 1, started: 0, completed: 0, recent: [] };
-
-/** The ledger; a missing or damaged one reads as empty (a waiter then takes the lock itself). */
+/**
+ * The ledger; a missing or damaged one reads as empty with no epoch (a caller that read it
+ * so is then served only by a pass of its own).
+ */
 export async function readLedger(path: string): Promise<PassLedger> {
   try {
     const doc = JSON.parse(await readFile(path, 'utf8')) as PassLedger;
-    if (
+    const valid =
       doc.version === 1 &&
+      typeof doc.epoch === 'string' &&
       Number.isInteger(doc.started) &&
       Number.isInteger(doc.completed) &&
-      Array.isArray(doc.recent)
-    )
-      return doc;
+      Array.isArray(doc.recent);
+    if (valid) return { ...doc, recent: doc.recent.filter(isRecord) };
   } catch {
     // missing or damaged
   }
-  return { ...EMPTY, recent: [] };
+  return { version: 1, epoch: '', started: 0, completed: 0, recent: [] };
+}
+
+function isRecord(r: unknown): r is PassRecord {
+  const x = r as PassRecord | null;
+  return (
+    !!x && Number.isInteger(x.seq) && Array.isArray(x.applied) && Array.isArray(x.pending) && Array.isArray(x.errors)
+  );
 }
 
 export async function writeLedger(path: string, ledger: PassLedger): Promise<void> {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Paths } from '../paths.js';
@@ -11,7 +12,7 @@ import { loadDesired } from './load-desired.js';
 import { planSteps } from './plan-steps.js';
 import { applySteps, makeExecutors, type StepOutcome } from './apply-steps.js';
 import { logOutcome } from './logger.js';
-import { readLedger, withoutContent, writeLedger, type PassRecord } from './pass-ledger.js';
+import { readLedger, withoutContent, writeLedger, type PassLedger, type PassRecord } from './pass-ledger.js';
 import type { BackoffEntry, Desired, HostPort, Observed, Step } from './types.js';
 import { busyPorts } from './host-ports.js';
 
@@ -108,9 +109,18 @@ const POLL_MS = 50;
  * none fails because others were busy. A dead holder's lock is taken over (see lock.ts).
  */
 export async function requestPass(sv: Supervisor): Promise<PassReport> {
-  const need = (await readLedger(sv.ledgerPath)).started + 1;
+  const first = await readLedger(sv.ledgerPath);
+  const need = first.started + 1;
   let told = false;
   for (;;) {
+    // Served already? Looked at before the lock: a waiter woken by the end of a pass that
+    // serves it returns instead of running one more.
+    const served = servedBy(first, await readLedger(sv.ledgerPath), need);
+    if (served) {
+      const passes = served.map((r) => r.seq);
+      sv.log.info({ passes, pids: [...new Set(served.map((r) => r.pid))] }, 'served by the pass of another process');
+      return reportOf(served);
+    }
     const lock = await tryLock(sv.lockPath);
     if (lock) {
       try {
@@ -119,31 +129,30 @@ export async function requestPass(sv: Supervisor): Promise<PassReport> {
         await lock.release();
       }
     }
-    const ledger = await readLedger(sv.ledgerPath);
-    if (ledger.completed >= need) {
-      const served = ledger.recent.filter((r) => r.seq >= need);
-      if (served.length > 0) {
-        sv.log.info(
-          { passes: served.map((r) => r.seq), pids: [...new Set(served.map((r) => r.pid))] },
-          'served by the pass of another process',
-        );
-        return reportOf(served);
-      }
-    }
     if (!told) {
-      sv.log.info(
-        { holder: await lockHolder(sv.lockPath) },
-        'another archy-quadlet pass is running: waiting for the next one',
-      );
+      const holder = await lockHolder(sv.lockPath);
+      sv.log.info({ holder }, 'another archy-quadlet pass is running: waiting for the next one');
       told = true;
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
+/**
+ * The completed passes numbered `need` or later, when they serve a caller that first read
+ * `first`. Numbers are comparable only within one epoch: a ledger made afresh (or none at all
+ * when the caller looked) could make a pass that started before the intent look later.
+ */
+function servedBy(first: PassLedger, now: PassLedger, need: number): PassRecord[] | undefined {
+  if (first.epoch === '' || now.epoch !== first.epoch || now.completed < need) return undefined;
+  const served = now.recent.filter((r) => r.seq >= need);
+  return served.length > 0 ? served : undefined;
+}
+
 /** One pass under the lock the caller holds, numbered in the ledger before it reads anything. */
 async function numberedPass(sv: Supervisor): Promise<PassReport> {
-  const before = await readLedger(sv.ledgerPath);
+  const read = await readLedger(sv.ledgerPath);
+  const before = read.epoch !== '' ? read : { ...read, epoch: randomBytes(8).toString('hex') };
   const seq = Math.max(before.started, before.completed) + 1;
   await writeLedger(sv.ledgerPath, { ...before, started: seq });
   const t0 = performance.now();
@@ -157,7 +166,7 @@ async function numberedPass(sv: Supervisor): Promise<PassReport> {
     pending: report.pending.map(withoutContent),
     errors: report.errors,
   };
-  await writeLedger(sv.ledgerPath, { version: 1, started: seq, completed: seq, recent: [...before.recent, record] });
+  await writeLedger(sv.ledgerPath, { ...before, started: seq, completed: seq, recent: [...before.recent, record] });
   return report;
 }
 
@@ -205,6 +214,7 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
       desired: view.desired,
       backoff,
       changeState: (change) => changeState(sv, change).then(() => undefined),
+      readState: () => readState(sv.paths.stateDir),
     });
     applied.push(await applySteps(actionable, executors, (o) => logOutcome(sv.log, o)));
     if (backoff.changed()) await writeBackoff(sv.paths.stateDir, backoff.entries());

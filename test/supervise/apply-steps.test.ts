@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { applySteps, type Executors } from '../../src/supervise/apply-steps.js';
+import { applySteps, makeExecutors, type Executors } from '../../src/supervise/apply-steps.js';
+import { backoffStore } from '../../src/supervise/supervisor.js';
+import type { SupervisorState } from '../../src/supervise/state-store.js';
+import type { Podman } from '../../src/supervise/podman.js';
+import type { Systemctl } from '../../src/supervise/systemctl.js';
 import type { Step } from '../../src/supervise/types.js';
 
 describe('applySteps', () => {
@@ -26,5 +30,44 @@ describe('applySteps', () => {
       ['db', true, undefined],
     ]);
     expect(seen).toEqual(['broken:false', 'web:true', 'db:true']);
+  });
+});
+
+describe('destructive steps check the intent as recorded when they run', () => {
+  it('never removes data of, or forgets, an app installed again since the pass looked', async () => {
+    const state: SupervisorState = {
+      version: 1,
+      apps: { web: { intent: 'running', installedAt: '2026-01-01T00:00:00Z' } },
+    };
+    const removed: string[] = [];
+    const podman = {
+      removeVolume: async (v: string) => void removed.push(v),
+      removeSecret: async (v: string) => void removed.push(v),
+    } as unknown as Podman;
+    const ex = makeExecutors({
+      unitRoot: '/nonexistent',
+      systemctl: {} as Systemctl,
+      podman,
+      desired: { apps: [] },
+      backoff: backoffStore({}),
+      changeState: async (change) => change(state),
+      readState: async () => state,
+    });
+    const purge = 'purge: app data';
+    await expect(
+      ex.removeVolume({ kind: 'removeVolume', app: 'web', volume: 'web-data', reason: purge }),
+    ).rejects.toThrow(/installed again/);
+    await expect(
+      ex.removeSecret({ kind: 'removeSecret', app: 'web', secret: 'web-pw', reason: purge }),
+    ).rejects.toThrow(/installed again/);
+    await ex.forgetApp({ kind: 'forgetApp', app: 'web', reason: 'uninstalled and purged' });
+    expect(removed).toEqual([]);
+    expect(state.apps.web?.intent).toBe('running');
+    // Still being purged: it goes.
+    state.apps.web = { intent: 'absent', purge: true, installedAt: '2026-01-01T00:00:00Z' };
+    await ex.removeVolume({ kind: 'removeVolume', app: 'web', volume: 'web-data', reason: purge });
+    await ex.forgetApp({ kind: 'forgetApp', app: 'web', reason: 'uninstalled and purged' });
+    expect(removed).toEqual(['web-data']);
+    expect(state.apps.web).toBeUndefined();
   });
 });

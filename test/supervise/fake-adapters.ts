@@ -24,6 +24,8 @@ export interface FakeSystemctl extends Systemctl {
   reloadClearsOutdated: boolean;
   failStart: boolean;
   startLeavesInactive: boolean;
+  /** While set, every show waits for it: a pass held in the middle. */
+  gate?: Promise<void>;
 }
 
 export function fakeSystemctl(unitRoot: string): FakeSystemctl {
@@ -38,6 +40,7 @@ export function fakeSystemctl(unitRoot: string): FakeSystemctl {
       return calls;
     },
     async show(names) {
+      if (s.gate) await s.gate;
       calls++;
       s.verbs.push('show');
       return Object.fromEntries(names.map((n) => [n, s.units[n] ?? unit('inactive', { loadState: 'not-found' })]));

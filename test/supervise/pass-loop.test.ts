@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { reconcilePass, requestPass } from '../../src/supervise/supervisor.js';
 import { readLedger } from '../../src/supervise/pass-ledger.js';
@@ -117,5 +117,26 @@ describe('requestPass', () => {
     // One pass after the first serves all ten (a little slack for a caller that came late).
     expect(ledger.completed - 1).toBeLessThanOrEqual(3);
     expect(ledger.recent.map((r) => r.seq)).toEqual([...Array(ledger.completed).keys()].map((i) => i + 1));
+  });
+
+  it('never serves a caller with a pass that started before it asked; nor across a ledger made afresh', async () => {
+    for (const lose of [false, true]) {
+      node = fakeNode();
+      node.install('web');
+      await requestPass(node.sv);
+      let release = () => {};
+      node.sv.systemctl.gate = new Promise<void>((r) => (release = r));
+      const holder = requestPass(node.sv); // runs pass 2, held in its first observe
+      await vi.waitFor(async () => expect((await readLedger(node.sv.ledgerPath)).started).toBe(2));
+      if (lose) rmSync(node.sv.ledgerPath); // the runtime file lost while a pass runs
+      const caller = requestPass(node.sv);
+      await new Promise((r) => setTimeout(r, 200));
+      node.sv.systemctl.gate = undefined;
+      release();
+      await Promise.all([holder, caller]);
+      // Pass 2 had started before the caller asked: a pass after it had to run.
+      expect((await readLedger(node.sv.ledgerPath)).completed).toBe(3);
+      node.cleanup();
+    }
   });
 });
