@@ -388,14 +388,24 @@ function startedMs(u: UnitStatus, o: Observed): number {
 
 /** Container services of an app: from the manifest in dependency order, else from its files. */
 export function containerServicesOf(app: DesiredApp, o: Observed): string[] {
-  if (app.rendered) return app.rendered.containers.map((c) => c.service);
+  const foreign = foreignServices(app, o);
+  if (app.rendered) return app.rendered.containers.map((c) => c.service).filter((s) => !foreign.has(s));
   return servicesOfUnitFiles((o.files[app.id] ?? []).filter((f) => f.owned)).filter((s) => !isSupportService(s));
 }
 
 /** Every unit of an app: from the manifest, else from its files on disk. */
 export function servicesOf(app: DesiredApp, o: Observed): string[] {
+  const foreign = foreignServices(app, o);
   const fromFiles = servicesOfUnitFiles((o.files[app.id] ?? []).filter((f) => f.owned));
-  return [...new Set([...(app.rendered?.services ?? []), ...fromFiles])];
+  return [...new Set([...(app.rendered?.services ?? []).filter((s) => !foreign.has(s)), ...fromFiles])];
+}
+
+/**
+ * Services generated from files in the app's directory that archy-quadlet did not write:
+ * never stopped, started or removed, even when the manifest names them (uninstall included).
+ */
+function foreignServices(app: DesiredApp, o: Observed): Set<string> {
+  return new Set(servicesOfUnitFiles((o.files[app.id] ?? []).filter((f) => !f.owned)));
 }
 
 /**
@@ -410,8 +420,10 @@ export function needsPodman(
   return desired.apps.some((app) => {
     // An uninstall needs Podman only for its last steps (leftover containers, network, images,
     // purge): while its units still stop or its files are still there, it is not asked.
-    if (app.intent === 'absent')
-      return !(files[app.id] ?? []).some((f) => f.owned) && !(app.rendered?.services ?? []).some((s) => isUp(units[s]));
+    if (app.intent === 'absent') {
+      const mine = servicesOf(app, { files } as Observed);
+      return !(files[app.id] ?? []).some((f) => f.owned) && !mine.some((s) => isUp(units[s]));
+    }
     if (app.intent !== 'running') return false;
     return (app.rendered?.containers ?? []).some((c) => units[c.service]?.activeState !== 'active');
   });

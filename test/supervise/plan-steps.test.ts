@@ -65,6 +65,25 @@ describe('planSteps: table', () => {
     ]);
   });
 
+  it('uninstalling an app never stops or removes a unit generated from a file it did not write', () => {
+    const d: Desired = { apps: [app('b', 'absent', ['db', 'api'])] };
+    const o = converged(d.apps);
+    o.units['b-api.service'] = unit('active');
+    o.units['b-db.service'] = unit('active');
+    o.files.b = o.files.b!.map((f) =>
+      f.name === 'b-api.container' ? { ...f, content: 'theirs', owned: false, intact: false } : f,
+    );
+    const steps = planSteps(d, o);
+    expect(steps.filter((s) => s.kind === 'stop')).toEqual([
+      { kind: 'stop', app: 'b', units: ['b-db.service', 'b-network.service'], reason: 'app uninstalled' },
+    ]);
+    // Once ours are stopped: our files go, theirs stays (and its unit keeps running).
+    o.units['b-db.service'] = unit('inactive');
+    o.units['b-network.service'] = unit('inactive');
+    const removes = planSteps(d, o).filter((s) => s.kind === 'removeUnit');
+    expect(removes.map((s) => (s as { path: string }).path).sort()).toEqual(['b/b-db.container', 'b/b.network']);
+  });
+
   it('keeps the last good units of an app whose new units Quadlet rejects, waits with its message, and still runs the app', () => {
     const d: Desired = { apps: [one('a')] };
     const o = converged(d.apps, 'failed');
