@@ -7,6 +7,7 @@ import { readState } from '../supervise/state-store.js';
 import { loadDesired } from '../supervise/load-desired.js';
 import { readUnitDir } from '../fs/unit-dir.js';
 import { planUnitDir, unchanged } from '../output/plan-unit-dir.js';
+import { checkWithGenerator, rejection } from '../output/check-units.js';
 
 export interface GenerateRequest {
   paths: Paths;
@@ -74,6 +75,24 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
       await mkdir(join(staging, app.id));
       for (const f of app.rendered.files) await writeFile(join(staging, app.id, f.name), f.content);
       report.apps.push(app.id);
+    }
+    if (report.apps.length > 0) {
+      // As every writer does: an app whose new units Quadlet rejects keeps its last good ones
+      // (left to podman-user-generator from the files on disk), rather than booting on a mix
+      // of new units and old. Costs a dry run only when some app is stale.
+      const stale = new Map(
+        desired.apps
+          .filter((a) => report.apps.includes(a.id))
+          .map((a) => [a.id, { files: a.rendered!.files, services: a.rendered!.services }] as const),
+      );
+      const verdicts = await checkWithGenerator(req.quadletBin, stale, req.runtimeDir ?? tmpdir());
+      for (const [id, problems] of verdicts) {
+        const why = rejection(problems);
+        if (!why) continue;
+        await rm(join(staging, id), { recursive: true, force: true });
+        report.apps = report.apps.filter((x) => x !== id);
+        report.skipped.push({ app: id, why: `Quadlet rejects its new units (its last good units stay): ${why}` });
+      }
     }
     if (report.apps.length > 0) {
       const r = spawnSync(req.quadletBin, ['-user', '-no-kmsg-log', req.dirs[1]], {
