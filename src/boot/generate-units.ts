@@ -85,7 +85,7 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
           .filter((a) => report.apps.includes(a.id))
           .map((a) => [a.id, { files: a.rendered!.files, services: a.rendered!.services }] as const),
       );
-      const verdicts = await checkWithGenerator(req.quadletBin, stale, req.runtimeDir ?? tmpdir());
+      const verdicts = await checkWithGenerator(req.quadletBin, stale, req.runtimeDir ?? tmpdir(), req.paths.unitRoot);
       for (const [id, problems] of verdicts) {
         const why = rejection(problems);
         if (!why) continue;

@@ -35,9 +35,12 @@ export async function renderCommand(a: RenderArgs): Promise<number> {
       : await supervisorView(a);
   } catch (e) {
     a.io.stderr(`archy-quadlet render: ${(e as Error).message}\n`);
-    return e instanceof OutDirError ? EXIT.usage : EXIT.failure;
+    if (e instanceof OutDirError) return EXIT.usage;
+    // Without --out the supervisor's modules are loaded anyway: an id that cannot be an app.
+    const notAnApp = !a.outDir && e instanceof (await import('../supervise/intents.js')).IntentError;
+    return notAnApp ? EXIT.invalid : EXIT.failure;
   }
-  if (!a.outDir && !a.json && report.apps.length === 0) {
+  if (!a.outDir && !a.json && a.appIds.length === 0 && report.apps.length === 0) {
     a.io.stdout('no apps installed: the supervisor would write nothing (to render the catalog, give --out DIR)\n');
     return EXIT.ok;
   }

@@ -71,7 +71,9 @@ export async function intentCommand(
       );
     } else a.io.stdout(`${summary(a.app, a.change, report, view)}\n`);
     if (a.wait && !appSettled(report, a.app)) return EXIT.timeout;
-    return report.applied.flat().some((o) => !o.ok) ? EXIT.failure : EXIT.ok;
+    // This app's steps only: a report served by another process's pass holds every app's.
+    const mine = report.applied.flat().filter((o) => o.step.app === a.app || o.step.app === undefined);
+    return mine.some((o) => !o.ok) ? EXIT.failure : EXIT.ok;
   });
 }
 

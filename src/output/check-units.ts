@@ -13,12 +13,15 @@ export interface AppUnits {
 /**
  * The real generator's verdict on units before they are written: one dry run over a private
  * staging copy, one subdirectory per app, so a file the generator cannot parse drops only
- * its own app. Used by every writer of unit files (the supervisor's observe, `render --out`).
+ * its own app. Used by every writer of unit files (the supervisor's observe, the boot hook,
+ * `render --out`). Messages name `shownRoot` (where the files are to be written) instead of
+ * the staging copy, gone once checked, so a reason reads the same from one pass to the next.
  */
 export async function checkWithGenerator(
   bin: string,
   apps: Map<string, AppUnits>,
   stagingParent = tmpdir(),
+  shownRoot?: string,
 ): Promise<Map<string, GeneratorProblem[]>> {
   const verdicts = new Map<string, GeneratorProblem[]>([...apps.keys()].map((id) => [id, []]));
   if (apps.size === 0) return verdicts;
@@ -35,8 +38,10 @@ export async function checkWithGenerator(
     const result = await runQuadletDryRun(bin, [staging]);
     for (const found of result.problems) {
       // A path into the staging copy means nothing once it is gone: the file name says which.
-      const { path: _staged, ...p } = found;
-      const id = (p.file && owner.get(p.file)) ?? [...apps.keys()].find((k) => p.message.includes(join(staging, k)));
+      const { path: _staged, ...raw } = found;
+      const id =
+        (raw.file && owner.get(raw.file)) ?? [...apps.keys()].find((k) => raw.message.includes(join(staging, k)));
+      const p = shownRoot ? { ...raw, message: raw.message.replaceAll(staging, shownRoot) } : raw;
       if (id) verdicts.get(id)!.push(p);
       else for (const list of verdicts.values()) list.push(p); // cannot tell whose: nobody passes
     }

@@ -120,7 +120,7 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
         return [id, { files, services: entry.result.ok ? serviceNames(entry.result.app) : [] }] as const;
       }),
     );
-    const verdicts = await checkWithGenerator(req.quadletBin, units);
+    const verdicts = await checkWithGenerator(req.quadletBin, units, undefined, outDir);
     for (const [id, problems] of verdicts) {
       if (problems.some((p) => p.severity === 'error')) {
         rendered.delete(id);

@@ -17,7 +17,11 @@ export interface QuadletCheck {
   rejections(apps: Map<string, AppUnits>): Promise<Record<string, string> | undefined>;
 }
 
-export function realQuadlet(env: Record<string, string | undefined>, stagingParent?: string): QuadletCheck {
+export function realQuadlet(
+  env: Record<string, string | undefined>,
+  unitRoot: string,
+  stagingParent?: string,
+): QuadletCheck {
   const bin = async () => (await import('../output/quadlet-generator.js')).findQuadlet(env);
   return {
     async servicesOf(appDirs) {
@@ -30,7 +34,7 @@ export function realQuadlet(env: Record<string, string | undefined>, stagingPare
       const found = await bin();
       if (!found) return undefined;
       const { checkWithGenerator, rejection } = await import('../output/check-units.js');
-      const verdicts = await checkWithGenerator(found, apps, stagingParent);
+      const verdicts = await checkWithGenerator(found, apps, stagingParent, unitRoot);
       const out: Record<string, string> = {};
       for (const [id, problems] of verdicts) {
         const why = rejection(problems);

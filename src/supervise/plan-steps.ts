@@ -114,13 +114,21 @@ function planApp(app: DesiredApp, o: Observed): Step[] {
         kind: 'wait',
         app: app.id,
         path,
+        held: true,
         reason: `${path} in the unit directory was not written by archy-quadlet: move it away (the app is held)`,
       };
     });
   }
   const rejected = o.rejectedRenders?.[app.id];
   const held: Step[] = rejected
-    ? [{ kind: 'wait', app: app.id, reason: `Quadlet rejects the new units (its last good units stay): ${rejected}` }]
+    ? [
+        {
+          kind: 'wait',
+          app: app.id,
+          held: true,
+          reason: `Quadlet rejects the new units (its last good units stay): ${rejected}`,
+        },
+      ]
     : [];
   if (app.intent === 'running') return [...held, ...planRunning(app, o)];
   if (app.intent === 'stopped') return [...held, ...planStopped(app, o, containerServicesOf(app, o))];

@@ -42,7 +42,7 @@ export function createSupervisor(paths: Paths, env: Record<string, string | unde
     paths,
     systemctl: userSystemctl(),
     podman: podmanCli(),
-    quadlet: realQuadlet(env, env.XDG_RUNTIME_DIR?.startsWith('/') ? env.XDG_RUNTIME_DIR : undefined),
+    quadlet: realQuadlet(env, paths.unitRoot, env.XDG_RUNTIME_DIR?.startsWith('/') ? env.XDG_RUNTIME_DIR : undefined),
     busyPorts,
     clock: systemClock,
     log,
@@ -221,7 +221,12 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
     // A batch that only failed would fail the same way again at once: leave it to the next pass.
     if (applied[applied.length - 1]!.every((o) => !o.ok)) break;
   }
-  const errors = (desired?.apps ?? []).filter((a) => a.error).map((a) => ({ app: a.id, message: a.error! }));
+  // Apps that no pass can move until a person acts: an unusable manifest, a foreign file
+  // with one of their unit names, new units Quadlet rejects.
+  const errors = [
+    ...(desired?.apps ?? []).filter((a) => a.error).map((a) => ({ app: a.id, message: a.error! })),
+    ...pending.flatMap((s) => (s.kind === 'wait' && s.held ? [{ app: s.app, message: s.reason }] : [])),
+  ];
   const outcomes = applied.flat();
   if (outcomes.length > 0) {
     const slowest = outcomes.reduce((a, b) => (b.ms > a.ms ? b : a));

@@ -177,7 +177,8 @@ type StepArgs = {
   clearBackoff: { unit: string };
   forgetApp: Record<never, never>;
   /** Nothing to do until something in flight finishes (or a person acts); reported, not executed. */
-  wait: { unit?: string; path?: string };
+  /** held: nothing will change until a person acts (a foreign file, a rejected render). */
+  wait: { unit?: string; path?: string; held?: true };
 };
 /** Steps of one app. */
 type AppStep = { [K in keyof StepArgs]: { kind: K; app: string; reason: string } & StepArgs[K] }[keyof StepArgs];

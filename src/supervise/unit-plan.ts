@@ -1,6 +1,7 @@
 import type { AppRenderReport, RenderReport } from '../output/render-units.js';
 import { unitFilePlan } from './plan-steps.js';
 import { currentView, type Supervisor } from './supervisor.js';
+import { checkAppId } from './intents.js';
 
 /**
  * `render` without `--out`, on a node: what the supervisor would write into its unit tree
@@ -8,6 +9,7 @@ import { currentView, type Supervisor } from './supervisor.js';
  * A view only: the supervisor is the one writer of that tree.
  */
 export async function nodeUnitPlan(sv: Supervisor, appIds: string[]): Promise<RenderReport> {
+  for (const id of appIds) checkAppId(id);
   const { desired, observed } = await currentView(sv);
   const wanted = (id: string) => appIds.length === 0 || appIds.includes(id);
   const apps: AppRenderReport[] = [];
@@ -63,6 +65,16 @@ export async function nodeUnitPlan(sv: Supervisor, appIds: string[]): Promise<Re
     }
     const status = plan.changes.every((c) => c.action === 'unchanged') ? 'unchanged' : 'rendered';
     apps.push(report(app.id, status, { changes: plan.changes }));
+  }
+  // Asked for by name, and not installed: nothing the supervisor would write.
+  for (const id of appIds) {
+    if (desired.apps.some((a) => a.id === id) || observed.files[id]) continue;
+    const message = `not installed (archy-quadlet install ${id}; render --out DIR renders the catalog)`;
+    apps.push(
+      report(id, 'invalid', {
+        errors: [{ file: `${sv.paths.appsDir}/${id}/manifest.yml`, line: 0, col: 0, field: 'app', message }],
+      }),
+    );
   }
   // Files of apps no longer installed: the supervisor removes them.
   const known = new Set(desired.apps.map((a) => a.id));

@@ -84,9 +84,12 @@ describe('reconcilePass', () => {
       {
         kind: 'wait',
         app: 'web',
+        held: true,
         reason: 'Quadlet rejects the new units (its last good units stay): converting "web.container": unsupported key',
       },
     ]);
+    // Held until a person acts: reported as an error (the timer's run shows as failed).
+    expect(r.errors).toEqual([{ app: 'web', message: r.pending[0]!.reason }]);
   });
 });
 

@@ -49,6 +49,7 @@ describe('planSteps: table', () => {
         kind: 'wait',
         app: 'b',
         path: 'b/b-api.container',
+        held: true,
         reason:
           'b/b-api.container in the unit directory was not written by archy-quadlet: move it away (the app is held)',
       },
@@ -95,6 +96,7 @@ describe('planSteps: table', () => {
     expect(steps[0]).toEqual({
       kind: 'wait',
       app: 'a',
+      held: true,
       reason: `Quadlet rejects the new units (its last good units stay): ${o.rejectedRenders.a}`,
     });
     expect(kinds(steps)).toEqual(['wait', 'setBackoff', 'resetFailed', 'start']);
