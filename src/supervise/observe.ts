@@ -33,13 +33,28 @@ export function realQuadlet(
     async rejections(apps) {
       const found = await bin();
       if (!found) return undefined;
-      const { checkWithGenerator, rejection } = await import('../output/check-units.js');
-      const verdicts = await checkWithGenerator(found, apps, stagingParent, unitRoot);
+      const [{ checkWithGenerator, rejection }, cache] = await Promise.all([
+        import('../output/check-units.js'),
+        import('../output/verdict-cache.js'),
+      ]);
+      // Remembered in $XDG_RUNTIME_DIR (cleared at boot); without it, every call asks.
+      const cachePath = stagingParent ? join(stagingParent, 'archy-quadlet.verdicts.json') : undefined;
+      const stamp = await cache.generatorStamp(found);
+      const keys = new Map([...apps].map(([id, units]) => [id, cache.verdictKey(stamp, units)]));
+      const known = cachePath ? await cache.readVerdicts(cachePath) : {};
+      const unknown = new Map([...apps].filter(([id]) => !(keys.get(id)! in known)));
+      const fresh = unknown.size > 0 ? await checkWithGenerator(found, unknown, stagingParent, unitRoot) : new Map();
+      const now: Record<string, string | null> = {};
       const out: Record<string, string> = {};
-      for (const [id, problems] of verdicts) {
-        const why = rejection(problems);
+      for (const id of apps.keys()) {
+        const key = keys.get(id)!;
+        const why = key in known ? known[key]! : (rejection(fresh.get(id) ?? []) ?? null);
+        now[key] = why;
         if (why) out[id] = why;
       }
+      // Only the sets asked about now are kept: the cache never grows past the apps in flight.
+      const same = Object.keys(known).length === Object.keys(now).length && Object.keys(now).every((k) => k in known);
+      if (cachePath && !same) await cache.writeVerdicts(cachePath, now).catch(() => undefined);
       return out;
     },
   };
