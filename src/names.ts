@@ -4,6 +4,10 @@
 /** An app id: a DNS label of at most 40 characters (the schema's `id` pattern says the same). */
 export const APP_ID_PATTERN = /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
+const LABEL = APP_ID_PATTERN.source.slice(1, -1);
+/** A secret or volume a container names: its app's own (`rpc-password`) or a provider's (`bitcoind.rpc-password`). */
+export const NAME_REF_PATTERN = new RegExp(`^${LABEL}(?:\\.${LABEL})?$`);
+
 export function isAppId(s: string): boolean {
   return APP_ID_PATTERN.test(s);
 }
@@ -31,3 +35,13 @@ export function servicesOfUnitFiles(files: Array<{ name: string }>): string[] {
 export function isSupportService(service: string): boolean {
   return /-(network|volume|build)\.service$/.test(service);
 }
+
+/**
+ * The node network that links apps (`provides`/`requires`): its unit base and Podman name.
+ * No app may have this id (its private network would have the same unit name).
+ */
+export const NODE_NETWORK = 'archy-node';
+/** Its subnet: fixed, so that a provider can allow exactly it (bitcoind's -rpcallowip). */
+export const NODE_NETWORK_SUBNET = '10.89.254.0/24';
+/** The directory of node-level units under the unit root: not an app id, so never taken for an app. */
+export const NODE_UNITS_DIR = '_node';

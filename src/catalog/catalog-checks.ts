@@ -1,14 +1,16 @@
-import type { ManifestError } from '../manifest/types.js';
+import type { FieldPath, ManifestError } from '../manifest/types.js';
 import type { CatalogApp } from './load-catalog.js';
-import { serviceNames } from '../manifest/app-spec.js';
+import { serviceNames, type AppSpec } from '../manifest/app-spec.js';
+import { parseRef } from '../graph/interface-ref.js';
 
 /**
- * Checks across apps (pure): two apps must never generate the same systemd unit. The app
- * whose id sorts later is the one reported, so an app already in place keeps working.
+ * Checks across apps (pure): two apps must never generate the same systemd unit (the app
+ * whose id sorts later is the one reported, so an app already in place keeps working), and
+ * what apps require must be provided, as exported, without cycles.
  */
 export function checkCatalog(apps: CatalogApp[]): CatalogApp[] {
   const owner = new Map<string, string>();
-  return [...apps]
+  const unique = [...apps]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
     .map((entry) => {
       if (!entry.result.ok) return entry;
@@ -29,4 +31,105 @@ export function checkCatalog(apps: CatalogApp[]): CatalogApp[] {
       for (const unit of serviceNames(entry.result.app)) owner.set(unit, entry.id);
       return entry;
     });
+  return checkInterfaces(unique);
+}
+
+/**
+ * requires/provides across the catalog: an interface nobody provides, a secret or volume a
+ * provider does not export (every alternative must: either may be the one installed), two
+ * default providers of one interface, and cycles of requires between apps.
+ */
+function checkInterfaces(apps: CatalogApp[]): CatalogApp[] {
+  const valid = apps.flatMap((a) => (a.result.ok ? [{ entry: a, app: a.result.app }] : []));
+  const providers = (iface: string) => valid.filter((v) => v.app.manifest.provides?.[iface]);
+  const problems = new Map<string, Array<{ path: FieldPath; message: string; at?: 'key' }>>();
+  const add = (id: string, path: FieldPath, message: string, at?: 'key') =>
+    problems.set(id, [...(problems.get(id) ?? []), { path, message, ...(at ? { at } : {}) }]);
+
+  const defaults = new Map<string, string>();
+  for (const { app } of valid) {
+    for (const [iface, p] of Object.entries(app.manifest.provides ?? {})) {
+      if (!p.default) continue;
+      const first = defaults.get(iface);
+      if (first) add(app.id, ['provides', iface, 'default'], `"${first}" is already the default provider of ${iface}`);
+      else defaults.set(iface, app.id);
+    }
+  }
+  for (const { app } of valid) {
+    for (const iface of Object.keys(app.manifest.requires ?? {})) {
+      if (providers(iface).length === 0)
+        add(app.id, ['requires', iface], `no app in the catalog provides "${iface}"`, 'key');
+    }
+    for (const { path, ref, kind } of interfaceRefs(app)) {
+      const r = parseRef(ref);
+      if (!('iface' in r)) continue;
+      for (const p of providers(r.iface)) {
+        const exported = p.app.manifest.provides![r.iface]![kind] ?? [];
+        if (!exported.includes(r.name))
+          add(app.id, path, `${p.app.id}, which provides ${r.iface}, does not export ${kind.slice(0, -1)} "${r.name}"`);
+      }
+    }
+  }
+  for (const [id, cycle] of requireCycles(
+    valid.map((v) => v.app),
+    providers,
+  )) {
+    add(id, ['requires', cycle.iface], `requires cycle between apps: ${cycle.trail.join(' → ')}`, 'key');
+  }
+  return apps.map((entry) => {
+    const found = problems.get(entry.id);
+    if (!found || !entry.result.ok) return entry;
+    const at = entry.result.at;
+    const errors = found.map((p) =>
+      at
+        ? at(p.path, p.message, p.at)
+        : { file: entry.file, line: 1, col: 1, field: p.path.join('.'), message: p.message },
+    );
+    return { ...entry, result: { ok: false as const, errors } };
+  });
+}
+
+function interfaceRefs(app: AppSpec): Array<{ path: FieldPath; ref: string; kind: 'secrets' | 'volumes' }> {
+  return app.manifest.containers.flatMap((c, i) => [
+    ...Object.entries(c.secretEnvironment ?? {}).map(([k, ref]) => ({
+      path: ['containers', i, 'secretEnvironment', k],
+      ref,
+      kind: 'secrets' as const,
+    })),
+    ...(c.secretFiles ?? []).map((f, j) => ({
+      path: ['containers', i, 'secretFiles', j, 'secret'],
+      ref: f.secret,
+      kind: 'secrets' as const,
+    })),
+    ...(c.volumes ?? []).map((v, j) => ({
+      path: ['containers', i, 'volumes', j, 'volume'],
+      ref: v.volume,
+      kind: 'volumes' as const,
+    })),
+  ]);
+}
+
+/** Apps on a cycle of requires (through any provider of each interface), with the cycle found first. */
+function requireCycles(
+  apps: AppSpec[],
+  providers: (iface: string) => Array<{ app: AppSpec }>,
+): Map<string, { iface: string; trail: string[] }> {
+  const found = new Map<string, { iface: string; trail: string[] }>();
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (app: AppSpec, trail: Array<{ id: string; iface: string }>) => {
+    if (state.get(app.id) === 'done') return;
+    if (state.get(app.id) === 'visiting') {
+      const start = trail.findIndex((t) => t.id === app.id);
+      const cycle = trail.slice(start);
+      const names = [...cycle.map((t) => t.id), app.id];
+      for (const t of cycle) if (!found.has(t.id)) found.set(t.id, { iface: t.iface, trail: names });
+      return;
+    }
+    state.set(app.id, 'visiting');
+    for (const iface of Object.keys(app.manifest.requires ?? {}).sort())
+      for (const p of providers(iface)) if (p.app.id !== app.id) visit(p.app, [...trail, { id: app.id, iface }]);
+    state.set(app.id, 'done');
+  };
+  for (const a of [...apps].sort((x, y) => (x.id < y.id ? -1 : 1))) visit(a, []);
+  return found;
 }

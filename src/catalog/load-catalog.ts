@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ManifestError } from '../manifest/types.js';
 import type { AppSpec } from '../manifest/app-spec.js';
-import type { ManifestValidator } from '../manifest/validate-manifest.js';
+import type { ManifestResult, ManifestValidator } from '../manifest/validate-manifest.js';
 import { parseYamlSource } from '../manifest/yaml-source.js';
 
 export const MANIFEST_FILE = 'manifest.yml';
@@ -11,7 +11,7 @@ export interface CatalogApp {
   id: string;
   file: string;
   dir: string;
-  result: { ok: true; app: AppSpec } | { ok: false; errors: ManifestError[] };
+  result: ManifestResult;
 }
 
 /** App ids in a catalog: folders that hold a manifest.yml, sorted. */

@@ -1,6 +1,9 @@
 import { isIP } from 'node:net';
 import type { ContainerSpec, FieldPath, Manifest } from './types.js';
 import { durationMs, iecBytes } from './measures.js';
+import { parseRef } from '../graph/interface-ref.js';
+import { NODE_NETWORK } from '../names.js';
+import { factRefs, isNodeFact, NODE_FACTS } from '../graph/node-facts.js';
 
 /** A problem the schema cannot express: references, clashes, cycles, limits. */
 export interface SemanticProblem {
@@ -19,6 +22,7 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
   const add = (path: FieldPath, message: string, at?: 'key' | 'value') =>
     problems.push({ path, message, ...(at ? { at } : {}) });
 
+  if (m.id === NODE_NETWORK) add(['id'], `"${NODE_NETWORK}" is reserved for the node network`);
   if (expectedId !== undefined && m.id !== expectedId) {
     add(['id'], `must equal the app's folder name "${expectedId}"`);
   }
@@ -30,8 +34,10 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
       add(['containers', i, 'name'], `container name "${c.name}" is already used by containers[${first}]`);
     else names.set(c.name, i);
   });
+  const exported = (kind: 'secrets' | 'volumes', name: string) =>
+    Object.values(m.provides ?? {}).some((p) => p[kind]?.includes(name));
   for (const vol of Object.keys(m.volumes ?? {})) {
-    if (!m.containers.some((c) => c.volumes?.some((v) => v.volume === vol))) {
+    if (!exported('volumes', vol) && !m.containers.some((c) => c.volumes?.some((v) => v.volume === vol))) {
       add(['volumes', vol], `volume "${vol}" is declared but no container mounts it`, 'key');
     }
   }
@@ -40,7 +46,8 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
       (c) =>
         Object.values(c.secretEnvironment ?? {}).includes(secret) || c.secretFiles?.some((f) => f.secret === secret),
     );
-    if (!used) add(['secrets', secret], `secret "${secret}" is declared but no container uses it`, 'key');
+    if (!used && !exported('secrets', secret))
+      add(['secrets', secret], `secret "${secret}" is declared but no container uses it`, 'key');
   }
 
   const published: Array<{ ip: string | undefined; port: number; proto: string; where: string }> = [];
@@ -69,6 +76,8 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
     });
   });
   checkDependencyCycles(m, add);
+  checkInterfaces(m, network, names, add);
+  checkNodeFacts(m, add);
   for (const path of loneSurrogates(m, [])) add(path, 'contains an unpaired UTF-16 surrogate (not valid text)');
   return problems;
 }
@@ -98,17 +107,37 @@ function checkContainer(
   if (network !== 'private' && (c.networkAliases?.length ?? 0) > 0) {
     add(at('networkAliases'), "needs network: private (aliases live on the app's own network)");
   }
+  const refProblem = (ref: string, kind: 'secret' | 'volume'): string | undefined => {
+    const r = parseRef(ref);
+    if ('iface' in r) {
+      const need = m.requires?.[r.iface];
+      if (!need)
+        return `"${ref}" names interface "${r.iface}", which this app does not require (add requires: ${r.iface})`;
+      if (need.containers && !need.containers.includes(c.name))
+        return `"${ref}": container "${c.name}" is not linked to ${r.iface} (add it to requires.${r.iface}.containers)`;
+      return undefined;
+    }
+    const declared = kind === 'secret' ? m.secrets?.[r.own] : m.volumes?.[r.own];
+    return declared ? undefined : `${kind} "${r.own}" is not declared under ${kind}s`;
+  };
   for (const [env, secret] of Object.entries(c.secretEnvironment ?? {})) {
-    if (!m.secrets?.[secret]) add(at('secretEnvironment', env), `secret "${secret}" is not declared under secrets`);
+    const problem = refProblem(secret, 'secret');
+    if (problem) add(at('secretEnvironment', env), problem);
     if (c.environment && env in c.environment)
       add(at('secretEnvironment', env), `"${env}" is also set under environment`, 'key');
   }
   c.secretFiles?.forEach((f, j) => {
-    if (!m.secrets?.[f.secret])
-      add(at('secretFiles', j, 'secret'), `secret "${f.secret}" is not declared under secrets`);
+    const problem = refProblem(f.secret, 'secret');
+    if (problem) add(at('secretFiles', j, 'secret'), problem);
   });
   c.volumes?.forEach((v, j) => {
-    if (!m.volumes?.[v.volume]) add(at('volumes', j, 'volume'), `volume "${v.volume}" is not declared under volumes`);
+    const problem = refProblem(v.volume, 'volume');
+    if (problem) add(at('volumes', j, 'volume'), problem);
+    else if ('iface' in parseRef(v.volume)) {
+      // Another app's data: read, never written, never chowned to this container's user.
+      if (v.readOnly === false) add(at('volumes', j, 'readOnly'), "a provider's volume is always mounted read-only");
+      if (v.chown) add(at('volumes', j, 'chown'), "must not chown a provider's volume (it is another app's data)");
+    }
   });
   c.binds?.forEach((b, j) => {
     const segments = b.source.split('/');
@@ -173,6 +202,59 @@ function checkContainer(
     else if (!m.containers.some((o) => o.name === dep))
       add(at('dependsOn', dep), `no container named "${dep}" in this app`, 'key');
   }
+}
+
+/** provides and requires: what only this manifest can tell (the catalog checks the rest). */
+function checkInterfaces(
+  m: Manifest,
+  network: string,
+  names: Map<string, number>,
+  add: (path: FieldPath, message: string, at?: 'key' | 'value') => void,
+): void {
+  const linked = Object.keys(m.provides ?? {}).length + Object.keys(m.requires ?? {}).length > 0;
+  if (linked && (network === 'host' || network === 'none'))
+    add(
+      ['network'],
+      `cannot be ${network} for an app that provides or requires an interface (the node network links apps)`,
+    );
+  for (const [iface, p] of Object.entries(m.provides ?? {})) {
+    if (!names.has(p.container))
+      add(['provides', iface, 'container'], `no container named "${p.container}" in this app`);
+    p.secrets?.forEach((s, i) => {
+      if (!m.secrets?.[s]) add(['provides', iface, 'secrets', i], `secret "${s}" is not declared under secrets`);
+    });
+    p.volumes?.forEach((v, i) => {
+      if (!m.volumes?.[v]) add(['provides', iface, 'volumes', i], `volume "${v}" is not declared under volumes`);
+    });
+    if (m.requires?.[iface]) add(['requires', iface], `the app provides "${iface}" itself`, 'key');
+  }
+  for (const [iface, r] of Object.entries(m.requires ?? {})) {
+    r.containers?.forEach((c, i) => {
+      if (!names.has(c)) add(['requires', iface, 'containers', i], `no container named "${c}" in this app`);
+    });
+  }
+}
+
+/** `{{node.<fact>}}` in environment values, commands and entrypoints must name a known fact. */
+function checkNodeFacts(m: Manifest, add: (path: FieldPath, message: string, at?: 'key' | 'value') => void): void {
+  const known = Object.keys(NODE_FACTS).join(', ');
+  const check = (path: FieldPath, value: unknown) => {
+    if (typeof value !== 'string') return;
+    for (const name of factRefs(value))
+      if (!isNodeFact(name)) add(path, `unknown node fact "node.${name}" (known: ${known})`);
+  };
+  m.containers.forEach((c, i) => {
+    const h = c.healthcheck?.command;
+    for (const [j, v] of (Array.isArray(h) ? h : h === undefined ? [] : [h]).entries())
+      if (typeof v === 'string' && factRefs(v).length > 0)
+        add(
+          ['containers', i, 'healthcheck', 'command', ...(Array.isArray(h) ? [j] : [])],
+          'node facts are put into environment values, command and entrypoint only (a health check can read them from the environment)',
+        );
+    for (const [k, v] of Object.entries(c.environment ?? {})) check(['containers', i, 'environment', k], v);
+    for (const [j, a] of (c.command ?? []).entries()) check(['containers', i, 'command', j], a);
+    for (const [j, a] of (c.entrypoint ?? []).entries()) check(['containers', i, 'entrypoint', j], a);
+  });
 }
 
 function checkDependencyCycles(

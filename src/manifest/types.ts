@@ -108,6 +108,21 @@ export interface ContainerSpec {
   devices?: DeviceSpec[];
 }
 
+/** An interface an app offers to other apps (`provides.<interface>`). */
+export interface ProvidedInterfaceSpec {
+  container: string;
+  port: number;
+  secrets?: string[];
+  volumes?: string[];
+  default?: boolean;
+}
+
+/** An interface an app needs from another app (`requires.<interface>`). */
+export interface RequiredInterfaceSpec {
+  optional?: boolean;
+  containers?: string[];
+}
+
 export interface Manifest {
   schemaVersion: 1;
   id: string;
@@ -115,6 +130,8 @@ export interface Manifest {
   version: string;
   description?: string;
   network?: NetworkMode;
+  provides?: Record<string, ProvidedInterfaceSpec>;
+  requires?: Record<string, RequiredInterfaceSpec>;
   secrets?: Record<string, SecretSpec>;
   volumes?: Record<string, VolumeSpec>;
   containers: ContainerSpec[];

@@ -4,7 +4,10 @@ import { compileSchemaCheck, type SchemaCheck, type SchemaProblem } from './sche
 import { checkManifestSemantics, type SemanticProblem } from './semantic-checks.js';
 import { toAppSpec, type AppSpec } from './app-spec.js';
 
-export type ManifestResult = { ok: true; app: AppSpec } | { ok: false; errors: ManifestError[] };
+export type ManifestResult = { ok: true; app: AppSpec; at?: Locate } | { ok: false; errors: ManifestError[] };
+
+/** An error at a field of the manifest, with its file, line and column (for checks across apps). */
+export type Locate = (path: FieldPath, message: string, at?: 'key' | 'value') => ManifestError;
 
 export interface ManifestValidator {
   /** Validates one manifest's text. Pure: `file` is only used in messages. */
@@ -24,7 +27,7 @@ export function createManifestValidator(schemaCheck: SchemaCheck = compileSchema
       if (problems.length > 0) {
         return { ok: false, errors: sortErrors(problems.map((p) => source.error(p.path, p.message, p.at ?? 'value'))) };
       }
-      return { ok: true, app: toAppSpec(manifest) };
+      return { ok: true, app: toAppSpec(manifest), at: (path, message, at) => source.error(path, message, at) };
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { APP_ID_PATTERN, containerUnitBase, isAppId, serviceOfUnitFile } from '../../src/names.js';
+import { APP_ID_PATTERN, NAME_REF_PATTERN, containerUnitBase, isAppId, serviceOfUnitFile } from '../../src/names.js';
 import { readManifestSchema } from '../../src/manifest/schema.js';
 
 // The naming rules live in src/names.ts; the schema spells the id pattern out (JSON Schema
@@ -10,8 +10,10 @@ describe('naming rules', () => {
     const schema = readManifestSchema() as { properties: { id: { pattern: string } } };
     expect(schema.properties.id.pattern).toBe(APP_ID_PATTERN.source);
     const patterns = JSON.stringify(schema).match(/"pattern":"\^\[a-z\][^"]*"/g) ?? [];
-    for (const p of patterns)
-      if (p.includes('{0,38}')) expect(p).toBe(`"pattern":${JSON.stringify(APP_ID_PATTERN.source)}`);
+    const allowed = [APP_ID_PATTERN, NAME_REF_PATTERN].map((r) => `"pattern":${JSON.stringify(r.source)}`);
+    for (const p of patterns) if (p.includes('{0,38}')) expect(allowed).toContain(p);
+    expect(patterns.filter((p) => p === allowed[1]).length).toBe(3); // secretEnvironment, secretFiles, volumes
+    expect(NAME_REF_PATTERN.test('bitcoind.rpc-password') && !NAME_REF_PATTERN.test('a.b.c')).toBe(true);
   });
 
   it('app ids, unit bases and the services Quadlet generates', () => {

@@ -21,6 +21,8 @@ const SCHEMA_OBJECT_OF: Record<string, string> = {
   Manifest: '',
   SecretSpec: '/properties/secrets/additionalProperties',
   VolumeSpec: '/properties/volumes/additionalProperties',
+  ProvidedInterfaceSpec: '/properties/provides/additionalProperties',
+  RequiredInterfaceSpec: '/properties/requires/additionalProperties',
   ContainerSpec: '/$defs/container',
   BuildSpec: '/$defs/container/properties/build',
   SecretFileSpec: '/$defs/container/properties/secretFiles/items',
