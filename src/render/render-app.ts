@@ -13,6 +13,13 @@ import type {
 import { durationMs, formatGoDuration, iecBytes } from '../manifest/measures.js';
 import { argumentLine, descriptionText, jsonArrayValue, keyValueWord, quoteWord, rawValue } from './escape.js';
 import { serializeSections, sha256, withHeader, type UnitEntry, type UnitSection } from './unit-file.js';
+import { parseRef } from '../graph/interface-ref.js';
+import { withFacts, type NodeFactName } from '../graph/node-facts.js';
+import type { ProviderLink, RenderLinks } from '../graph/app-graph.js';
+import { NODE_NETWORK } from '../names.js';
+
+/** The app cannot be linked as the node stands (a required interface has no provider, a fact is unknown). */
+export class LinkError extends Error {}
 
 export interface RenderOptions {
   /** Start the app at boot ([Install] WantedBy=default.target). The supervisor turns it off for stopped apps. */
@@ -23,6 +30,11 @@ export interface RenderOptions {
   appDir: string;
   /** Absolute data directory of the app (relative bind sources are relative to it). */
   dataDir: string;
+  /**
+   * The node as it stands: its network, its facts, the providers of the interfaces the app
+   * requires (see graph/app-graph.ts linksOf). Default: no provider installed, no facts known.
+   */
+  links?: RenderLinks;
 }
 
 export interface RenderedFile {
@@ -34,6 +46,8 @@ export interface RenderedFile {
 
 export const LABEL_APP = 'io.archipelago.app';
 export const LABEL_MANAGED_BY = 'io.archipelago.managed-by';
+/** `io.archipelago.link.<interface>`: the provider a container is linked to (and its secrets' ids). */
+export const LABEL_LINK_PREFIX = 'io.archipelago.link.';
 /** systemd waits this much longer than the container's own stop timeout before it kills. */
 export const STOP_TIMEOUT_MARGIN_SEC = 30;
 
@@ -76,6 +90,27 @@ export function renderApp(app: AppSpec, options: RenderOptions): RenderedFile[] 
       return { name, content, sha256: sha256(content) };
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * The node's own units (in the unit root's _node directory): the node network that links
+ * apps. Written when the first app needs it and never removed with an app: it outlives every
+ * unit that references it, and holds no data.
+ */
+export function renderNodeUnits(subnet: string): RenderedFile[] {
+  const sections: UnitSection[] = [
+    unitSection('archy-quadlet: node network linking apps (provides/requires)'),
+    {
+      name: 'Network',
+      entries: [
+        ['NetworkName', rawValue(NODE_NETWORK)],
+        ['Subnet', rawValue(subnet)],
+        ['Label', keyValueWord(LABEL_MANAGED_BY, 'archy-quadlet')],
+      ],
+    },
+  ];
+  const content = withHeader(serializeSections(sections), NODE_NETWORK, 'archy-quadlet (node)');
+  return [{ name: `${NODE_NETWORK}.network`, content, sha256: sha256(content) }];
 }
 
 function unitSection(description: string, extra: UnitEntry[] = []): UnitSection {
@@ -137,6 +172,10 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
   const unit: UnitEntry[] = [];
   for (const dep of c.hard) unit.push(['Requires', dep], ['After', dep]);
   for (const dep of c.soft) unit.push(['Wants', dep], ['After', dep]);
+  // Ordered after the provider and never pulling it in: Requires=/Wants= would start a
+  // bitcoind the user stopped as soon as lnd starts (or at boot). See QUADLET-FACTS.md.
+  for (const link of Object.values(linkedProviders(app, c, o)))
+    unit.push(['Requisite', link.service], ['After', link.service]);
   // systemd restarts a crashing container quickly; a crash loop hits this limit and the
   // unit fails, after which the supervisor's own backoff takes over.
   unit.push(['StartLimitIntervalSec', '120'], ['StartLimitBurst', '5']);
@@ -156,7 +195,7 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
     // The Exec row's words that no quoting carries ("" and ";") are ${VAR}s defined here.
     // Computed again rather than shared: argumentLine is pure, and the Exec row has already
     // thrown, in its place in the table, if the command cannot be written.
-    ...(s.command?.length ? argumentLine(s.command).serviceEnv : []),
+    ...(s.command?.length ? argumentLine(commandOf({ app, plan: c, spec: s, options: o })).serviceEnv : []),
   ];
   const sections: UnitSection[] = [
     unitSection(`${app.manifest.name}: ${s.name} (archy-quadlet app ${app.id})`, unit),
@@ -206,21 +245,20 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
   },
   {
     key: 'Network',
-    field: 'network',
-    emit: ({ app }) =>
-      app.network === 'private'
-        ? [rawValue(`${app.names.networkUnit}.network`)]
-        : app.network === 'host' || app.network === 'none'
-          ? [verbatim(app.network)]
-          : [],
-  },
-  {
-    key: 'NetworkAlias',
-    field: 'containers[].name, containers[].networkAliases',
-    // On the app's network a container answers to its manifest name (`database`), not only to
-    // its Podman name (`immich-database`), and to its extra aliases.
-    emit: ({ app, spec }) =>
-      app.network === 'private' ? [...new Set([spec.name, ...(spec.networkAliases ?? [])])].map(rawValue) : [],
+    field: 'network, containers[].networkAliases, provides, requires',
+    // Aliases are given per network (`x.network:alias=a`): NetworkAlias= would apply to every
+    // network, and a stack's `database` would then answer on the node network for every app.
+    emit: (ctx) => {
+      const { app, spec } = ctx;
+      if (app.network === 'host' || app.network === 'none') return [verbatim(app.network)];
+      const nets: string[] = [];
+      if (app.network === 'private')
+        nets.push(withAliases(`${app.names.networkUnit}.network`, [spec.name, ...(spec.networkAliases ?? [])]));
+      const served = servedInterfaces(ctx);
+      if (served.length > 0 || Object.keys(linkedProviders(app, ctx.plan, ctx.options)).length > 0)
+        nets.push(withAliases(`${ctx.options.links?.network ?? NODE_NETWORK}.network`, served));
+      return nets.map(rawValue);
+    },
   },
   {
     key: 'PublishPort',
@@ -230,8 +268,16 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
   {
     key: 'Volume',
     field: 'containers[].volumes',
-    emit: ({ app, spec }) =>
-      (spec.volumes ?? []).map((v) => rawValue(volumeSpec(`${app.names.volumes[v.volume]!.unit}.volume`, v))),
+    emit: (ctx) =>
+      (ctx.spec.volumes ?? []).flatMap((v) => {
+        const r = parseRef(v.volume);
+        if ('own' in r) return [rawValue(volumeSpec(`${ctx.app.names.volumes[r.own]!.unit}.volume`, v))];
+        const link = providerOf(ctx, r.iface);
+        if (!link) return []; // an optional interface with no provider: left out
+        const unit = link.volumes[r.name];
+        if (!unit) throw new LinkError(`${link.app} does not export volume "${r.name}" of ${r.iface}`);
+        return [rawValue(volumeSpec(`${unit}.volume`, { ...v, readOnly: true, chown: false }))];
+      }),
   },
   {
     key: 'Volume',
@@ -246,19 +292,26 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
   {
     key: 'Environment',
     field: 'containers[].environment',
-    emit: ({ spec }) => sortedByKey(spec.environment).map(([k, v]) => keyValueWord(k, String(v))),
+    emit: ({ spec, options }) =>
+      sortedByKey(spec.environment).map(([k, v]) => keyValueWord(k, withFacts(String(v), factsOf(options)))),
   },
   {
     key: 'Secret',
     field: 'containers[].secretEnvironment',
-    emit: ({ app, spec }) =>
-      sortedByKey(spec.secretEnvironment).map(([k, s]) => quoteWord(`${app.names.secrets[s]},type=env,target=${k}`)),
+    emit: (ctx) =>
+      sortedByKey(ctx.spec.secretEnvironment).flatMap(([k, s]) => {
+        const name = secretName(ctx, s);
+        return name === undefined ? [] : [quoteWord(`${name},type=env,target=${k}`)];
+      }),
   },
   {
     key: 'Secret',
     field: 'containers[].secretFiles',
-    emit: ({ app, spec }) =>
-      (spec.secretFiles ?? []).map((f) => quoteWord(secretFileSpec(app.names.secrets[f.secret], f))),
+    emit: (ctx) =>
+      (ctx.spec.secretFiles ?? []).flatMap((f) => {
+        const name = secretName(ctx, f.secret);
+        return name === undefined ? [] : [quoteWord(secretFileSpec(name, f))];
+      }),
   },
   {
     key: 'DropCapability',
@@ -292,13 +345,14 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
   {
     key: 'Entrypoint',
     field: 'containers[].entrypoint',
-    emit: ({ spec }) => (spec.entrypoint ? [jsonArrayValue(spec.entrypoint)] : []),
+    emit: ({ spec, options }) =>
+      spec.entrypoint ? [jsonArrayValue(spec.entrypoint.map((a) => withFacts(a, factsOf(options))))] : [],
   },
   {
     key: 'Exec',
     field: 'containers[].command',
     // Its serviceEnv goes to [Service]: see containerSections.
-    emit: ({ spec }) => (spec.command?.length ? [argumentLine(spec.command).line] : []),
+    emit: (ctx) => (ctx.spec.command?.length ? [argumentLine(commandOf(ctx)).line] : []),
   },
   {
     key: 'HealthCmd',
@@ -350,6 +404,21 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
   },
   {
     key: 'Label',
+    field: 'requires',
+    // Which provider the container is linked to, and the Podman ids of the secrets it reads
+    // from it: a switched provider or a re-created secret changes the file, so the next pass
+    // restarts the dependent (Podman copies a secret's value only when a container is created).
+    emit: ({ app, plan, options }) =>
+      Object.entries(linkedProviders(app, plan, options)).map(([iface, link]) => {
+        const ids = Object.values(link.secretIds).map((id) => id.slice(0, 12));
+        return keyValueWord(
+          `${LABEL_LINK_PREFIX}${iface}`,
+          [link.app, ...(ids.length ? [ids.join(',')] : [])].join(' '),
+        );
+      }),
+  },
+  {
+    key: 'Label',
     field: 'containers[].labels',
     emit: ({ spec }) => sortedByKey(spec.labels).map(([k, v]) => keyValueWord(k, v)),
   },
@@ -360,6 +429,64 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
     emit: ({ spec }) => (spec.memory ? [quoteWord(`--memory=${iecBytes(spec.memory)}`)] : []),
   },
 ];
+
+/** The interfaces this container serves (it joins the node network under their names). */
+function servedInterfaces({ app, spec }: ContainerContext): string[] {
+  return Object.entries(app.manifest.provides ?? {})
+    .filter(([, p]) => p.container === spec.name)
+    .map(([iface]) => iface)
+    .sort();
+}
+
+/**
+ * The providers this container is linked to: every interface the app requires that applies to
+ * the container (requires.<i>.containers, default all) and has a provider on the node. A
+ * required one without a provider cannot be rendered; an optional one is left out.
+ */
+function linkedProviders(app: AppSpec, c: ContainerPlan, o: RenderOptions): Record<string, ProviderLink> {
+  const out: Record<string, ProviderLink> = {};
+  for (const [iface, r] of sortedByKey(app.manifest.requires)) {
+    if (r.containers && !r.containers.includes(c.spec.name)) continue;
+    const link = o.links?.providers[iface];
+    if (link) out[iface] = link;
+    else if (!r.optional) throw new LinkError(`needs ${iface}, and no installed app provides it`);
+  }
+  return out;
+}
+
+function providerOf(ctx: ContainerContext, iface: string): ProviderLink | undefined {
+  return linkedProviders(ctx.app, ctx.plan, ctx.options)[iface];
+}
+
+/** The Podman secret a reference names; undefined for an optional interface with no provider. */
+function secretName(ctx: ContainerContext, ref: string): string | undefined {
+  const r = parseRef(ref);
+  if ('own' in r) return ctx.app.names.secrets[r.own];
+  const link = providerOf(ctx, r.iface);
+  if (!link) return undefined;
+  const name = link.secrets[r.name];
+  if (!name) throw new LinkError(`${link.app} does not export secret "${r.name}" of ${r.iface}`);
+  return name;
+}
+
+/** Looks a node fact up; one the node does not know cannot be rendered. */
+function factsOf(o: RenderOptions): (name: NodeFactName) => string {
+  return (name) => {
+    const v = o.links?.facts[name];
+    if (v === undefined) throw new LinkError(`node fact "node.${name}" is not known on this node`);
+    return v;
+  };
+}
+
+function commandOf({ spec, options }: ContainerContext): string[] {
+  return (spec.command ?? []).map((a) => withFacts(a, factsOf(options)));
+}
+
+/** `x.network` with its aliases on that network only: `x.network:alias=a,alias=b`. */
+function withAliases(unit: string, aliases: string[]): string {
+  const unique = [...new Set(aliases)];
+  return unique.length > 0 ? `${unit}:${unique.map((a) => `alias=${a}`).join(',')}` : unit;
+}
 
 /**
  * No escaper: the value is a number, a fixed word, or a word from a closed set the schema
