@@ -1,13 +1,16 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Paths } from '../paths.js';
 import { readState } from '../supervise/state-store.js';
 import { loadDesired } from '../supervise/load-desired.js';
+import { readNodeFacts, readRecordedFacts } from '../supervise/node-facts-adapter.js';
 import { readUnitDir } from '../fs/unit-dir.js';
 import { planUnitDir, unchanged } from '../output/plan-unit-dir.js';
 import { checkWithGenerator, rejection } from '../output/check-units.js';
+import { checkContext } from '../supervise/plan-steps.js';
+import { NODE_UNITS_DIR, serviceOfUnitFile } from '../names.js';
 
 export interface GenerateRequest {
   paths: Paths;
@@ -40,6 +43,7 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
   // Generators may write only into their output directories: the render cache is read, not refreshed.
   const desired = await loadDesired(req.paths, state, {
     writeCache: false,
+    facts: (await readRecordedFacts(req.paths.stateDir)) ?? readNodeFacts(),
     validator: () => import('../manifest/validate-manifest.js').then((m) => m.createManifestValidator()),
   });
   const report: GenerateReport = { apps: [], current: [], skipped: [] };
@@ -83,7 +87,13 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
       const stale = new Map(
         desired.apps
           .filter((a) => report.apps.includes(a.id))
-          .map((a) => [a.id, { files: a.rendered!.files, services: a.rendered!.services }] as const),
+          .map(
+            (a) =>
+              [
+                a.id,
+                { files: a.rendered!.files, services: a.rendered!.services, context: checkContext(a, desired) },
+              ] as const,
+          ),
       );
       const verdicts = await checkWithGenerator(req.quadletBin, stale, req.runtimeDir ?? tmpdir(), req.paths.unitRoot);
       for (const [id, problems] of verdicts) {
@@ -95,15 +105,41 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
       }
     }
     if (report.apps.length > 0) {
+      // What the stale apps reference (the node network, their providers' volumes) is staged
+      // beside them, or Quadlet would drop their units. Units generated from a staged copy of
+      // a file that is current on disk are removed after: podman-user-generator makes those.
+      const context = new Map<string, { name: string; content: string }>();
+      for (const a of desired.apps.filter((x) => report.apps.includes(x.id)))
+        for (const f of checkContext(a, desired)) context.set(f.name, f);
+      const staged = new Set(
+        desired.apps.filter((x) => report.apps.includes(x.id)).flatMap((a) => a.rendered!.files.map((f) => f.name)),
+      );
+      const onDisk = await readUnitTree(req.paths.unitRoot);
+      const generatedHere: string[] = [];
+      if (context.size > 0) await mkdir(join(staging, NODE_UNITS_DIR));
+      for (const f of context.values()) {
+        if (staged.has(f.name)) continue;
+        await writeFile(join(staging, NODE_UNITS_DIR, f.name), f.content);
+        if (onDisk.get(f.name) === f.content) generatedHere.push(serviceOfUnitFile(f.name)!);
+      }
       const r = spawnSync(req.quadletBin, ['-user', '-no-kmsg-log', req.dirs[1]], {
         env: { ...process.env, QUADLET_UNIT_DIRS: staging },
         encoding: 'utf8',
         timeout: 20_000,
       });
+      for (const svc of generatedHere) await rm(join(req.dirs[1], svc), { force: true });
       report.quadlet = { status: r.status, stderr: (r.stderr ?? '').trim() };
     }
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
   return report;
+}
+
+/** Every unit file of ours on disk by name (names are unique across the tree: Quadlet's rule). */
+async function readUnitTree(root: string): Promise<Map<string, string>> {
+  const dirs = await readdir(root).catch(() => [] as string[]);
+  const out = new Map<string, string>();
+  for (const d of dirs) for (const f of await readUnitDir(join(root, d))) out.set(f.name, f.content);
+  return out;
 }

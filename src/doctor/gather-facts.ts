@@ -6,6 +6,7 @@ import type { Paths } from '../paths.js';
 import { findQuadlet, parseGeneratorStderr } from '../output/quadlet-generator.js';
 import { appsDirOf, fillTemplate, SYSTEM_GENERATOR, systemHookState, UNITS_DIR, USER_UNITS } from '../setup/setup.js';
 import { readState } from '../supervise/state-store.js';
+import { readNodeFacts, readRecordedFacts } from '../supervise/node-facts-adapter.js';
 import { loadDesired } from '../supervise/load-desired.js';
 import { podmanCli, type Podman } from '../supervise/podman.js';
 import { parseShowBlocks } from '../supervise/systemctl.js';
@@ -103,6 +104,7 @@ export async function gatherFacts(
     const state = await readState(paths.stateDir);
     stateFact = { ok: true, apps: Object.keys(state.apps).length };
     const desired = await loadDesired(paths, state, {
+      facts: (await readRecordedFacts(paths.stateDir)) ?? readNodeFacts(),
       writeCache: false,
       validator: async () => (await import('../manifest/validate-manifest.js')).createManifestValidator(),
     });

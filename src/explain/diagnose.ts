@@ -17,6 +17,8 @@ export interface UnitEvidence {
   hostPorts: number[];
   /** Units this one requires (Requires=). */
   requires: string[];
+  /** Providers of the interfaces it needs (Requisite= + After=), and their state. */
+  providers?: Array<{ iface: string; provider: string; activeState: string }>;
   /** Probes. */
   imagePresent?: boolean;
   missingSecrets: string[];
@@ -109,6 +111,15 @@ export function diagnose(e: AppEvidence): Finding[] {
         `systemd does not know ${u.unit}: its file is missing or systemd was not reloaded since`,
         'archy-quadlet reconcile',
       );
+    for (const p of u.providers ?? []) {
+      if (!notRunning || p.activeState === 'active' || p.activeState === 'activating') continue;
+      add(
+        'provider-down',
+        `${u.unit} needs ${p.iface}, which ${p.provider} provides, and ${p.provider} is ${p.activeState === 'inactive' ? 'stopped' : p.activeState}: ` +
+          'it waits (a dependent never starts its provider), and starts once the provider is up',
+        `archy-quadlet start ${p.provider}`,
+      );
+    }
     for (const name of u.missingSecrets)
       add(
         'no-such-secret',

@@ -144,6 +144,11 @@ export async function explainApp(
       stopTimeoutSec: c.stopTimeoutSec,
       hostPorts,
       requires: c.requires,
+      providers: c.waitsFor.map((w) => ({
+        iface: w.iface,
+        provider: w.provider,
+        activeState: view.observed.units[w.service]?.activeState ?? 'unknown',
+      })),
       ...(imagePresent !== undefined ? { imagePresent } : {}),
       missingSecrets: secrets ? c.secrets.filter((n) => !secrets.has(n)) : [],
       portsInUse: notRunning

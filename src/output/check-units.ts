@@ -8,6 +8,11 @@ export interface AppUnits {
   files: UnitFile[];
   /** The services these files must generate: one missing is a rejection even without a message. */
   services: string[];
+  /**
+   * Units of others these files reference (the node network, a provider's volume): staged
+   * beside them so that Quadlet finds them, and not judged here.
+   */
+  context?: UnitFile[];
 }
 
 /**
@@ -35,10 +40,18 @@ export async function checkWithGenerator(
         await writeFile(join(staging, id, f.name), f.content);
       }
     }
+    const context = new Map<string, UnitFile>();
+    for (const units of apps.values())
+      for (const f of units.context ?? []) if (!owner.has(f.name)) context.set(f.name, f);
+    if (context.size > 0) {
+      await mkdir(join(staging, CONTEXT_DIR));
+      for (const f of context.values()) await writeFile(join(staging, CONTEXT_DIR, f.name), f.content);
+    }
     const result = await runQuadletDryRun(bin, [staging]);
     for (const found of result.problems) {
       // A path into the staging copy means nothing once it is gone: the file name says which.
       const { path: _staged, ...raw } = found;
+      if (raw.file && context.has(raw.file)) continue; // judged with its own app, not here
       const id =
         (raw.file && owner.get(raw.file)) ?? [...apps.keys()].find((k) => raw.message.includes(join(staging, k)));
       const p = shownRoot ? { ...raw, message: raw.message.replaceAll(staging, shownRoot) } : raw;
@@ -56,6 +69,9 @@ export async function checkWithGenerator(
     await rm(staging, { recursive: true, force: true });
   }
 }
+
+/** Where context units are staged: not an app id, so no app's verdict is filed under it. */
+const CONTEXT_DIR = '_context';
 
 /** The generator's errors as one line (warnings do not reject). */
 export function rejection(problems: GeneratorProblem[]): string | undefined {

@@ -6,10 +6,12 @@ import { serviceNames } from '../manifest/app-spec.js';
 import { listCatalog, loadCatalogApp } from '../catalog/load-catalog.js';
 import { checkCatalog } from '../catalog/catalog-checks.js';
 import { unknownApp } from '../catalog/validate-catalog.js';
-import { renderApp, type RenderedFile } from '../render/render-app.js';
+import { LinkError, renderApp, renderNodeUnits, type RenderedFile } from '../render/render-app.js';
+import { catalogLinks, interfacesOf } from '../graph/app-graph.js';
+import type { NodeFacts } from '../graph/node-facts.js';
 import { UnitValueError } from '../render/escape.js';
 import { appDataDir, type Paths } from '../paths.js';
-import { isAppId } from '../names.js';
+import { isAppId, NODE_NETWORK, NODE_NETWORK_SUBNET, NODE_UNITS_DIR } from '../names.js';
 import { applyUnitDir, readUnitDir, removeDirIfEmpty } from '../fs/unit-dir.js';
 import { planUnitDir, type FileChange } from './plan-unit-dir.js';
 import { checkWithGenerator } from './check-units.js';
@@ -28,6 +30,8 @@ export interface RenderRequest {
   startAtBoot: (appId: string) => boolean;
   /** Quadlet generator binary to check the units with; undefined: not installed, not checked. */
   quadletBin: string | undefined;
+  /** The node facts manifests may use (`{{node.lanAddress}}`...): this machine's. */
+  facts: NodeFacts;
   validator?: ManifestValidator;
 }
 
@@ -84,6 +88,13 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
     await Promise.all(catalogIds.map((id) => loadCatalogApp(req.paths.appsDir, id, validator))),
   );
   const wanted = catalog.filter((a) => selected.includes(a.id));
+  // The catalog linked as one node: each interface by its default provider, this machine's facts.
+  const links = catalogLinks(
+    catalog.flatMap((e) => (e.result.ok ? [{ id: e.id, interfaces: interfacesOf(e.result.app) }] : [])),
+    req.facts,
+    NODE_NETWORK,
+  );
+  const nodeFiles = renderNodeUnits(NODE_NETWORK_SUBNET);
 
   const rendered = new Map<string, RenderedFile[]>();
   for (const entry of wanted) {
@@ -99,11 +110,13 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
           source: entry.file,
           appDir: entry.dir,
           dataDir: appDataDir(req.paths, entry.id),
+          ...(links.has(entry.id) ? { links: links.get(entry.id)! } : {}),
         }),
       );
     } catch (e) {
-      // A value outside the manifest (a folder path) that a unit file cannot carry.
-      if (!(e instanceof UnitValueError)) throw e;
+      // A value outside the manifest (a folder path) that a unit file cannot carry, or a link
+      // the node cannot make (an unknown fact).
+      if (!(e instanceof UnitValueError) && !(e instanceof LinkError)) throw e;
       reports.set(
         entry.id,
         appReport(entry.id, entry.file, 'invalid', {
@@ -117,7 +130,14 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
     const units = new Map(
       [...rendered].map(([id, files]) => {
         const entry = wanted.find((a) => a.id === id)!;
-        return [id, { files, services: entry.result.ok ? serviceNames(entry.result.app) : [] }] as const;
+        // Units they reference: the node network, the providers' volumes (all rendered here).
+        const context = [
+          ...nodeFiles,
+          ...[...rendered]
+            .filter(([other]) => other !== id)
+            .flatMap(([, f]) => f.filter((x) => x.name.endsWith('.volume'))),
+        ];
+        return [id, { files, services: entry.result.ok ? serviceNames(entry.result.app) : [], context }] as const;
       }),
     );
     const verdicts = await checkWithGenerator(req.quadletBin, units, undefined, outDir);
@@ -150,6 +170,24 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
     if (!req.dryRun) await applyUnitDir(dir, changes);
     const status = changes.every((c) => c.action === 'unchanged') ? 'unchanged' : 'rendered';
     reports.set(id, appReport(id, file, status, { changes, generator: prior?.generator ?? [] }));
+  }
+
+  // The node network beside the apps that reference it (never removed: it outlives them).
+  const linking = wanted.some(
+    (e) =>
+      e.result.ok &&
+      rendered.has(e.id) &&
+      (Object.keys(e.result.app.manifest.provides ?? {}).length > 0 ||
+        Object.keys(links.get(e.id)?.providers ?? {}).length > 0),
+  );
+  if (linking) {
+    const dir = join(outDir, NODE_UNITS_DIR);
+    const { changes, conflicts } = planUnitDir(await filesOnDisk(dir), nodeFiles);
+    if (conflicts.length === 0 && !req.dryRun)
+      await applyUnitDir(
+        dir,
+        changes.filter((c) => c.action !== 'remove'),
+      );
   }
 
   if (req.appIds.length === 0) {

@@ -18,7 +18,7 @@ export async function generatorStamp(bin: string): Promise<string> {
 
 export function verdictKey(stamp: string, units: AppUnits): string {
   return createHash('sha256')
-    .update(JSON.stringify([stamp, units.services, units.files]))
+    .update(JSON.stringify([stamp, units.services, units.files, units.context ?? []]))
     .digest('hex');
 }
 

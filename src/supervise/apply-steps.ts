@@ -22,6 +22,8 @@ export interface ApplyDeps {
   changeState: (change: (s: SupervisorState) => void) => Promise<void>;
   /** The state as recorded now (intents may change while a pass runs). */
   readState: () => Promise<SupervisorState>;
+  /** Records (or forgets, with undefined) the Podman id of a secret archy-quadlet created. */
+  recordSecretId?: (name: string, id: string | undefined) => Promise<void>;
   /** Runs a command in a transient user unit, without waiting for it (systemd-run --user --no-block). */
   runDetached?: (unit: string, argv: string[]) => Promise<void>;
 }
@@ -76,7 +78,8 @@ export function makeExecutors(d: ApplyDeps): Executors {
     },
     async ensureSecret(s) {
       // The value exists only here and in Podman's store: never logged, printed or kept.
-      await d.podman.createSecret(s.secret, s.app, generateSecret(s.length, s.alphabet));
+      const id = await d.podman.createSecret(s.secret, s.app, generateSecret(s.length, s.alphabet));
+      await d.recordSecretId?.(s.secret, id);
     },
     async start(s) {
       const app = d.desired.apps.find((a) => a.id === s.app);
@@ -121,6 +124,7 @@ export function makeExecutors(d: ApplyDeps): Executors {
     async removeSecret(s) {
       await stillPurging(s.app);
       await d.podman.removeSecret(s.secret);
+      await d.recordSecretId?.(s.secret, undefined);
     },
     async setBackoff(s) {
       d.backoff.set(s.unit, { failures: s.failures, notBeforeMs: s.notBeforeMs });

@@ -2,14 +2,20 @@ import { join } from 'node:path';
 import type { AppSpec } from '../manifest/app-spec.js';
 import { serviceNames } from '../manifest/app-spec.js';
 import type { CatalogApp } from '../catalog/load-catalog.js';
-import { renderApp } from '../render/render-app.js';
+import { LinkError, renderApp } from '../render/render-app.js';
+import type { RenderLinks } from '../graph/app-graph.js';
 import { UnitValueError } from '../render/escape.js';
 import { appDataDir, type Paths } from '../paths.js';
 import type { Desired, DesiredApp, RenderedApp } from './types.js';
 import type { SupervisorState } from './state-store.js';
 
 /** What should be, from the state (intents) and the catalog (manifests). Pure. */
-export function buildDesired(state: SupervisorState, catalog: Map<string, CatalogApp>, paths: Paths): Desired {
+export function buildDesired(
+  state: SupervisorState,
+  catalog: Map<string, CatalogApp>,
+  paths: Paths,
+  links: Map<string, RenderLinks> = new Map(),
+): Desired {
   const apps = Object.entries(state.apps)
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([id, intent]): DesiredApp => {
@@ -28,20 +34,30 @@ export function buildDesired(state: SupervisorState, catalog: Map<string, Catalo
         return { ...base, error: `${e.file}:${e.line}:${e.col}: ${e.field}: ${e.message}${more}` };
       }
       try {
-        return { ...base, rendered: renderedOf(entry.result.app, entry, paths, intent.intent === 'running') };
+        return {
+          ...base,
+          rendered: renderedOf(entry.result.app, entry, paths, intent.intent === 'running', links.get(id)),
+        };
       } catch (e) {
         if (e instanceof UnitValueError) return { ...base, error: `${entry.file}: ${e.message}` };
+        // Held, its last units kept, until the node has what it needs (a provider, a fact).
+        if (e instanceof LinkError) return { ...base, error: `${id} ${e.message}` };
         throw e;
       }
     });
   return { apps };
 }
 
-function renderedOf(app: AppSpec, entry: CatalogApp, paths: Paths, startAtBoot: boolean): RenderedApp {
+function renderedOf(
+  app: AppSpec,
+  entry: CatalogApp,
+  paths: Paths,
+  startAtBoot: boolean,
+  links: RenderLinks | undefined,
+): RenderedApp {
   const dataDir = appDataDir(paths, app.id);
-  const files = renderApp(app, { startAtBoot, source: entry.file, appDir: entry.dir, dataDir }).map(
-    ({ name, content }) => ({ name, content }),
-  );
+  const options = { startAtBoot, source: entry.file, appDir: entry.dir, dataDir, ...(links ? { links } : {}) };
+  const files = renderApp(app, options).map(({ name, content }) => ({ name, content }));
   return {
     files,
     containers: dependencyOrder(app).map((c) => ({
@@ -60,11 +76,21 @@ function renderedOf(app: AppSpec, entry: CatalogApp, paths: Paths, startAtBoot: 
         .filter((p) => p.hostPort !== undefined)
         .map((p) => ({ hostIp: p.hostIp ?? '', hostPort: p.hostPort!, protocol: p.protocol ?? 'tcp', range: 1 })),
       requires: c.hard,
+      waitsFor: Object.entries(app.manifest.requires ?? {})
+        .filter(([iface, r]) => links?.providers[iface] && (!r.containers || r.containers.includes(c.spec.name)))
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([iface]) => ({
+          iface,
+          provider: links!.providers[iface]!.app,
+          service: links!.providers[iface]!.service,
+        })),
+      // Its own secrets only: a provider's are the provider's to generate.
       secrets: [
-        ...new Set([
-          ...Object.values(c.spec.secretEnvironment ?? {}).map((s) => app.names.secrets[s]!),
-          ...(c.spec.secretFiles ?? []).map((f) => app.names.secrets[f.secret]!),
-        ]),
+        ...new Set(
+          [...Object.values(c.spec.secretEnvironment ?? {}), ...(c.spec.secretFiles ?? []).map((f) => f.secret)]
+            .filter((s) => !s.includes('.'))
+            .map((s) => app.names.secrets[s]!),
+        ),
       ].sort(),
     })),
     services: serviceNames(app),
@@ -73,6 +99,13 @@ function renderedOf(app: AppSpec, entry: CatalogApp, paths: Paths, startAtBoot: 
       length: s.length ?? 32,
       alphabet: s.alphabet ?? 'alphanumeric',
     })),
+    provides: Object.keys(app.manifest.provides ?? {}).sort(),
+    needs: Object.entries(app.manifest.requires ?? {})
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([iface, r]) => {
+        const p = links?.providers[iface];
+        return { iface, optional: r.optional === true, ...(p ? { provider: p.app, service: p.service } : {}) };
+      }),
     dataDirs: [
       ...new Set(
         app.manifest.containers.flatMap((c) =>

@@ -1,10 +1,23 @@
 import type { Supervisor, PassReport } from './supervisor.js';
 import { changeState, requestPass } from './supervisor.js';
-import { listCatalog, loadCatalogApp } from '../catalog/load-catalog.js';
+import { listCatalog, loadCatalogApp, type CatalogApp } from '../catalog/load-catalog.js';
+import { checkCatalog } from '../catalog/catalog-checks.js';
+import { catalogProviders, dependentsOf, interfacesOf, providersOf, type GraphApp } from '../graph/app-graph.js';
+import type { SupervisorState } from './state-store.js';
 import { isAppId } from '../names.js';
 import type { ManifestError } from '../manifest/types.js';
 
 export type IntentChange = 'install' | 'uninstall' | 'purge' | 'start' | 'stop' | 'restart';
+
+/** How a change treats the apps linked to this one (see docs: apps that need apps). */
+export interface LinkOptions {
+  /** install: also install, first, a provider (the catalog's default) of each required interface none provides. */
+  withDependencies?: boolean;
+  /** install: uninstall the installed provider of an interface this app provides (its dependents follow this one). */
+  replace?: boolean;
+  /** stop, uninstall, purge: stop (or uninstall, keeping their data) the apps that need this one, first. */
+  cascade?: boolean;
+}
 
 export class IntentError extends Error {
   constructor(
@@ -26,24 +39,37 @@ export function checkAppId(appId: string): void {
  * has a pass run that started after it: its own, or one another process was about to run
  * anyway (see requestPass). Returns as soon as the steps are issued; systemd does the rest.
  */
-export async function changeIntent(sv: Supervisor, appId: string, change: IntentChange): Promise<PassReport> {
+export async function changeIntent(
+  sv: Supervisor,
+  appId: string,
+  change: IntentChange,
+  links: LinkOptions = {},
+): Promise<PassReport> {
   checkAppId(appId);
-  // The manifest is read before the state lock: a slow disk must not hold up other verbs.
+  // The manifests are read before the state lock: a slow disk must not hold up other verbs.
   const installable = change === 'install' ? await checkInstallable(sv, appId) : undefined;
+  const catalog =
+    change === 'install' || change === 'stop' || change === 'uninstall' || change === 'purge'
+      ? await loadLinkedCatalog(sv)
+      : undefined;
   await changeState(sv, (state) => {
     const current = state.apps[appId];
     if (installable) {
-      state.apps[appId] = {
-        ...(current && current.intent !== 'absent' ? current : {}),
-        intent: 'running',
-        installedAt: current?.installedAt ?? new Date(sv.clock.nowMs()).toISOString(),
-      };
-      delete state.apps[appId]!.purge;
+      for (const id of installOrder(state, catalog!, appId, links)) {
+        const was = state.apps[id];
+        state.apps[id] = {
+          ...(was && was.intent !== 'absent' ? was : {}),
+          intent: 'running',
+          installedAt: was?.installedAt ?? new Date(sv.clock.nowMs()).toISOString(),
+        };
+        delete state.apps[id]!.purge;
+      }
       return;
     }
     if (!current || (current.intent === 'absent' && change !== 'uninstall' && change !== 'purge')) {
       throw new IntentError(`"${appId}" is not installed (archy-quadlet install ${appId})`);
     }
+    if (catalog && current.intent !== 'absent') cascadeTo(state, catalog, appId, change, links);
     if (change === 'uninstall' || change === 'purge')
       state.apps[appId] = { ...current, intent: 'absent', purge: change === 'purge' || current.purge === true };
     if (change === 'start') state.apps[appId] = { ...current, intent: 'running' };
@@ -52,6 +78,96 @@ export async function changeIntent(sv: Supervisor, appId: string, change: Intent
       state.apps[appId] = { ...current, intent: 'running', restartRequestedAt: sv.clock.nowMs() };
   });
   return requestPass(sv);
+}
+
+/** The catalog with its apps' interfaces, for the checks of a verb (the manifests as they are now). */
+async function loadLinkedCatalog(sv: Supervisor): Promise<CatalogApp[]> {
+  const validator = await sv.validator();
+  const ids = await listCatalog(sv.paths.appsDir);
+  return checkCatalog(await Promise.all(ids.map((id) => loadCatalogApp(sv.paths.appsDir, id, validator))));
+}
+
+function graphOf(state: SupervisorState, catalog: CatalogApp[]): GraphApp[] {
+  return catalog.flatMap((e) =>
+    e.result.ok && state.apps[e.id]
+      ? [{ id: e.id, intent: state.apps[e.id]!.intent, interfaces: interfacesOf(e.result.app) }]
+      : [],
+  );
+}
+
+/**
+ * The apps an install sets running, providers first: the app, and with --with-dependencies
+ * the catalog's default provider of each interface it needs that no installed app provides.
+ * Refuses a second provider of an installed interface (unless --replace, which uninstalls
+ * the current one, data kept) and a required interface nobody provides.
+ */
+function installOrder(state: SupervisorState, catalog: CatalogApp[], appId: string, o: LinkOptions): string[] {
+  const all = catalog.flatMap((e) => (e.result.ok ? [{ id: e.id, interfaces: interfacesOf(e.result.app) }] : []));
+  const order: string[] = [];
+  const visit = (id: string, trail: string[]) => {
+    if (order.includes(id) || trail.includes(id)) return;
+    const me = all.find((a) => a.id === id);
+    if (!me) throw new IntentError(`the manifest of "${id}" is invalid; nothing was installed`);
+    const providers = providersOf(graphOf(state, catalog));
+    for (const iface of Object.keys(me.interfaces.provides)) {
+      const current = providers[iface];
+      if (!current || current.app === id) continue;
+      if (!o.replace)
+        throw new IntentError(
+          `${id} provides ${iface}, which ${current.app} already provides on this node (one provider per interface): ` +
+            `uninstall ${current.app} first, or install ${id} --replace (its dependents then use ${id})`,
+        );
+      state.apps[current.app] = { ...state.apps[current.app]!, intent: 'absent', purge: false };
+    }
+    for (const [iface, need] of Object.entries(me.interfaces.requires).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const installing = order.some((x) => iface in all.find((a) => a.id === x)!.interfaces.provides);
+      if (need.optional || providers[iface] || installing) continue;
+      const candidates = catalogProviders(iface, all);
+      if (!o.withDependencies || candidates.length === 0) {
+        const which =
+          candidates.length > 0
+            ? `install ${candidates.length > 1 ? 'one of ' : ''}${candidates.join(', ')} first, or install ${appId} --with-dependencies`
+            : 'no app in the catalog provides it';
+        throw new IntentError(`${id} needs ${iface}, which no installed app provides: ${which}`);
+      }
+      visit(candidates[0]!, [...trail, id]);
+    }
+    order.push(id);
+  };
+  visit(appId, []);
+  return order;
+}
+
+/**
+ * Stopping or uninstalling a provider: refused while apps that need it run (stop) or are
+ * installed (uninstall), naming them, unless --cascade, which stops them (or uninstalls
+ * them, their data kept) in the same change; systemd stops them before their provider.
+ */
+function cascadeTo(
+  state: SupervisorState,
+  catalog: CatalogApp[],
+  appId: string,
+  change: IntentChange,
+  o: LinkOptions,
+): void {
+  if (change !== 'stop' && change !== 'uninstall' && change !== 'purge') return;
+  const graph = graphOf(state, catalog);
+  const affected = dependentsOf(appId, graph).filter((id) =>
+    change === 'stop' ? state.apps[id]?.intent === 'running' : state.apps[id]?.intent !== 'absent',
+  );
+  if (affected.length === 0) return;
+  const verb = change === 'stop' ? 'stop' : change === 'purge' ? 'uninstall --purge' : 'uninstall';
+  if (!o.cascade) {
+    const how = change === 'stop' ? 'running' : 'installed';
+    throw new IntentError(
+      `${affected.join(', ')} need${affected.length === 1 ? 's' : ''} ${appId} (${how}): ` +
+        `${change === 'stop' ? 'stop' : 'uninstall'} ${affected.length === 1 ? 'it' : 'them'} first, or ${verb} ${appId} --cascade`,
+    );
+  }
+  for (const id of affected) {
+    const was = state.apps[id]!;
+    state.apps[id] = change === 'stop' ? { ...was, intent: 'stopped' } : { ...was, intent: 'absent', purge: false };
+  }
 }
 
 async function checkInstallable(sv: Supervisor, appId: string): Promise<true> {

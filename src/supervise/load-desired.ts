@@ -3,9 +3,14 @@ import { join } from 'node:path';
 import type { Paths } from '../paths.js';
 import { appDataDir } from '../paths.js';
 import type { ManifestValidator } from '../manifest/validate-manifest.js';
+import type { CatalogApp } from '../catalog/load-catalog.js';
 import type { SupervisorState } from './state-store.js';
 import type { Desired, DesiredApp } from './types.js';
-import { buildId, cacheKey, readRenderCache, writeRenderCache } from './render-cache.js';
+import { buildId, cacheKey, linkedKey, readRenderCache, writeRenderCache } from './render-cache.js';
+import { interfacesOf, linksOf, providersOf, type AppInterfaces, type RenderLinks } from '../graph/app-graph.js';
+import type { NodeFacts } from '../graph/node-facts.js';
+import { NODE_NETWORK, NODE_NETWORK_SUBNET } from '../names.js';
+import { readSecretIds } from './secret-ids.js';
 
 export interface LoadDesiredOptions {
   /** Refresh the render cache file when it changed (the boot generator only reads it). */
@@ -14,59 +19,101 @@ export interface LoadDesiredOptions {
   validator: () => Promise<ManifestValidator>;
   /** Identifies the renderer's build in cache keys (default: the installed build's id). */
   build?: string;
+  /** The node's facts now (see node-facts-adapter.ts): apps that use one re-render when it changes. */
+  facts: NodeFacts;
 }
 
-/** What should be: the state's intents and the manifests, through the render cache. */
+/**
+ * What should be: the state's intents and the manifests, linked through the interfaces they
+ * provide and require, through the render cache. Two steps: each app's links are read from
+ * the cache (or its manifest when the text changed), then each app is rendered against the
+ * providers and facts of the node as it is now, again from the cache when nothing it depends
+ * on changed. A no-op pass parses no YAML.
+ */
 export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadDesiredOptions): Promise<Desired> {
-  const cache = await readRenderCache(paths.stateDir);
+  const [cache, secretIds] = await Promise.all([readRenderCache(paths.stateDir), readSecretIds(paths.stateDir)]);
   const build = o.build ?? buildId();
   const ids = Object.keys(state.apps).sort();
-  const byId = new Map<string, DesiredApp>();
-  const keys = new Map<string, string>();
-  const misses: string[] = [];
   const texts = await Promise.all(
     ids.map((id) => readFile(join(paths.appsDir, id, 'manifest.yml'), 'utf8').catch(() => undefined)),
   );
+  const baseKeys = new Map<string, string>();
   for (const [i, id] of ids.entries()) {
-    const intent = state.apps[id]!;
     const text = texts[i];
-    const key =
-      text === undefined
-        ? undefined
-        : cacheKey({
-            build,
-            manifest: text,
-            appsDir: paths.appsDir,
-            dataDir: appDataDir(paths, id),
-            startAtBoot: intent.intent === 'running',
-          });
-    const hit = key !== undefined && cache.entries[id]?.key === key ? cache.entries[id]!.rendered : undefined;
-    if (key) keys.set(id, key);
-    if (hit) {
-      byId.set(id, {
-        id,
-        intent: intent.intent,
-        purge: intent.purge === true,
-        ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
-        rendered: hit,
-      });
-    } else misses.push(id);
+    if (text === undefined) continue;
+    baseKeys.set(
+      id,
+      cacheKey({
+        build,
+        manifest: text,
+        appsDir: paths.appsDir,
+        dataDir: appDataDir(paths, id),
+        startAtBoot: state.apps[id]!.intent === 'running',
+      }),
+    );
   }
+
+  // 1. Each app's interfaces: from the cache while its manifest is unchanged.
+  const loaded = new Map<string, CatalogApp>();
+  let loader: ((id: string) => Promise<CatalogApp>) | undefined;
+  const load = async (id: string): Promise<CatalogApp> => {
+    if (!loaded.has(id)) {
+      if (!loader) {
+        const [{ loadCatalogApp }, validator] = await Promise.all([
+          import('../catalog/load-catalog.js'),
+          o.validator(),
+        ]);
+        loader = (x) => loadCatalogApp(paths.appsDir, x, validator);
+      }
+      loaded.set(id, await loader(id));
+    }
+    return loaded.get(id)!;
+  };
+  const interfaces = new Map<string, AppInterfaces>();
+  for (const id of ids) {
+    const base = baseKeys.get(id);
+    const cached = cache.entries[id];
+    if (base !== undefined && cached?.baseKey === base) interfaces.set(id, cached.interfaces);
+    else if (base !== undefined) {
+      const entry = await load(id);
+      if (entry.result.ok) interfaces.set(id, interfacesOf(entry.result.app));
+    }
+  }
+  const providers = providersOf(
+    [...interfaces].map(([id, ifaces]) => ({ id, intent: state.apps[id]!.intent, interfaces: ifaces })),
+  );
+
+  // 2. Each app rendered against the node as it is: from the cache while nothing it depends on changed.
+  const links = new Map<string, RenderLinks>();
+  const misses: string[] = [];
+  const byId = new Map<string, DesiredApp>();
   let changed = false;
+  for (const id of ids) {
+    const intent = state.apps[id]!;
+    const ifaces = interfaces.get(id);
+    if (ifaces) links.set(id, linksOf(ifaces, providers, o.facts, secretIds, NODE_NETWORK));
+    const base = baseKeys.get(id);
+    const key = base !== undefined && ifaces ? linkedKey(base, links.get(id)!) : undefined;
+    const cached = cache.entries[id];
+    if (key !== undefined && cached?.key === key) byId.set(id, { ...intentOf(id, intent), rendered: cached.rendered });
+    else misses.push(id);
+  }
   if (misses.length > 0) {
-    const [{ buildDesired }, { loadCatalogApp }] = await Promise.all([
-      import('./desired.js'),
-      import('../catalog/load-catalog.js'),
-    ]);
-    const validator = await o.validator();
-    const loaded = new Map();
-    for (const id of misses) loaded.set(id, await loadCatalogApp(paths.appsDir, id, validator));
+    const { buildDesired } = await import('./desired.js');
+    const catalog = new Map<string, CatalogApp>();
+    for (const id of misses) if (baseKeys.has(id)) catalog.set(id, await load(id));
     const subset: SupervisorState = { version: 1, apps: Object.fromEntries(misses.map((id) => [id, state.apps[id]!])) };
-    for (const app of buildDesired(subset, loaded, paths).apps) {
+    for (const app of buildDesired(subset, catalog, paths, links).apps) {
       byId.set(app.id, app);
-      const key = keys.get(app.id);
-      if (app.rendered && key) {
-        cache.entries[app.id] = { key, rendered: app.rendered };
+      const base = baseKeys.get(app.id);
+      const ifaces = interfaces.get(app.id);
+      if (app.rendered && base !== undefined && ifaces) {
+        cache.entries[app.id] = {
+          baseKey: base,
+          key: linkedKey(base, links.get(app.id)!),
+          interfaces: ifaces,
+          rendered: app.rendered,
+        };
         changed = true;
       }
     }
@@ -78,7 +125,29 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     }
   }
   if (changed && o.writeCache) await writeRenderCache(paths.stateDir, cache).catch(() => undefined);
-  return { apps: withoutClashes(ids.map((id) => byId.get(id)!)) };
+  const apps = withoutClashes(ids.map((id) => byId.get(id)!));
+  // The node network, from the first app that links to another on: its file then stays.
+  const linking = apps.some(
+    (a) =>
+      a.intent !== 'absent' &&
+      a.rendered !== undefined &&
+      (a.rendered.provides.length > 0 || a.rendered.needs.some((n) => n.provider !== undefined)),
+  );
+  if (!linking) return { apps };
+  const { renderNodeUnits } = await import('../render/render-app.js');
+  return {
+    apps,
+    nodeFiles: renderNodeUnits(NODE_NETWORK_SUBNET).map(({ name, content }) => ({ name, content })),
+  };
+}
+
+function intentOf(id: string, intent: SupervisorState['apps'][string]): DesiredApp {
+  return {
+    id,
+    intent: intent.intent,
+    purge: intent.purge === true,
+    ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
+  };
 }
 
 /** Two apps must never generate the same unit: the app whose id sorts later is held, with the reason. */

@@ -1,12 +1,12 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readUnitDir } from '../fs/unit-dir.js';
+import { readUnitDir, type ExistingFile } from '../fs/unit-dir.js';
 import type { Desired, Observed, ObservedFile } from './types.js';
 import type { Systemctl } from './systemctl.js';
 import type { Podman } from './podman.js';
-import { appsToCheck, needsPodman } from './plan-steps.js';
+import { appsToCheck, checkContext, needsPodman } from './plan-steps.js';
 import type { BackoffEntry, HostPort } from './types.js';
-import { isAppId, serviceOfUnitFile } from '../names.js';
+import { isAppId, NODE_UNITS_DIR, serviceOfUnitFile } from '../names.js';
 import type { AppUnits } from '../output/check-units.js';
 
 /** The real Quadlet generator, through its dry run (loaded only when a pass needs it). */
@@ -98,18 +98,20 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   // (Node would end the process with a stack trace instead of our message).
   shown.catch(() => undefined);
   const ids = [...new Set([...desired.apps.map((a) => a.id), ...(await appDirs(d.unitRoot))])];
-  const lists = await Promise.all(ids.map((id) => readUnitDir(join(d.unitRoot, id))));
+  const [nodeList, ...lists] = await Promise.all(
+    [NODE_UNITS_DIR, ...ids].map((id) => readUnitDir(join(d.unitRoot, id))),
+  );
+  const observedFile = (f: ExistingFile): ObservedFile => ({
+    name: f.name,
+    content: f.content,
+    owned: f.owned !== undefined,
+    intact: f.owned?.intact ?? false,
+    mtimeMono: nowMono - Math.round((nowMs - (f.mtimeMs ?? nowMs)) * 1000),
+  });
   const files: Record<string, ObservedFile[]> = {};
   ids.forEach((id, i) => {
     const list = lists[i]!;
-    if (list.length === 0) return;
-    files[id] = list.map((f) => ({
-      name: f.name,
-      content: f.content,
-      owned: f.owned !== undefined,
-      intact: f.owned?.intact ?? false,
-      mtimeMono: nowMono - Math.round((nowMs - (f.mtimeMs ?? nowMs)) * 1000),
-    }));
+    if (list.length > 0) files[id] = list.map(observedFile);
   });
   // Units known only from files (apps no longer installed, or held): asked about separately.
   const extra = new Set<string>();
@@ -119,6 +121,7 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   for (const s of known) extra.delete(s);
   const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
   const observed: Observed = { nowMs, nowMono, files, units, backoff: d.backoff };
+  if (nodeList!.length > 0) observed.nodeFiles = nodeList!.map(observedFile);
   // Rare: a unit of ours systemd does not know though its file is there. Quadlet tells a lost
   // reload (it generates the unit) from a rejected file (it does not).
   const unknown = Object.entries(files).flatMap(([id, list]) =>
@@ -137,7 +140,12 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   // must not replace an app's last good units. Only then: a no-op pass never runs it.
   const toCheck = appsToCheck(desired, files);
   if (toCheck.length > 0) {
-    const apps = new Map(toCheck.map((a) => [a.id, { files: a.rendered!.files, services: a.rendered!.services }]));
+    const apps = new Map(
+      toCheck.map((a) => [
+        a.id,
+        { files: a.rendered!.files, services: a.rendered!.services, context: checkContext(a, desired) },
+      ]),
+    );
     const rejected = await d.quadlet.rejections(apps);
     if (rejected && Object.keys(rejected).length > 0) observed.rejectedRenders = rejected;
   }

@@ -8,7 +8,7 @@ import {
   type UnitStatus,
 } from './types.js';
 import { planUnitDir, writesFiles, type UnitDirPlan } from '../output/plan-unit-dir.js';
-import { isSupportService, servicesOfUnitFiles } from '../names.js';
+import { isSupportService, NODE_UNITS_DIR, servicesOfUnitFiles } from '../names.js';
 
 /** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
 export const BACKOFF = { baseSec: 5, capSec: 300, healthySec: 60 } as const;
@@ -22,7 +22,7 @@ const SEC = 1_000_000; // µs
  */
 export function planSteps(desired: Desired, observed: Observed): Step[] {
   const apps = withOrphans(desired, observed);
-  const fileSteps = apps.flatMap((app) => planFiles(app, observed));
+  const fileSteps = [...planNodeFiles(desired, observed), ...apps.flatMap((app) => planFiles(app, observed))];
   if (fileSteps.length > 0) return [...fileSteps, { kind: 'daemonReload', reason: 'unit files changed' }];
   const outdated = apps.flatMap((app) => servicesOf(app, observed)).filter((s) => observed.units[s]?.needDaemonReload);
   if (outdated.length > 0) {
@@ -41,7 +41,52 @@ export function planSteps(desired: Desired, observed: Observed): Step[] {
       },
     ];
   }
-  return apps.flatMap((app) => planApp(app, observed));
+  return planApps(apps, observed);
+}
+
+/**
+ * The node's own files (the node network): written when missing or changed, never removed
+ * (every app that links references it; it holds no data). A file there that is not ours is
+ * left alone, and the apps that need it wait for a person (Quadlet would use that one).
+ */
+function planNodeFiles(desired: Desired, o: Observed): Step[] {
+  if (!desired.nodeFiles) return [];
+  const existing = o.nodeFiles ?? [];
+  return desired.nodeFiles.flatMap((f): Step[] => {
+    const found = existing.find((e) => e.name === f.name);
+    if (found && (!found.owned || found.content === f.content)) return [];
+    const reason = !found ? 'node network file missing' : found.intact ? 'node network changed' : 'edited by hand';
+    return [{ kind: 'writeUnit', path: `${NODE_UNITS_DIR}/${f.name}`, content: f.content, reason }];
+  });
+}
+
+/**
+ * The apps' steps, with each dependent's container started only while its provider is up or
+ * starting in this same batch: systemd then holds the start until the provider is active
+ * (After=). Started while the provider is down it would fail at once (Requisite=), so it waits
+ * instead, named, and a later pass looks again. Which providers start in this batch depends on
+ * their own providers: planned again until that settles (chains are short).
+ */
+function planApps(apps: DesiredApp[], o: Observed): Step[] {
+  const live = (svc: string) => ['active', 'activating', 'reloading'].includes(o.units[svc]?.activeState ?? '');
+  let starting: Set<string> | undefined; // first round: every start allowed
+  let stopping = new Set<string>(); // a provider stopped in this batch is not up (its stop runs first)
+  for (let round = 0; ; round++) {
+    const seen = starting;
+    const down = stopping;
+    const up = (svc: string) => seen === undefined || ((live(svc) || seen.has(svc)) && !down.has(svc));
+    const steps = apps.flatMap((app) => planApp(app, o, up));
+    const next = new Set(steps.flatMap((s) => (s.kind === 'start' ? s.units : [])));
+    if (round === 0) stopping = new Set(steps.flatMap((s) => (s.kind === 'stop' ? s.units : [])));
+    if ((seen && next.size === seen.size && [...next].every((u) => seen.has(u))) || round > apps.length) return steps;
+    starting = next;
+  }
+}
+
+function providerState(o: Observed, service: string): string {
+  const u = o.units[service];
+  if (!u || u.loadState === 'not-found') return 'not set up yet';
+  return u.activeState === 'inactive' ? 'stopped' : u.activeState;
 }
 
 /** Apps whose files are on disk but which are not installed: ours to stop and remove. */
@@ -75,6 +120,21 @@ export function appsToCheck(desired: Desired, files: Observed['files']): Desired
   });
 }
 
+/**
+ * Units of others that an app's files reference, for the generator's check of them: the node
+ * network, and the .volume files of the providers it is linked to (Quadlet drops a unit that
+ * names one it cannot find).
+ */
+export function checkContext(app: DesiredApp, desired: Desired): Array<{ name: string; content: string }> {
+  const providers = new Set((app.rendered?.needs ?? []).flatMap((n) => (n.provider ? [n.provider] : [])));
+  return [
+    ...(desired.nodeFiles ?? []),
+    ...desired.apps
+      .filter((a) => providers.has(a.id))
+      .flatMap((a) => (a.rendered?.files ?? []).filter((f) => f.name.endsWith('.volume'))),
+  ];
+}
+
 function planFiles(app: DesiredApp, o: Observed): Step[] {
   const existing = o.files[app.id] ?? [];
   if (app.intent === 'absent') {
@@ -104,7 +164,10 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
   });
 }
 
-function planApp(app: DesiredApp, o: Observed): Step[] {
+/** Whether a provider's service is up, or starts in this batch. */
+type ProviderUp = (service: string) => boolean;
+
+function planApp(app: DesiredApp, o: Observed, providerUp: ProviderUp): Step[] {
   const plan = unitFilePlan(app, o.files);
   if (plan && plan.conflicts.length > 0) {
     // Never started from a file someone else wrote, never overwritten: a person decides.
@@ -130,12 +193,12 @@ function planApp(app: DesiredApp, o: Observed): Step[] {
         },
       ]
     : [];
-  if (app.intent === 'running') return [...held, ...planRunning(app, o)];
+  if (app.intent === 'running') return [...held, ...planRunning(app, o, providerUp)];
   if (app.intent === 'stopped') return [...held, ...planStopped(app, o, containerServicesOf(app, o))];
   return planAbsent(app, o);
 }
 
-function planRunning(app: DesiredApp, o: Observed): Step[] {
+function planRunning(app: DesiredApp, o: Observed, providerUp: ProviderUp): Step[] {
   const steps: Step[] = [];
   const id = app.id;
   if (app.rendered && o.secrets) {
@@ -190,6 +253,14 @@ function planRunning(app: DesiredApp, o: Observed): Step[] {
         break;
       case 'failed':
       case 'inactive': {
+        const down = app.rendered?.containers
+          .find((c) => c.service === svc)
+          ?.waitsFor.find((w) => !providerUp(w.service));
+        if (down) {
+          const reason = `waiting for ${down.iface} (${down.provider} is ${providerState(o, down.service)})`;
+          steps.push({ kind: 'wait', app: id, unit: svc, reason });
+          break;
+        }
         if (backoff && o.nowMs < backoff.notBeforeMs) {
           const sec = Math.ceil((backoff.notBeforeMs - o.nowMs) / 1000);
           steps.push({

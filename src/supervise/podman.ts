@@ -18,8 +18,8 @@ export interface Podman {
   secrets(): Promise<Record<string, string>>;
   /** Every secret name of the user, ours or not: what a container's Secret= can find. */
   secretNames(): Promise<Set<string>>;
-  /** Creates a secret; the value reaches podman through its environment, never a command line. */
-  createSecret(name: string, app: string, value: string): Promise<void>;
+  /** Creates a secret and returns its Podman id; the value reaches podman through its environment, never a command line. */
+  createSecret(name: string, app: string, value: string): Promise<string>;
   removeSecret(name: string): Promise<void>;
   volumes(): Promise<Record<string, string>>;
   removeVolume(name: string): Promise<void>;
@@ -87,7 +87,7 @@ export function podmanCli(bin = 'podman'): Podman {
     async createSecret(name, app, value) {
       // Through the environment of this one podman process (readable only by its owner):
       // never on a command line, never in a file. (`-` for stdin refuses Node's socket pipes.)
-      await run(
+      const out = await run(
         [
           'secret',
           'create',
@@ -103,6 +103,7 @@ export function podmanCli(bin = 'podman'): Podman {
           ARCHY_QUADLET_SECRET_VALUE: value,
         },
       );
+      return out.trim(); // `podman secret create` prints the new secret's id
     },
     async removeSecret(name) {
       await run(['secret', 'rm', name]);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import type { DesiredApp } from './types.js';
+import type { AppInterfaces, RenderLinks } from '../graph/app-graph.js';
 
 /**
  * What a valid manifest rendered to, by a key over everything the rendering depends on:
@@ -14,7 +15,17 @@ import type { DesiredApp } from './types.js';
  */
 export interface RenderCache {
   version: 1;
-  entries: Record<string, { key: string; rendered: NonNullable<DesiredApp['rendered']> }>;
+  entries: Record<
+    string,
+    {
+      /** Over the manifest and the options: while it holds, `interfaces` is the app's. */
+      baseKey: string;
+      /** baseKey and the app's links (providers, their secrets' ids, node facts): while it holds, `rendered` is. */
+      key: string;
+      interfaces: AppInterfaces;
+      rendered: NonNullable<DesiredApp['rendered']>;
+    }
+  >;
 }
 
 const FILE = 'render-cache.json';
@@ -38,6 +49,11 @@ export function cacheKey(parts: {
   return createHash('sha256')
     .update(JSON.stringify([parts.build, parts.appsDir, parts.dataDir, parts.startAtBoot, parts.manifest]))
     .digest('hex');
+}
+
+/** The key of an app's rendering: its base key and what it is linked to on the node. */
+export function linkedKey(baseKey: string, links: RenderLinks): string {
+  return createHash('sha256').update(baseKey).update(JSON.stringify(links)).digest('hex');
 }
 
 export async function readRenderCache(stateDir: string): Promise<RenderCache> {

@@ -9,6 +9,7 @@ export type AppState =
   | 'stopped'
   | 'failed'
   | 'partial'
+  | 'waiting'
   | 'uninstalling'
   | 'not-installed';
 
@@ -35,6 +36,12 @@ export interface AppView {
   backoff?: string;
   /** The manifest could not be used: the app runs on its last good units. */
   error?: string;
+  /** Interfaces it needs, who provides each on this node, and whether that provider is up. */
+  needs?: Array<{ iface: string; optional: boolean; provider: string | null; up: boolean }>;
+  /** Interfaces it provides to other apps. */
+  provides?: string[];
+  /** Why it is not running although it should: its provider is not up (`waiting for bitcoind (...)`). */
+  waiting?: string;
 }
 
 export function unitState(u: UnitStatus | undefined): UnitState {
@@ -86,6 +93,18 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
     else if (states.length > 0 && states.every((s) => s === 'running')) state = 'running';
     else if (states.every((s) => s === 'stopped' || s === 'missing')) state = 'stopped';
     else state = 'partial';
+    const needs = (app.rendered?.needs ?? []).map((n) => ({
+      iface: n.iface,
+      optional: n.optional,
+      provider: n.provider ?? null,
+      up: n.service !== undefined && observed.units[n.service]?.activeState === 'active',
+    }));
+    const down = needs.find((n) => n.provider !== null && !n.up);
+    const waiting =
+      app.intent === 'running' && down && state !== 'running'
+        ? `waiting for ${down.iface} (${down.provider} is ${unitState(observed.units[app.rendered!.needs.find((n) => n.iface === down.iface)!.service!])})`
+        : undefined;
+    if (waiting && (state === 'stopped' || state === 'partial')) state = 'waiting';
     const failed = units.find((u) => u.failure && containers.includes(u.unit));
     const backoff = containers
       .filter((c) => unitState(observed.units[c]) !== 'running')
@@ -106,6 +125,9 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
           }
         : {}),
       ...(app.error ? { error: app.error } : {}),
+      ...(needs.length > 0 ? { needs } : {}),
+      ...(app.rendered?.provides.length ? { provides: app.rendered.provides } : {}),
+      ...(waiting ? { waiting } : {}),
     };
   });
 }

@@ -15,6 +15,9 @@ import { logOutcome } from './logger.js';
 import { readLedger, withoutContent, writeLedger, type PassLedger, type PassRecord } from './pass-ledger.js';
 import type { BackoffEntry, Desired, HostPort, Observed, Step } from './types.js';
 import { busyPorts } from './host-ports.js';
+import { readNodeFacts, recordFacts } from './node-facts-adapter.js';
+import { recordSecretId } from './secret-ids.js';
+import type { NodeFacts } from '../graph/node-facts.js';
 
 /** Everything a pass needs, as values: the CLI builds one, tests build one for the lab. */
 export interface Supervisor {
@@ -34,6 +37,8 @@ export interface Supervisor {
   stateLockPath: string;
   /** Numbered passes (see pass-ledger.ts). */
   ledgerPath: string;
+  /** The node's facts now (host name, LAN address...): read on every pass. */
+  nodeFacts: () => NodeFacts;
 }
 
 export function createSupervisor(paths: Paths, env: Record<string, string | undefined>, log: Logger): Supervisor {
@@ -50,6 +55,7 @@ export function createSupervisor(paths: Paths, env: Record<string, string | unde
     lockPath: join(runtime, 'archy-quadlet.lock'),
     stateLockPath: join(runtime, 'archy-quadlet.state.lock'),
     ledgerPath: join(runtime, 'archy-quadlet.passes.json'),
+    nodeFacts: () => readNodeFacts(),
   };
 }
 
@@ -76,7 +82,9 @@ export interface View {
 /** What should be and what is, now. Read-only apart from the render cache; needs no lock. */
 export async function currentView(sv: Supervisor): Promise<View> {
   const state = await readState(sv.paths.stateDir);
-  const desired = await loadDesired(sv.paths, state, { writeCache: true, validator: sv.validator });
+  const facts = sv.nodeFacts();
+  const desired = await loadDesired(sv.paths, state, { writeCache: true, validator: sv.validator, facts });
+  await recordFacts(sv.paths.stateDir, facts).catch(() => undefined);
   const observed = await observe(desired, {
     unitRoot: sv.paths.unitRoot,
     systemctl: sv.systemctl,
@@ -215,6 +223,7 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
       backoff,
       changeState: (change) => changeState(sv, change).then(() => undefined),
       readState: () => readState(sv.paths.stateDir),
+      recordSecretId: (name, id) => recordSecretId(sv.paths.stateDir, name, id),
     });
     applied.push(await applySteps(actionable, executors, (o) => logOutcome(sv.log, o)));
     if (backoff.changed()) await writeBackoff(sv.paths.stateDir, backoff.entries());

@@ -21,6 +21,8 @@ export interface DesiredContainer {
   hostPorts: HostPort[];
   /** Services of the same app it requires (started before it, stopped with it). */
   requires: string[];
+  /** Providers' services it is linked to (Requisite= and After=): started only while they are up. */
+  waitsFor: Array<{ iface: string; provider: string; service: string }>;
   /** Podman secrets it reads (as environment or files). */
   secrets: string[];
 }
@@ -42,6 +44,19 @@ export interface RenderedApp {
   secrets: DesiredSecret[];
   /** Host directories of relative bind mounts: created before the app starts. */
   dataDirs: string[];
+  /** Interfaces the app provides to others. */
+  provides: string[];
+  /** Interfaces it requires, and who provides each on this node now. */
+  needs: Need[];
+}
+
+/** One interface an app requires, as the node stands. */
+export interface Need {
+  iface: string;
+  optional: boolean;
+  /** The providing app and the service its containers wait for; absent while no app provides it. */
+  provider?: string;
+  service?: string;
 }
 
 export interface DesiredApp {
@@ -61,6 +76,8 @@ export interface DesiredApp {
 
 export interface Desired {
   apps: DesiredApp[];
+  /** The node's own units (the node network), once an app links to another: written, never removed. */
+  nodeFiles?: Array<{ name: string; content: string }>;
 }
 
 export interface UnitStatus {
@@ -121,6 +138,8 @@ export interface Observed {
   /** Now, ms since the epoch (for restartRequestedAt). */
   nowMs: number;
   files: Record<string, ObservedFile[]>;
+  /** The node's own unit files (the node network), in the unit root's _node directory. */
+  nodeFiles?: ObservedFile[];
   units: Record<string, UnitStatus>;
   /** Podman secrets by name → owning app label; undefined when not looked at this pass. */
   secrets?: Record<string, string>;
@@ -182,8 +201,10 @@ type StepArgs = {
 };
 /** Steps of one app. */
 type AppStep = { [K in keyof StepArgs]: { kind: K; app: string; reason: string } & StepArgs[K] }[keyof StepArgs];
-/** Steps of the whole node (one daemon-reload serves every app): they name no app. */
-type NodeStep = { kind: 'daemonReload'; app?: undefined; reason: string };
+/** Steps of the whole node (one daemon-reload serves every app; the node network's file): they name no app. */
+type NodeStep =
+  | { kind: 'daemonReload'; app?: undefined; reason: string }
+  | { kind: 'writeUnit'; app?: undefined; path: string; content: string; reason: string };
 export type Step = AppStep | NodeStep;
 export type StepKind = Step['kind'];
 export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;

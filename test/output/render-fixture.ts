@@ -50,6 +50,12 @@ export function useRenderFixture(): RenderFixture {
       dryRun: false,
       startAtBoot: () => true,
       quadletBin: undefined,
+      facts: {
+        hostname: 'archy',
+        mdnsName: 'archy.local',
+        lanAddress: '192.168.1.20',
+        networkSubnet: '10.89.254.0/24',
+      },
     };
     f.addApp = async (id, text) => {
       await mkdir(join(f.root, 'apps', id), { recursive: true });

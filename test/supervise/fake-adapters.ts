@@ -104,7 +104,7 @@ export function fakePodman(): Podman & { called: string[] } {
   return {
     called,
     secrets: rec('secrets', {}),
-    createSecret: rec('createSecret', undefined),
+    createSecret: rec('createSecret', 'f00d'.repeat(6)),
     removeSecret: rec('removeSecret', undefined),
     volumes: rec('volumes', {}),
     removeVolume: rec('removeVolume', undefined),
@@ -146,6 +146,14 @@ export interface FakeNode {
 }
 
 /** A node in a temporary directory with the lab catalog (test/lab-apps) and fake adapters. */
+/** The node facts of every fake node: fixed, so renderings do not depend on the machine. */
+export const TEST_FACTS = {
+  hostname: 'archy-test',
+  mdnsName: 'archy-test.local',
+  lanAddress: '192.168.1.20',
+  networkSubnet: '10.89.254.0/24',
+} as const;
+
 export function fakeNode(): FakeNode {
   const root = mkdtempSync(join(tmpdir(), 'aq-fake-node-'));
   const appsDir = join(root, 'apps');
@@ -173,6 +181,7 @@ export function fakeNode(): FakeNode {
     lockPath: join(root, 'run/archy-quadlet.lock'),
     stateLockPath: join(root, 'run/archy-quadlet.state.lock'),
     ledgerPath: join(root, 'run/archy-quadlet.passes.json'),
+    nodeFacts: () => TEST_FACTS,
   };
   return {
     root,

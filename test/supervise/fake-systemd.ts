@@ -78,6 +78,8 @@ export function app(
       ],
       secrets: [],
       dataDirs: [],
+      provides: [],
+      needs: [],
     },
     ...extra,
   };
@@ -94,6 +96,7 @@ export function container(base: string, extra: Partial<DesiredContainer> = {}): 
     readiness: true,
     hostPorts: [],
     requires: [],
+    waitsFor: [],
     secrets: [],
     ...extra,
   };

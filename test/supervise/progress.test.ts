@@ -33,6 +33,8 @@ const app: DesiredApp = {
     services: ['ui-build.service', 'ui-db.service', 'ui.service'],
     secrets: [],
     dataDirs: [],
+    provides: [],
+    needs: [],
   },
 };
 const observed = (units: Record<string, UnitStatus>): Observed => ({

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadDesired } from '../../src/supervise/load-desired.js';
 import { readState } from '../../src/supervise/state-store.js';
 import { createManifestValidator } from '../../src/manifest/validate-manifest.js';
-import { fakeNode, type FakeNode } from './fake-adapters.js';
+import { fakeNode, TEST_FACTS, type FakeNode } from './fake-adapters.js';
 
 // The render cache: a pass over unchanged manifests parses no YAML; anything that changes
 // the rendering misses; a damaged cache is rebuilt.
@@ -32,7 +32,8 @@ describe('the render cache', () => {
     node.install('stack');
     const state = await readState(node.paths.stateDir);
     const v = counting();
-    const load = (build = 'b1') => loadDesired(node.paths, state, { writeCache: true, validator: v.validator, build });
+    const load = (build = 'b1') =>
+      loadDesired(node.paths, state, { writeCache: true, validator: v.validator, build, facts: TEST_FACTS });
     const first = await load();
     expect(v.loads).toBe(1);
     const second = await load();
@@ -61,6 +62,7 @@ describe('the render cache', () => {
     const state = await readState(node.paths.stateDir);
     await loadDesired(node.paths, state, {
       writeCache: false,
+      facts: TEST_FACTS,
       validator: async () => createManifestValidator(),
       build: 'b1',
     });
