@@ -4,7 +4,8 @@ export const EXIT = {
   /**
    * The request cannot be done as asked: a manifest (or the units rendered from it) is
    * invalid (the other apps were still handled), or the app named is not an app id, not in
-   * the catalog, or not installed.
+   * the catalog, or not installed; or it is refused for the apps linked to it (a provider
+   * that others need, a required interface nobody provides, a second provider).
    */
   invalid: 1,
   /** The command line is wrong: unknown verb or flag, missing argument. */

@@ -31,6 +31,7 @@ export async function renderCommand(a: RenderArgs): Promise<number> {
           dryRun: a.dryRun,
           startAtBoot: () => a.boot,
           quadletBin,
+          facts: (await import('../supervise/node-facts-adapter.js')).readNodeFacts(),
         })
       : await supervisorView(a);
   } catch (e) {

@@ -155,26 +155,53 @@ doctor: 5 a warning, 6 a failed check.`,
       .option('--json', 'print a JSON report');
     if (name === 'uninstall')
       cmd.option('--purge', "also remove the app's volumes (its data) and secrets, and say what was removed");
-    cmd
-      .addHelpText('after', `\nExample:\n  ${example}`)
-      .action(
-        async (
-          app: string,
-          opts: { apps?: string; wait?: boolean; timeout?: number; json?: boolean; purge?: boolean },
-        ) => {
-          setExit(
-            await intentCommand({
-              io,
-              paths: pathsFor(opts.apps),
-              json: Boolean(opts.json),
-              app,
-              change: change(opts),
-              wait: Boolean(opts.wait),
-              timeoutSec: opts.timeout,
-            }),
-          );
-        },
+    if (name === 'install')
+      cmd
+        .option(
+          '--with-dependencies',
+          "also install, first, the catalog's default provider of each interface the app requires that no installed app provides",
+        )
+        .option(
+          '--replace',
+          'uninstall the installed provider of an interface this app provides (data kept); its dependents follow this app',
+        );
+    if (name === 'uninstall' || name === 'stop')
+      cmd.option(
+        '--cascade',
+        `also ${name === 'stop' ? 'stop' : 'uninstall (data kept)'} the apps that need this one, first (refused without it)`,
       );
+    cmd.addHelpText('after', `\nExample:\n  ${example}`).action(
+      async (
+        app: string,
+        opts: {
+          apps?: string;
+          wait?: boolean;
+          timeout?: number;
+          json?: boolean;
+          purge?: boolean;
+          withDependencies?: boolean;
+          replace?: boolean;
+          cascade?: boolean;
+        },
+      ) => {
+        setExit(
+          await intentCommand({
+            io,
+            paths: pathsFor(opts.apps),
+            json: Boolean(opts.json),
+            app,
+            change: change(opts),
+            links: {
+              ...(opts.withDependencies ? { withDependencies: true } : {}),
+              ...(opts.replace ? { replace: true } : {}),
+              ...(opts.cascade ? { cascade: true } : {}),
+            },
+            wait: Boolean(opts.wait),
+            timeoutSec: opts.timeout,
+          }),
+        );
+      },
+    );
   };
   intentVerb(
     'install',

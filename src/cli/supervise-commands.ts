@@ -11,7 +11,7 @@ import {
   type PassReport,
   type Supervisor,
 } from '../supervise/supervisor.js';
-import { changeIntent, checkAppId, IntentError, type IntentChange } from '../supervise/intents.js';
+import { changeIntent, checkAppId, IntentError, type IntentChange, type LinkOptions } from '../supervise/intents.js';
 import { StateError } from '../supervise/state-store.js';
 import { LockTimeoutError } from '../supervise/lock.js';
 import { computeStatus, type AppView } from '../supervise/status.js';
@@ -49,11 +49,17 @@ async function guarded(a: SuperviseArgs, fn: () => Promise<number>): Promise<num
 }
 
 export async function intentCommand(
-  a: SuperviseArgs & { app: string; change: IntentChange; wait: boolean; timeoutSec?: number | undefined },
+  a: SuperviseArgs & {
+    app: string;
+    change: IntentChange;
+    links?: LinkOptions;
+    wait: boolean;
+    timeoutSec?: number | undefined;
+  },
 ): Promise<number> {
   return guarded(a, async () => {
     const sv = supervisorFor(a);
-    let report = await changeIntent(sv, a.app, a.change);
+    let report = await changeIntent(sv, a.app, a.change, a.links);
     if (a.wait) report = await waitPrinting(sv, a, report);
     const now = await currentView(sv);
     const view = computeStatus(now.desired, now.observed).find((v) => v.id === a.app);
@@ -218,6 +224,12 @@ export async function statusCommand(a: SuperviseArgs & { app?: string }): Promis
           `  ${u.unit}: ${u.state} (${u.activeState}/${u.subState})` +
             `${u.failure ? `, last failure: ${u.failure}` : ''}${u.restarts ? `, ${u.restarts} restart(s)` : ''}\n`,
         );
+      if (v.provides) a.io.stdout(`  provides: ${v.provides.join(', ')}\n`);
+      for (const n of v.needs ?? [])
+        a.io.stdout(
+          `  needs ${n.iface}${n.optional ? ' (optional)' : ''}: ${n.provider ? `${n.provider}${n.up ? '' : ' (not up)'}` : 'no installed app provides it'}\n`,
+        );
+      if (v.waiting) a.io.stdout(`  ${v.waiting}\n`);
       if (v.backoff) a.io.stdout(`  backing off: ${v.backoff}\n`);
       if (v.error) a.io.stdout(`  manifest problem: ${v.error}\n`);
     }

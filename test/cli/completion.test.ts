@@ -33,6 +33,7 @@ describe('shell completion', () => {
     expect(await complete(['archy-quadlet', 'uninstall', '--p'])).toEqual(['--purge']);
     expect(await complete(['archy-quadlet', 'stop', '--'])).toEqual([
       '--apps',
+      '--cascade',
       '--help',
       '--json',
       '--timeout',
