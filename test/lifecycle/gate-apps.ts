@@ -15,6 +15,8 @@ export interface GateApp {
   startTimeoutSec: number;
   /** Its longest stop timeout, in seconds. */
   stopTimeoutSec: number;
+  /** Gate apps that need this one (provides/requires): stopped and uninstalled before it. */
+  dependents?: string[];
 }
 
 const hashes = (b: string) => {
@@ -89,7 +91,35 @@ export const GATE_APPS: GateApp[] = [
     startTimeoutSec: 60,
     stopTimeoutSec: 2,
   },
+  // A provider and its dependent (apps that need apps): rpc-client fetches rpc-core's /rpc/
+  // by the interface's name with rpc-core's password, and serves what it got.
+  {
+    id: 'rpc-core',
+    port: 18091,
+    path: '/',
+    works: (b) => b === 'rpc-core\n',
+    containers: ['rpc-core'],
+    volumes: [],
+    secrets: ['rpc-core-password'],
+    startTimeoutSec: 60,
+    stopTimeoutSec: 2,
+    dependents: ['rpc-client'],
+  },
+  {
+    id: 'rpc-client',
+    port: 18093,
+    path: '/',
+    works: (b) => b === 'rpc-core\n',
+    containers: ['rpc-client'],
+    volumes: [],
+    secrets: [],
+    startTimeoutSec: 90,
+    stopTimeoutSec: 2,
+  },
 ];
+
+/** The gate's apps in the order they are stopped and uninstalled: dependents before their providers. */
+export const STOP_ORDER: GateApp[] = [...GATE_APPS].reverse();
 
 export const APP_STATES = [
   'absent',
@@ -100,6 +130,7 @@ export const APP_STATES = [
   'stopping',
   'failed',
   'partial',
+  'waiting',
   'uninstalling',
 ] as const;
 
@@ -110,11 +141,11 @@ export const APP_STATES = [
 export const ALLOWED_SEQUENCES: Record<string, RegExp> = {
   // From nothing (or stopped) to running; a stack's first containers run while the later
   // ones still wait for them (partial).
-  install: /^(absent )?((stopped|starting|partial) )*running$/,
-  start: /^((stopped|starting|partial) )*running$/,
+  install: /^(absent )?((stopped|starting|partial|waiting) )*running$/,
+  start: /^((stopped|starting|partial|waiting) )*running$/,
   stop: /^((running|stopping|partial) )*stopped$/,
   restart: /^((running|stopping|stopped|starting|partial) )*running$/,
-  reinstall: /^((running|stopping|partial|uninstalling|absent|stopped|starting) )*running$/,
+  reinstall: /^((running|stopping|partial|uninstalling|absent|stopped|starting|waiting) )*running$/,
   uninstall: /^((running|stopping|partial|uninstalling) )*absent$/,
 };
 

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { requireLab } from '../support/lab.js';
 import { asUser, waitFor } from '../support/lab-user.js';
 import { containerId, containers, http, reboot, useLabNode } from '../support/node.js';
-import { ALLOWED_SEQUENCES, GATE_APPS, stateSequence, type GateApp } from './gate-apps.js';
+import { ALLOWED_SEQUENCES, GATE_APPS, STOP_ORDER, stateSequence, type GateApp } from './gate-apps.js';
 import { gateIterations, recordResult } from './results.js';
 import { startSampler, type StatusSampler } from './status-sampler.js';
 
@@ -185,7 +185,7 @@ describe.runIf(enabled)('the production gate', () => {
       });
 
       describe('stop', () => {
-        for (const a of GATE_APPS) {
+        for (const a of STOP_ORDER) {
           gateIt(i, 'stop', a, async (t0) => {
             // Never blocks: returns once the stop is issued, and the node reports "stopping".
             const r = await node().aq(['stop', a.id]);
@@ -232,11 +232,16 @@ describe.runIf(enabled)('the production gate', () => {
       });
 
       describe('reinstall', () => {
-        for (const a of GATE_APPS) {
+        for (const a of STOP_ORDER) {
           gateIt(i, 'reinstall', a, async (t0) => {
-            await node().aq(['uninstall', a.id, '--wait', '--timeout', '120']);
+            // A provider goes with its dependents (--cascade), and they come back after it.
+            const cascade = a.dependents ? ['--cascade'] : [];
+            await node().aq(['uninstall', a.id, ...cascade, '--wait', '--timeout', '120']);
             expect(await node().status(a.id)).toBeUndefined();
+            for (const d of a.dependents ?? [])
+              expect(await node().status(d), `${d} uninstalled with it`).toBeUndefined();
             await node().aq(['install', a.id, '--wait', '--timeout', String(a.startTimeoutSec)]);
+            for (const d of a.dependents ?? []) await node().aq(['install', d, '--wait', '--timeout', '120']);
             await waitWorking(a, 10_000);
             await expectStatus(a, 'running');
             expectTruthfulStatus(a, 'reinstall', t0, Date.now(), 'running');
@@ -285,7 +290,8 @@ describe.runIf(enabled)('the production gate', () => {
 
       describe('reboot', () => {
         // One app (a different one each iteration) is stopped before the reboot: it must stay stopped.
-        const stopped = GATE_APPS[(i - 1) % GATE_APPS.length]!;
+        const standalone = GATE_APPS.filter((a) => !a.dependents);
+        const stopped = standalone[(i - 1) % standalone.length]!;
         let rebootAt = 0;
         beforeAll(async () => {
           await node().aq(['stop', stopped.id, '--wait', '--timeout', '60']);
@@ -324,7 +330,7 @@ describe.runIf(enabled)('the production gate', () => {
       });
 
       describe('uninstall', () => {
-        for (const a of GATE_APPS) {
+        for (const a of STOP_ORDER) {
           gateIt(i, 'uninstall', a, async (t0) => {
             await node().aq(['uninstall', a.id, '--wait', '--timeout', '120']);
             expect(await node().status(a.id)).toBeUndefined();
