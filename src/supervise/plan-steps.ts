@@ -74,8 +74,15 @@ function planApps(apps: DesiredApp[], o: Observed): Step[] {
   for (let round = 0; ; round++) {
     const seen = starting;
     const down = stopping;
-    const up = (svc: string) => seen === undefined || ((live(svc) || seen.has(svc)) && !down.has(svc));
-    const steps = apps.flatMap((app) => planApp(app, o, up));
+    const downBecause = (svc: string) =>
+      seen === undefined
+        ? undefined
+        : down.has(svc)
+          ? 'stopping'
+          : live(svc) || seen.has(svc)
+            ? undefined
+            : providerState(o, svc);
+    const steps = apps.flatMap((app) => planApp(app, o, downBecause));
     const next = new Set(steps.flatMap((s) => (s.kind === 'start' ? s.units : [])));
     if (round === 0) stopping = new Set(steps.flatMap((s) => (s.kind === 'stop' ? s.units : [])));
     if ((seen && next.size === seen.size && [...next].every((u) => seen.has(u))) || round > apps.length) return steps;
@@ -164,10 +171,10 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
   });
 }
 
-/** Whether a provider's service is up, or starts in this batch. */
-type ProviderUp = (service: string) => boolean;
+/** Why a provider's service is not up (nor started in this batch); undefined when it is. */
+type ProviderDown = (service: string) => string | undefined;
 
-function planApp(app: DesiredApp, o: Observed, providerUp: ProviderUp): Step[] {
+function planApp(app: DesiredApp, o: Observed, providerDown: ProviderDown): Step[] {
   const plan = unitFilePlan(app, o.files);
   if (plan && plan.conflicts.length > 0) {
     // Never started from a file someone else wrote, never overwritten: a person decides.
@@ -193,12 +200,12 @@ function planApp(app: DesiredApp, o: Observed, providerUp: ProviderUp): Step[] {
         },
       ]
     : [];
-  if (app.intent === 'running') return [...held, ...planRunning(app, o, providerUp)];
+  if (app.intent === 'running') return [...held, ...planRunning(app, o, providerDown)];
   if (app.intent === 'stopped') return [...held, ...planStopped(app, o, containerServicesOf(app, o))];
   return planAbsent(app, o);
 }
 
-function planRunning(app: DesiredApp, o: Observed, providerUp: ProviderUp): Step[] {
+function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): Step[] {
   const steps: Step[] = [];
   const id = app.id;
   if (app.rendered && o.secrets) {
@@ -255,9 +262,9 @@ function planRunning(app: DesiredApp, o: Observed, providerUp: ProviderUp): Step
       case 'inactive': {
         const down = app.rendered?.containers
           .find((c) => c.service === svc)
-          ?.waitsFor.find((w) => !providerUp(w.service));
+          ?.waitsFor.find((w) => providerDown(w.service) !== undefined);
         if (down) {
-          const reason = `waiting for ${down.iface} (${down.provider} is ${providerState(o, down.service)})`;
+          const reason = `waiting for ${down.iface} (${down.provider} is ${providerDown(down.service)})`;
           steps.push({ kind: 'wait', app: id, unit: svc, reason });
           break;
         }

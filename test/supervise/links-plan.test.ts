@@ -75,6 +75,19 @@ describe('planSteps: a dependent and its provider', () => {
     ]);
   });
 
+  it('does not start a dependent beside the stop of its provider (the stop runs first: Requisite would fail it)', () => {
+    const d: Desired = { apps: [linked('bitcoin-core', 'stopped'), linked('lnd', 'running', [BTC])] };
+    const o = converged(d.apps, 'inactive');
+    o.units['bitcoin-core-node.service'] = unit('active');
+    const steps = planSteps(d, o);
+    expect(steps.find((s) => s.kind === 'stop')).toMatchObject({
+      app: 'bitcoin-core',
+      units: ['bitcoin-core-node.service'],
+    });
+    expect(starts(steps)).toEqual([]);
+    expect(waits(steps).map((s) => s.reason)).toEqual(['waiting for bitcoind (bitcoin-core is stopping)']);
+  });
+
   it('starts both in one batch when both should run and both are inactive', () => {
     const d: Desired = { apps: [linked('bitcoin-core', 'running'), linked('lnd', 'running', [BTC])] };
     const steps = planSteps(d, converged(d.apps, 'inactive'));
