@@ -27,14 +27,25 @@ function reset() {
   ]);
 }
 
-function catalog(n) {
+/**
+ * n apps of one busybox container each. linked: bench0 provides the interface "svc" (with a
+ * secret), and half of the others require it and read that secret by reference.
+ */
+function catalog(n, linked = false) {
   const dir = mkdtempSync('/tmp/aq-bench-apps-');
   for (let i = 0; i < n; i++) {
     const id = `bench${i}`;
+    const provider = linked && i === 0;
+    const dependent = linked && i > 0 && i <= n / 2;
     mkdirSync(join(dir, id));
     writeFileSync(
       join(dir, id, 'manifest.yml'),
-      `schemaVersion: 1\nid: ${id}\nname: Bench ${i}\nversion: "1"\ncontainers:\n  - name: ${id}\n    image: localhost/busybox:latest\n    pull: never\n    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]\n    ports:\n      - hostIp: 127.0.0.1\n        hostPort: ${21000 + i}\n        containerPort: 8080\n    stopTimeout: 1s\n`,
+      `schemaVersion: 1\nid: ${id}\nname: Bench ${i}\nversion: "1"\n` +
+        (provider ? `provides:\n  svc: { container: ${id}, port: 8080, secrets: [key] }\nsecrets:\n  key: {}\n` : '') +
+        (dependent ? 'requires:\n  svc: {}\n' : '') +
+        `containers:\n  - name: ${id}\n    image: localhost/busybox:latest\n    pull: never\n    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]\n    ports:\n      - hostIp: 127.0.0.1\n        hostPort: ${21000 + i}\n        containerPort: 8080\n    stopTimeout: 1s\n` +
+        (provider ? '    secretFiles: [{ secret: key, target: /run/secrets/key }]\n' : '') +
+        (dependent ? '    secretFiles: [{ secret: svc.key, target: /run/secrets/key }]\n' : ''),
     );
   }
   spawnSync('chmod', ['-R', 'a+rX', dir]);
@@ -85,8 +96,6 @@ function mtimes(dir) {
 
 export function benchSupervise() {
   const rows = [];
-  const unitRoot = join(home, '.config/containers/systemd/archy-quadlet');
-  const stateDir = join(home, '.local/state/archy-quadlet');
   const noop = {};
   // BENCH_APP_COUNTS=10,50 to leave out the 200-app run (a cgroup v1 lab can fail to start 200).
   const counts = (process.env.BENCH_APP_COUNTS ?? '10,50,200').split(',').map(Number);
@@ -99,31 +108,16 @@ export function benchSupervise() {
       rmSync(apps, { recursive: true, force: true });
       continue;
     }
-    const sh = shims();
-    const before = mtimes(unitRoot) + mtimes(stateDir);
-    const times = [];
-    for (let i = 0; i < 7; i++) {
-      writeFileSync(join(sh, 'calls.log'), '');
-      const t0 = process.hrtime.bigint();
-      const r = as(['archy-quadlet', 'reconcile'], {
-        ARCHY_QUADLET_APPS: apps,
-        PATH: `${sh}:/usr/local/bin:/usr/bin:/bin`,
-      });
-      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      if (!/converged/.test(r.stdout)) throw new Error(`pass at ${n} apps did not converge: ${r.stdout} ${r.stderr}`);
-    }
-    const calls = readFileSync(join(sh, 'calls.log'), 'utf8').split('\n').filter(Boolean);
-    const writes = before === mtimes(unitRoot) + mtimes(stateDir) ? 0 : 'SOME';
-    const m = median(times);
+    const { m, min, systemctl, podman, reloads, writes } = measureNoop(apps, n);
     noop[n] = m;
     rows.push(
-      `| no-op pass, ${n} running apps: whole CLI process (as the lab user) | ${fmt(m)} (min ${fmt(Math.min(...times))}); systemctl processes: ${calls.filter((c) => c.startsWith('systemctl')).length}, podman: ${calls.filter((c) => c.startsWith('podman')).length}, daemon-reloads: ${calls.filter((c) => c.includes('daemon-reload')).length}, files written: ${writes} | ${n === 50 ? '< 300 ms, 1 systemctl, 0 writes, 0 reloads' : ''} | ${n === 50 ? (m < 300 && calls.length === 1 && writes === 0 ? 'met' : 'MISSED') : ''} |`,
+      `| no-op pass, ${n} running apps: whole CLI process (as the lab user) | ${fmt(m)} (min ${fmt(min)}); systemctl processes: ${systemctl}, podman: ${podman}, daemon-reloads: ${reloads}, files written: ${writes} | ${n === 50 ? '< 300 ms, 1 systemctl, 0 writes, 0 reloads' : ''} | ${n === 50 ? (m < 300 && systemctl === 1 && podman === 0 && writes === 0 ? 'met' : 'MISSED') : ''} |`,
     );
-    rmSync(sh, { recursive: true, force: true });
     if (n === 10) rows.push(benchActingPass(apps, n));
     if (n === 50) rows.push(...benchGenerator(apps));
     rmSync(apps, { recursive: true, force: true });
   }
+  if (noop[50] && !process.env.BENCH_SKIP_LINKS) rows.push(...benchLinks(noop[50]));
   if (noop[200])
     rows.push(
       `| … growth: 10 → 50 → 200 apps | ${fmt(noop[10])} → ${fmt(noop[50])} → ${fmt(noop[200])} (${ratio(noop[200], noop[10])} for 20× the apps) | | |`,
@@ -131,6 +125,56 @@ export function benchSupervise() {
   rows.push(...benchInstall());
   reset();
   return rows;
+}
+
+/** A no-op reconcile at n installed running apps, 7 times: whole process, processes run, writes. */
+function measureNoop(apps, n) {
+  const unitRoot = join(home, '.config/containers/systemd/archy-quadlet');
+  const stateDir = join(home, '.local/state/archy-quadlet');
+  const sh = shims();
+  const before = mtimes(unitRoot) + mtimes(stateDir);
+  const times = [];
+  for (let i = 0; i < 7; i++) {
+    writeFileSync(join(sh, 'calls.log'), '');
+    const t0 = process.hrtime.bigint();
+    const r = as(['archy-quadlet', 'reconcile'], {
+      ARCHY_QUADLET_APPS: apps,
+      PATH: `${sh}:/usr/local/bin:/usr/bin:/bin`,
+    });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (!/converged/.test(r.stdout)) throw new Error(`pass at ${n} apps did not converge: ${r.stdout} ${r.stderr}`);
+  }
+  const calls = readFileSync(join(sh, 'calls.log'), 'utf8').split('\n').filter(Boolean);
+  rmSync(sh, { recursive: true, force: true });
+  return {
+    m: median(times),
+    min: Math.min(...times),
+    systemctl: calls.filter((c) => c.startsWith('systemctl')).length,
+    podman: calls.filter((c) => c.startsWith('podman')).length,
+    reloads: calls.filter((c) => c.includes('daemon-reload')).length,
+    writes: before === mtimes(unitRoot) + mtimes(stateDir) ? 0 : 'SOME',
+  };
+}
+
+/**
+ * Issue #10: the no-op pass at 50 running apps of which half depend on one provider (the
+ * graph, the links in the render cache), against the same node without dependencies.
+ */
+function benchLinks(plainMs) {
+  reset();
+  const apps = catalog(50, true);
+  const up = installAll(apps, 50);
+  if (up < 50) {
+    rmSync(apps, { recursive: true, force: true });
+    return [`| no-op pass, 50 apps, 25 depending on one provider | not measured: only ${up} of 50 came up | | |`];
+  }
+  const r = measureNoop(apps, 50);
+  rmSync(apps, { recursive: true, force: true });
+  const ok = r.systemctl === 1 && r.podman === 0 && r.writes === 0 && r.reloads === 0;
+  return [
+    `| no-op pass, 50 running apps of which 25 depend on one provider (bench0) | ${fmt(r.m)} (min ${fmt(r.min)}); systemctl processes: ${r.systemctl}, podman: ${r.podman}, daemon-reloads: ${r.reloads}, files written: ${r.writes} | 1 systemctl, no podman, no write | ${ok ? 'met' : 'MISSED'} |`,
+    `| … ratio to the same 50 apps without dependencies | ${ratio(r.m, plainMs)} | report | |`,
+  ];
 }
 
 /**
