@@ -511,6 +511,13 @@ export function needsPodman(
       return !(files[app.id] ?? []).some((f) => f.owned) && !mine.some((s) => isUp(units[s]));
     }
     if (app.intent !== 'running') return false;
-    return (app.rendered?.containers ?? []).some((c) => units[c.service]?.activeState !== 'active');
+    // A container that waits for a provider that is down (a bitcoind the user stopped) has
+    // nothing to ask Podman about: a node left that way stays free of Podman processes.
+    const providerDown = (svc: string) =>
+      !['active', 'activating', 'reloading'].includes(units[svc]?.activeState ?? '') &&
+      !desired.apps.some((p) => p.intent === 'running' && p.rendered?.containers.some((x) => x.service === svc));
+    return (app.rendered?.containers ?? []).some(
+      (c) => units[c.service]?.activeState !== 'active' && !c.waitsFor.some((w) => providerDown(w.service)),
+    );
   });
 }

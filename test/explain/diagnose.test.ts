@@ -46,6 +46,26 @@ describe('explain: known failure signatures', () => {
     expect(diagnose(app(unit()))).toEqual([]);
   });
 
+  it('names the provider a dependent waits for, and the verb that starts it', () => {
+    const waiting = unit({
+      status: status({ activeState: 'inactive', subState: 'dead' }),
+      providers: [{ iface: 'bitcoind', provider: 'bitcoin-core', activeState: 'inactive' }],
+    });
+    expect(diagnose(app(waiting))).toContainEqual({
+      unit: 'web.service',
+      signature: 'provider-down',
+      cause:
+        'web.service needs bitcoind, which bitcoin-core provides, and bitcoin-core is stopped: it waits ' +
+        '(a dependent never starts its provider), and starts once the provider is up',
+      fix: 'archy-quadlet start bitcoin-core',
+    });
+    const starting = unit({
+      status: status({ activeState: 'inactive', subState: 'dead' }),
+      providers: [{ iface: 'bitcoind', provider: 'bitcoin-core', activeState: 'activating' }],
+    });
+    expect(sigs(app(starting))).not.toContain('provider-down');
+  });
+
   it.each<[string, AppEvidence, string, RegExp]>([
     [
       'exit 125',

@@ -17,6 +17,8 @@ export interface GateApp {
   stopTimeoutSec: number;
   /** Gate apps that need this one (provides/requires): stopped and uninstalled before it. */
   dependents?: string[];
+  /** The gate app it needs: installed, started and restarted before it. */
+  needs?: string;
 }
 
 const hashes = (b: string) => {
@@ -115,6 +117,7 @@ export const GATE_APPS: GateApp[] = [
     secrets: [],
     startTimeoutSec: 90,
     stopTimeoutSec: 2,
+    needs: 'rpc-core',
   },
 ];
 

@@ -106,6 +106,24 @@ async function containerIds(a: GateApp): Promise<Array<string | undefined>> {
   return Promise.all(a.containers.map((c) => containerId(c)));
 }
 
+const events = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void }>();
+
+/** Settles when an app's event of an iteration has run (the turns a linked pair takes). */
+function eventDone(iteration: number, event: string, app: string) {
+  const key = `${iteration}/${event}/${app}`;
+  if (!events.has(key)) {
+    let resolve!: () => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined); // awaited by the app that waits its turn, if any
+    events.set(key, { promise, resolve, reject });
+  }
+  return events.get(key)!;
+}
+
 /** One app × event × iteration: timed, recorded for the matrix, and a test of its own. */
 function gateIt(
   iteration: number,
@@ -114,13 +132,20 @@ function gateIt(
   fn: (startedAt: number) => Promise<void>,
   o: { timeoutMs?: number; since?: () => number } = {},
 ) {
+  const finished = eventDone(iteration, event, a.id);
   it.concurrent(
     a.id,
     async () => {
+      // Apps run each event side by side, but a pair linked by provides/requires takes turns:
+      // a provider comes up before its dependent, and goes down after it.
+      const reverse = event === 'stop' || event === 'reinstall' || event === 'uninstall';
+      const before = reverse ? (a.dependents ?? []) : a.needs ? [a.needs] : [];
+      await Promise.all(before.map((id) => eventDone(iteration, event, id).promise.catch(() => undefined)));
       // A shared event (the reboot) is timed from when it began, not from when this app's turn came.
       const startedAt = o.since?.() ?? Date.now();
       try {
         await fn(startedAt);
+        finished.resolve();
         const endedAt = Date.now();
         recordResult({
           kind: 'event',
@@ -145,6 +170,7 @@ function gateIt(
           endedAt,
           error: (e as Error).message,
         });
+        finished.reject(e as Error);
         throw e;
       }
     },
