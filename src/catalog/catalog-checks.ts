@@ -46,6 +46,20 @@ function checkInterfaces(apps: CatalogApp[]): CatalogApp[] {
   const add = (id: string, path: FieldPath, message: string, at?: 'key') =>
     problems.set(id, [...(problems.get(id) ?? []), { path, message, ...(at ? { at } : {}) }]);
 
+  // Alternatives are interchangeable: dependents are written for one port (bitcoind:8332).
+  const ports = new Map<string, { app: string; port: number }>();
+  for (const { app } of valid) {
+    for (const [iface, p] of Object.entries(app.manifest.provides ?? {})) {
+      const first = ports.get(iface);
+      if (!first) ports.set(iface, { app: app.id, port: p.port });
+      else if (first.port !== p.port)
+        add(
+          app.id,
+          ['provides', iface, 'port'],
+          `${first.app} provides ${iface} on port ${first.port}: alternatives must use the same port`,
+        );
+    }
+  }
   const defaults = new Map<string, string>();
   for (const { app } of valid) {
     for (const [iface, p] of Object.entries(app.manifest.provides ?? {})) {

@@ -104,7 +104,7 @@ export async function gatherFacts(
     const state = await readState(paths.stateDir);
     stateFact = { ok: true, apps: Object.keys(state.apps).length };
     const desired = await loadDesired(paths, state, {
-      facts: (await readRecordedFacts(paths.stateDir)) ?? readNodeFacts(),
+      facts: (await readRecordedFacts(paths.stateDir)) ?? readNodeFacts(undefined),
       writeCache: false,
       validator: async () => (await import('../manifest/validate-manifest.js')).createManifestValidator(),
     });

@@ -25,6 +25,8 @@ export interface AppInterfaces {
   requires: Record<string, { optional: boolean }>;
   /** Node facts its manifest uses. */
   facts: NodeFactName[];
+  /** Its own Podman secrets (their ids are rendered: a re-created secret restarts the app). */
+  secrets?: string[];
 }
 
 export function interfacesOf(app: AppSpec): AppInterfaces {
@@ -53,7 +55,7 @@ export function interfacesOf(app: AppSpec): AppInterfaces {
     const values = [...Object.values(c.environment ?? {}), ...(c.command ?? []), ...(c.entrypoint ?? [])];
     for (const v of values) if (typeof v === 'string') for (const f of factRefs(v)) if (isNodeFact(f)) facts.add(f);
   }
-  return { provides, requires, facts: [...facts].sort() };
+  return { provides, requires, facts: [...facts].sort(), secrets: Object.values(app.names.secrets).sort() };
 }
 
 export interface GraphApp {
@@ -82,10 +84,18 @@ export function dependentsOf(providerId: string, apps: GraphApp[]): string[] {
   const providers = providersOf(apps);
   const direct = (id: string) => {
     const ifaces = Object.keys(byId.get(id)?.interfaces.provides ?? {}).filter((i) => providers[i]?.app === id);
-    return apps
-      .filter((a) => a.intent !== 'absent' && a.id !== id && ifaces.some((i) => i in a.interfaces.requires))
-      .map((a) => a.id)
-      .sort();
+    return (
+      apps
+        // An optional link does not hold its provider: the app runs without it.
+        .filter(
+          (a) =>
+            a.intent !== 'absent' &&
+            a.id !== id &&
+            ifaces.some((i) => i in a.interfaces.requires && !a.interfaces.requires[i]!.optional),
+        )
+        .map((a) => a.id)
+        .sort()
+    );
   };
   const seen = new Set<string>();
   const order: string[] = [];
@@ -108,6 +118,8 @@ export interface RenderLinks {
   facts: Partial<NodeFacts>;
   /** Providers of the interfaces the app requires; an interface with none installed is absent. */
   providers: Record<string, ProviderLink>;
+  /** Podman ids of the app's own secrets, where known (see ProviderLink.secretIds). */
+  ownSecretIds?: Record<string, string>;
 }
 
 export interface ProviderLink extends ProvidedInterface {
@@ -136,7 +148,8 @@ export function linksOf(
     linked[iface] = { ...p, secretIds: ids };
   }
   const used: Partial<NodeFacts> = Object.fromEntries(app.facts.map((f) => [f, facts[f]]));
-  return { network, facts: used, providers: linked };
+  const own = Object.fromEntries((app.secrets ?? []).filter((s) => secretIds[s]).map((s) => [s, secretIds[s]!]));
+  return { network, facts: used, providers: linked, ...(Object.keys(own).length > 0 ? { ownSecretIds: own } : {}) };
 }
 
 /** Apps that provide an interface in a catalog (installed or not), the default first. */

@@ -137,6 +137,8 @@ function checkContainer(
       // Another app's data: read, never written, never chowned to this container's user.
       if (v.readOnly === false) add(at('volumes', j, 'readOnly'), "a provider's volume is always mounted read-only");
       if (v.chown) add(at('volumes', j, 'chown'), "must not chown a provider's volume (it is another app's data)");
+      if (v.selinux === 'private')
+        add(at('volumes', j, 'selinux'), "must not relabel a provider's volume private (its own app would lose it)");
     }
   });
   c.binds?.forEach((b, j) => {
@@ -225,6 +227,14 @@ function checkInterfaces(
     });
     p.volumes?.forEach((v, i) => {
       if (!m.volumes?.[v]) add(['provides', iface, 'volumes', i], `volume "${v}" is not declared under volumes`);
+      // A private label (:Z) would keep the dependents that mount it out.
+      for (const [ci, c] of m.containers.entries())
+        for (const [mi, mount] of (c.volumes ?? []).entries())
+          if (mount.volume === v && mount.selinux === 'private')
+            add(
+              ['containers', ci, 'volumes', mi, 'selinux'],
+              `volume "${v}" is exported (provides.${iface}.volumes): it must not be labelled private`,
+            );
     });
     if (m.requires?.[iface]) add(['requires', iface], `the app provides "${iface}" itself`, 'key');
   }

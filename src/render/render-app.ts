@@ -48,6 +48,8 @@ export const LABEL_APP = 'io.archipelago.app';
 export const LABEL_MANAGED_BY = 'io.archipelago.managed-by';
 /** `io.archipelago.link.<interface>`: the provider a container is linked to (and its secrets' ids). */
 export const LABEL_LINK_PREFIX = 'io.archipelago.link.';
+/** `io.archipelago.secret-ids`: the Podman ids of the app's own secrets a container reads. */
+export const LABEL_SECRET_IDS = 'io.archipelago.secret-ids';
 /** systemd waits this much longer than the container's own stop timeout before it kills. */
 export const STOP_TIMEOUT_MARGIN_SEC = 30;
 
@@ -174,8 +176,11 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
   for (const dep of c.soft) unit.push(['Wants', dep], ['After', dep]);
   // Ordered after the provider and never pulling it in: Requires=/Wants= would start a
   // bitcoind the user stopped as soon as lnd starts (or at boot). See QUADLET-FACTS.md.
-  for (const link of Object.values(linkedProviders(app, c, o)))
-    unit.push(['Requisite', link.service], ['After', link.service]);
+  // An optional link only orders: the app runs (and keeps running) without its provider.
+  for (const [iface, link] of Object.entries(linkedProviders(app, c, o))) {
+    if (!app.manifest.requires?.[iface]?.optional) unit.push(['Requisite', link.service]);
+    unit.push(['After', link.service]);
+  }
   // systemd restarts a crashing container quickly; a crash loop hits this limit and the
   // unit fails, after which the supervisor's own backoff takes over.
   unit.push(['StartLimitIntervalSec', '120'], ['StartLimitBurst', '5']);
@@ -416,6 +421,25 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
           [link.app, ...(ids.length ? [ids.join(',')] : [])].join(' '),
         );
       }),
+  },
+  {
+    key: 'Label',
+    field: 'secrets',
+    // The ids of the app's own secrets it reads: a secret re-created (deleted by hand and
+    // generated anew) restarts the provider together with its dependents, so bitcoind and lnd
+    // never hold different passwords.
+    emit: (ctx) => {
+      const ids = ctx.options.links?.ownSecretIds ?? {};
+      const read = [
+        ...Object.values(ctx.spec.secretEnvironment ?? {}),
+        ...(ctx.spec.secretFiles ?? []).map((f) => f.secret),
+      ]
+        .filter((ref) => 'own' in parseRef(ref))
+        .map((ref) => ctx.app.names.secrets[ref]!)
+        .filter((name) => ids[name] !== undefined);
+      const known = [...new Set(read)].sort().map((name) => ids[name]!.slice(0, 12));
+      return known.length > 0 ? [keyValueWord(LABEL_SECRET_IDS, known.join(','))] : [];
+    },
   },
   {
     key: 'Label',

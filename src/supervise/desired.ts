@@ -76,14 +76,7 @@ function renderedOf(
         .filter((p) => p.hostPort !== undefined)
         .map((p) => ({ hostIp: p.hostIp ?? '', hostPort: p.hostPort!, protocol: p.protocol ?? 'tcp', range: 1 })),
       requires: c.hard,
-      waitsFor: Object.entries(app.manifest.requires ?? {})
-        .filter(([iface, r]) => links?.providers[iface] && (!r.containers || r.containers.includes(c.spec.name)))
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([iface]) => ({
-          iface,
-          provider: links!.providers[iface]!.app,
-          service: links!.providers[iface]!.service,
-        })),
+      waitsFor: waitsFor(app, c, links),
       // Its own secrets only: a provider's are the provider's to generate.
       secrets: [
         ...new Set(
@@ -114,6 +107,33 @@ function renderedOf(
       ),
     ].sort(),
   };
+}
+
+/**
+ * The providers a container waits for: those it is linked to, and those of the containers it
+ * requires (hard), all the way down: mempool's web requires its api, which needs bitcoind, so
+ * starting web while bitcoind is down would fail (Requires= pulls in api, whose Requisite= fails).
+ * Optional links are not waited for: the app runs without them.
+ */
+function waitsFor(app: AppSpec, c: AppSpec['containers'][number], links: RenderLinks | undefined) {
+  const byService = new Map(app.containers.map((x) => [x.service, x]));
+  const seen = new Set<string>();
+  const closure: Array<AppSpec['containers'][number]> = [];
+  const visit = (x: AppSpec['containers'][number]) => {
+    if (seen.has(x.service)) return;
+    seen.add(x.service);
+    closure.push(x);
+    for (const dep of x.hard) if (byService.has(dep)) visit(byService.get(dep)!);
+  };
+  visit(c);
+  const out = new Map<string, { iface: string; provider: string; service: string }>();
+  for (const [iface, r] of Object.entries(app.manifest.requires ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const p = links?.providers[iface];
+    if (!p || r.optional) continue;
+    if (closure.some((x) => !r.containers || r.containers.includes(x.spec.name)))
+      out.set(iface, { iface, provider: p.app, service: p.service });
+  }
+  return [...out.values()];
 }
 
 /** Containers with their dependencies first (the manifest has no cycles: validated). */

@@ -77,6 +77,9 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     else if (base !== undefined) {
       const entry = await load(id);
       if (entry.result.ok) interfaces.set(id, interfacesOf(entry.result.app));
+      // An installed app whose manifest broke runs on its last good units: its dependents
+      // stay linked to it as it was, rather than held for a provider that is there.
+      else if (cached) interfaces.set(id, cached.interfaces);
     }
   }
   const providers = providersOf(

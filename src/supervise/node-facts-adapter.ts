@@ -9,39 +9,47 @@ import { writeFileAtomic } from '../fs/write-file-atomic.js';
 /**
  * The node's facts as they are now: no process, a file read and two system calls, so every
  * pass can afford them. The LAN address is the IPv4 address of the interface that holds the
- * default route (from /proc/net/route), else the first non-loopback IPv4 address, else 127.0.0.1.
+ * default route of the lowest metric (from /proc/net/route). With no default route (before
+ * DHCP at boot, a Wi-Fi roam) the address last seen is kept: a fact that flapped to another
+ * interface's address would restart lnd and everything that needs it, twice.
  */
-export function readNodeFacts(routeTable = '/proc/net/route'): NodeFacts {
+export function readNodeFacts(previous?: NodeFacts, routeTable = '/proc/net/route'): NodeFacts {
   const host = hostname();
   return {
     hostname: host,
     mdnsName: `${host.split('.')[0]}.local`,
-    lanAddress: lanAddress(routeTable),
+    lanAddress: routedAddress(routeTable) ?? previous?.lanAddress ?? anyAddress() ?? '127.0.0.1',
     networkSubnet: NODE_NETWORK_SUBNET,
   };
 }
 
-function lanAddress(routeTable: string): string {
-  const ifaces = networkInterfaces();
-  const v4 = (name: string) => (ifaces[name] ?? []).find((a) => a.family === 'IPv4' && !a.internal)?.address;
-  let routed: string | undefined;
+function v4(name: string): string | undefined {
+  return (networkInterfaces()[name] ?? []).find((a) => a.family === 'IPv4' && !a.internal)?.address;
+}
+
+function routedAddress(routeTable: string): string | undefined {
+  let lines: string[][];
   try {
-    // Lines: Iface Destination Gateway ...; the default route has destination 00000000.
-    routed = readFileSync(routeTable, 'utf8')
+    // Iface Destination Gateway Flags RefCnt Use Metric ...; a default route has destination 00000000.
+    lines = readFileSync(routeTable, 'utf8')
       .split('\n')
       .slice(1)
-      .map((l) => l.trim().split(/\s+/))
-      .find((f) => f[1] === '00000000')?.[0];
+      .map((l) => l.trim().split(/\s+/));
   } catch {
-    // no /proc (not Linux): fall back below
+    return undefined; // no /proc (not Linux)
   }
-  return (
-    (routed && v4(routed)) ??
-    Object.keys(ifaces)
-      .map(v4)
-      .find((a) => a !== undefined) ??
-    '127.0.0.1'
-  );
+  const defaults = lines.filter((f) => f[1] === '00000000').sort((a, b) => Number(a[6] ?? 0) - Number(b[6] ?? 0));
+  for (const f of defaults) {
+    const address = v4(f[0]!);
+    if (address) return address;
+  }
+  return undefined;
+}
+
+function anyAddress(): string | undefined {
+  return Object.keys(networkInterfaces())
+    .map(v4)
+    .find((a) => a !== undefined);
 }
 
 const FILE = 'node-facts.json';

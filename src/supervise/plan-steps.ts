@@ -85,9 +85,34 @@ function planApps(apps: DesiredApp[], o: Observed): Step[] {
     const steps = apps.flatMap((app) => planApp(app, o, downBecause));
     const next = new Set(steps.flatMap((s) => (s.kind === 'start' ? s.units : [])));
     if (round === 0) stopping = new Set(steps.flatMap((s) => (s.kind === 'stop' ? s.units : [])));
-    if ((seen && next.size === seen.size && [...next].every((u) => seen.has(u))) || round > apps.length) return steps;
+    if ((seen && next.size === seen.size && [...next].every((u) => seen.has(u))) || round > apps.length)
+      return providersFirst(steps, apps);
     starting = next;
   }
+}
+
+/**
+ * The batch's start steps in dependency order (providers before their dependents), each in
+ * the place a start step had: every start is its own `systemctl start --no-block`, and a
+ * dependent's Requisite= is checked when its job is queued, so its provider's job must be
+ * queued first. Everything else keeps its order.
+ */
+function providersFirst(steps: Step[], apps: DesiredApp[]): Step[] {
+  const rank = new Map<string, number>();
+  const rankOf = (id: string, trail: string[] = []): number => {
+    if (rank.has(id)) return rank.get(id)!;
+    const app = apps.find((a) => a.id === id);
+    const providers = (app?.rendered?.needs ?? []).flatMap((n) =>
+      n.provider && !trail.includes(n.provider) ? [n.provider] : [],
+    );
+    const r = providers.length === 0 ? 0 : 1 + Math.max(...providers.map((p) => rankOf(p, [...trail, id])));
+    rank.set(id, r);
+    return r;
+  };
+  const starts = steps.filter((s) => s.kind === 'start');
+  const ordered = [...starts].sort((a, b) => rankOf(a.app!) - rankOf(b.app!)); // stable
+  let i = 0;
+  return steps.map((s) => (s.kind === 'start' ? ordered[i++]! : s));
 }
 
 function providerState(o: Observed, service: string): string {
@@ -260,6 +285,15 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
         break;
       case 'failed':
       case 'inactive': {
+        if (u.jobQueued) {
+          steps.push({
+            kind: 'wait',
+            app: id,
+            unit: svc,
+            reason: 'start queued: waiting for the units it is ordered after',
+          });
+          break;
+        }
         const down = app.rendered?.containers
           .find((c) => c.service === svc)
           ?.waitsFor.find((w) => providerDown(w.service) !== undefined);
@@ -307,7 +341,13 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
     }
   }
   if (reset.length > 0) steps.push({ kind: 'resetFailed', app: id, units: reset, reason: 'failed: starting it again' });
-  if (start.length > 0) steps.push({ kind: 'start', app: id, units: start, reason: 'app should be running' });
+  // Started once its secrets exist: the next batch renders their ids into its units, and a
+  // start now would be followed at once by a restart for that file change.
+  const creating = steps.some((s) => s.kind === 'ensureSecret');
+  if (start.length > 0 && creating)
+    for (const unit of start)
+      steps.push({ kind: 'wait', app: id, unit, reason: 'its secrets are being created first' });
+  else if (start.length > 0) steps.push({ kind: 'start', app: id, units: start, reason: 'app should be running' });
   if (restart.length > 0) {
     const why = app.restartRequestedAt !== undefined ? 'restart requested' : 'unit file changed since it started';
     steps.push({ kind: 'restart', app: id, units: restart, reason: why });

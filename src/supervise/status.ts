@@ -57,7 +57,8 @@ export function unitState(u: UnitStatus | undefined): UnitState {
     case 'failed':
       return 'failed';
     default:
-      return 'stopped';
+      // A start job queued behind a provider still starting (After=): on its way up.
+      return u.jobQueued ? 'starting' : 'stopped';
   }
 }
 

@@ -15,7 +15,7 @@ import { logOutcome } from './logger.js';
 import { readLedger, withoutContent, writeLedger, type PassLedger, type PassRecord } from './pass-ledger.js';
 import type { BackoffEntry, Desired, HostPort, Observed, Step } from './types.js';
 import { busyPorts } from './host-ports.js';
-import { readNodeFacts, recordFacts } from './node-facts-adapter.js';
+import { readNodeFacts, readRecordedFacts, recordFacts } from './node-facts-adapter.js';
 import { recordSecretId } from './secret-ids.js';
 import type { NodeFacts } from '../graph/node-facts.js';
 
@@ -37,8 +37,8 @@ export interface Supervisor {
   stateLockPath: string;
   /** Numbered passes (see pass-ledger.ts). */
   ledgerPath: string;
-  /** The node's facts now (host name, LAN address...): read on every pass. */
-  nodeFacts: () => NodeFacts;
+  /** The node's facts now (host name, LAN address...), given those last seen: read on every pass. */
+  nodeFacts: (previous: NodeFacts | undefined) => NodeFacts;
 }
 
 export function createSupervisor(paths: Paths, env: Record<string, string | undefined>, log: Logger): Supervisor {
@@ -55,7 +55,7 @@ export function createSupervisor(paths: Paths, env: Record<string, string | unde
     lockPath: join(runtime, 'archy-quadlet.lock'),
     stateLockPath: join(runtime, 'archy-quadlet.state.lock'),
     ledgerPath: join(runtime, 'archy-quadlet.passes.json'),
-    nodeFacts: () => readNodeFacts(),
+    nodeFacts: (previous) => readNodeFacts(previous),
   };
 }
 
@@ -82,7 +82,7 @@ export interface View {
 /** What should be and what is, now. Read-only apart from the render cache; needs no lock. */
 export async function currentView(sv: Supervisor): Promise<View> {
   const state = await readState(sv.paths.stateDir);
-  const facts = sv.nodeFacts();
+  const facts = sv.nodeFacts(await readRecordedFacts(sv.paths.stateDir));
   const desired = await loadDesired(sv.paths, state, { writeCache: true, validator: sv.validator, facts });
   await recordFacts(sv.paths.stateDir, facts).catch(() => undefined);
   const observed = await observe(desired, {

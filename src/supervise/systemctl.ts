@@ -14,6 +14,9 @@ export const SHOW_PROPERTIES = [
   'ExecMainStartTimestampMonotonic',
   'ActiveEnterTimestampMonotonic',
   'InactiveEnterTimestampMonotonic',
+  // A start job queued behind a provider that is still starting (After=) leaves the unit
+  // inactive: without this a pass would enqueue the same start again and again.
+  'Job',
 ] as const;
 
 /**
@@ -52,6 +55,7 @@ export function parseShow(text: string): Record<string, UnitStatus> {
       execMainStartMono: num('ExecMainStartTimestampMonotonic'),
       activeEnterMono: num('ActiveEnterTimestampMonotonic'),
       inactiveEnterMono: num('InactiveEnterTimestampMonotonic'),
+      ...(p.Job ? { jobQueued: true as const } : {}),
     };
   }
   return out;

@@ -92,6 +92,8 @@ export interface UnitStatus {
   execMainStartMono: number;
   activeEnterMono: number;
   inactiveEnterMono: number;
+  /** systemd holds a job for it (a start waiting for its provider to be active). */
+  jobQueued?: true;
 }
 
 export interface ObservedFile {

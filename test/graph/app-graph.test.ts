@@ -99,6 +99,7 @@ describe('interfacesOf', () => {
       },
       requires: {},
       facts: ['networkSubnet'],
+      secrets: ['bitcoin-core-cookie', 'bitcoin-core-rpc-password'],
     });
     expect(
       interfacesOf(dependent('lnd', ['bitcoind'], ['lnd'], ['{{node.mdnsName}}', '{{node.lanAddress}}:9735'])),

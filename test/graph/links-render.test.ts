@@ -163,9 +163,10 @@ describe('a dependent linked to its provider', () => {
     expect(linesOf(none, 'Label')).toContain('Label="io.archipelago.link.bitcoind=bitcoin-core"');
   });
 
-  it('an optional interface with a provider is linked like a required one', () => {
+  it('an optional interface with a provider is linked, and only ordered after it (never stopped with it)', () => {
     const file = render(LND, linksFor(LND, [CORE, ELECTRS, LND], {}))['lnd.container']!;
-    expect(linesOf(file, 'Requisite')).toEqual(['Requisite=bitcoin-core.service', 'Requisite=electrs.service']);
+    expect(linesOf(file, 'Requisite')).toEqual(['Requisite=bitcoin-core.service']);
+    expect(linesOf(file, 'After')).toEqual(['After=bitcoin-core.service', 'After=electrs.service']);
     expect(linesOf(file, 'Secret')).toEqual([
       'Secret="bitcoin-core-rpc-password,type=env,target=BTC_PASS"',
       'Secret="electrs-token,type=env,target=ELECTRUM"',

@@ -116,12 +116,12 @@ describe('planSteps: a dependent and its provider', () => {
       'btcpay: waiting for lnd (lnd is stopped)',
       'lnd: waiting for bitcoind (bitcoin-core is stopped)',
     ]);
-    // With the root running, the whole chain starts in one batch.
+    // With the root running, the whole chain starts in one batch, providers queued first.
     d.apps[0] = linked('bitcoin-core', 'running');
     expect(starts(planSteps(d, converged(d.apps, 'inactive')))).toEqual([
       'bitcoin-core-node.service',
-      'btcpay-node.service',
       'lnd-node.service',
+      'btcpay-node.service',
     ]);
   });
 });

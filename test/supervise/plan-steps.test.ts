@@ -160,12 +160,17 @@ describe('planSteps: table', () => {
     ]);
   });
 
-  it('creates a missing secret before starting', () => {
+  it('creates a missing secret first, and starts in the next batch (its id is rendered into the units)', () => {
     const a = one('a');
     a.rendered!.secrets = [{ name: 'a-pw', length: 32, alphabet: 'hex' }];
     const o = converged([a], 'inactive');
     delete o.secrets!['a-pw'];
-    expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['ensureSecret', 'start']);
+    expect(planSteps({ apps: [a] }, o)).toEqual([
+      expect.objectContaining({ kind: 'ensureSecret', secret: 'a-pw' }),
+      { kind: 'wait', app: 'a', unit: 'a-web.service', reason: 'its secrets are being created first' },
+    ]);
+    o.secrets!['a-pw'] = 'a';
+    expect(kinds(planSteps({ apps: [a] }, o))).toEqual(['start']);
   });
 
   it('restarts a failed unit with backoff, and waits while the backoff runs', () => {
