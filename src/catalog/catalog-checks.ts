@@ -2,13 +2,16 @@ import type { FieldPath, ManifestError } from '../manifest/types.js';
 import type { CatalogApp } from './load-catalog.js';
 import { serviceNames, type AppSpec } from '../manifest/app-spec.js';
 import { parseRef } from '../graph/interface-ref.js';
+import { sortErrors } from '../manifest/validate-manifest.js';
 
 /**
  * Checks across apps (pure): two apps must never generate the same systemd unit (the app
  * whose id sorts later is the one reported, so an app already in place keeps working), and
- * what apps require must be provided, as exported, without cycles.
+ * what apps require must be provided, as exported, without cycles, and two apps that are not
+ * alternatives must not publish one host port (unless `hostPorts: false`: install checks
+ * ports against the installed apps only).
  */
-export function checkCatalog(apps: CatalogApp[]): CatalogApp[] {
+export function checkCatalog(apps: CatalogApp[], options: { hostPorts?: boolean } = {}): CatalogApp[] {
   const owner = new Map<string, string>();
   const unique = [...apps]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
@@ -31,7 +34,93 @@ export function checkCatalog(apps: CatalogApp[]): CatalogApp[] {
       for (const unit of serviceNames(entry.result.app)) owner.set(unit, entry.id);
       return entry;
     });
-  return checkInterfaces(unique);
+  const linked = checkInterfaces(unique);
+  return options.hostPorts === false ? linked : checkHostPorts(unique, linked);
+}
+
+/** A host port an app publishes: containers[container].ports[index]. */
+export interface PublishedPort {
+  container: number;
+  index: number;
+  port: number;
+  protocol: 'tcp' | 'udp';
+  hostIp?: string;
+}
+
+export function publishedPorts(app: AppSpec): PublishedPort[] {
+  return app.manifest.containers.flatMap((c, container) =>
+    (c.ports ?? []).map((p, index) => ({
+      container,
+      index,
+      port: p.hostPort ?? p.containerPort,
+      protocol: p.protocol ?? 'tcp',
+      ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}),
+    })),
+  );
+}
+
+/** Alternatives provide a same interface: only one of them can be installed, so they may share host ports. */
+export function areAlternatives(a: AppSpec, b: AppSpec): boolean {
+  const theirs = Object.keys(b.manifest.provides ?? {});
+  return Object.keys(a.manifest.provides ?? {}).some((iface) => theirs.includes(iface));
+}
+
+/**
+ * The host ports of `app` that `other` also publishes (same port and protocol, and the same
+ * host address or either on all addresses), each with the first of `other`'s that it meets;
+ * none between alternatives.
+ */
+export function hostPortClashes(app: AppSpec, other: AppSpec): Array<{ mine: PublishedPort; theirs: PublishedPort }> {
+  if (app.id === other.id || areAlternatives(app, other)) return [];
+  const theirs = publishedPorts(other);
+  return publishedPorts(app).flatMap((mine) => {
+    const clash = theirs.find(
+      (q) =>
+        q.port === mine.port && q.protocol === mine.protocol && (!q.hostIp || !mine.hostIp || q.hostIp === mine.hostIp),
+    );
+    return clash ? [{ mine, theirs: clash }] : [];
+  });
+}
+
+export function portPath(p: PublishedPort): FieldPath {
+  return ['containers', p.container, 'ports', p.index];
+}
+
+/** file:line:col of a published port in a valid catalog entry (for messages naming another app's port). */
+export function portPosition(entry: CatalogApp, p: PublishedPort): string {
+  const at = entry.result.ok ? entry.result.at : undefined;
+  if (!at) return `${entry.file}: containers[${p.container}].ports[${p.index}]`;
+  const e = at(portPath(p), '');
+  return `${e.file}:${e.line}:${e.col}`;
+}
+
+/**
+ * Two apps publishing one host port: the second to start would fail. Reported on the app
+ * whose id sorts later, at its port, naming the other's; alternatives are exempt (only one
+ * of them can be installed). `valid` are the apps before the interface checks, so an app
+ * they reject still holds its ports; its errors are added to theirs.
+ */
+function checkHostPorts(valid: CatalogApp[], linked: CatalogApp[]): CatalogApp[] {
+  const apps = valid.flatMap((e) => (e.result.ok ? [{ entry: e, app: e.result.app }] : []));
+  const problems = new Map<string, ManifestError[]>();
+  for (const [k, later] of apps.entries()) {
+    for (const earlier of apps.slice(0, k)) {
+      for (const { mine, theirs } of hostPortClashes(later.app, earlier.app)) {
+        const message = `host port ${mine.port}/${mine.protocol} is also published by ${earlier.app.id} (${portPosition(earlier.entry, theirs)})`;
+        const at = later.entry.result.ok ? later.entry.result.at : undefined;
+        const error = at
+          ? at(portPath(mine), message)
+          : { file: later.entry.file, line: 1, col: 1, field: portPath(mine).join('.'), message };
+        problems.set(later.entry.id, [...(problems.get(later.entry.id) ?? []), error]);
+      }
+    }
+  }
+  return linked.map((entry) => {
+    const found = problems.get(entry.id);
+    if (!found) return entry;
+    const errors = sortErrors([...(entry.result.ok ? [] : entry.result.errors), ...found]);
+    return { ...entry, result: { ok: false as const, errors } };
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Supervisor, PassReport } from './supervisor.js';
 import { changeState, requestPass } from './supervisor.js';
 import { listCatalog, loadCatalogApp, type CatalogApp } from '../catalog/load-catalog.js';
-import { checkCatalog } from '../catalog/catalog-checks.js';
+import { checkCatalog, hostPortClashes, portPosition } from '../catalog/catalog-checks.js';
 import { catalogProviders, dependentsOf, interfacesOf, providersOf, type GraphApp } from '../graph/app-graph.js';
 import type { SupervisorState } from './state-store.js';
 import { isAppId } from '../names.js';
@@ -55,7 +55,9 @@ export async function changeIntent(
   await changeState(sv, (state) => {
     const current = state.apps[appId];
     if (installable) {
-      for (const id of installOrder(state, catalog!, appId, links)) {
+      const order = installOrder(state, catalog!, appId, links);
+      refuseHostPortClashes(state, catalog!, order);
+      for (const id of order) {
         const was = state.apps[id];
         state.apps[id] = {
           ...(was && was.intent !== 'absent' ? was : {}),
@@ -84,7 +86,11 @@ export async function changeIntent(
 async function loadLinkedCatalog(sv: Supervisor): Promise<CatalogApp[]> {
   const validator = await sv.validator();
   const ids = await listCatalog(sv.paths.appsDir);
-  return checkCatalog(await Promise.all(ids.map((id) => loadCatalogApp(sv.paths.appsDir, id, validator))));
+  // Host ports are checked against the installed apps (install), not across the catalog:
+  // a clash with an app that is not installed must not make either unusable here.
+  return checkCatalog(await Promise.all(ids.map((id) => loadCatalogApp(sv.paths.appsDir, id, validator))), {
+    hostPorts: false,
+  });
 }
 
 function graphOf(state: SupervisorState, catalog: CatalogApp[]): GraphApp[] {
@@ -136,6 +142,42 @@ function installOrder(state: SupervisorState, catalog: CatalogApp[], appId: stri
   };
   visit(appId, []);
   return order;
+}
+
+/**
+ * Refuses an install whose apps (in `order`) publish a host port that an installed app (intent
+ * running or stopped, after --replace) or an app installed with it also publishes: the second
+ * to start would fail. Alternatives may share ports (only one is installed); a reinstall is
+ * not a clash with itself. An installed app whose manifest is gone or invalid is not known.
+ */
+function refuseHostPortClashes(state: SupervisorState, catalog: CatalogApp[], order: string[]): void {
+  const valid = (id: string) => {
+    const entry = catalog.find((e) => e.id === id);
+    return entry?.result.ok ? { entry, app: entry.result.app } : undefined;
+  };
+  const installed = Object.keys(state.apps)
+    .filter((id) => state.apps[id]!.intent !== 'absent' && !order.includes(id))
+    .sort();
+  for (const [k, id] of order.entries()) {
+    const me = valid(id);
+    if (!me) continue;
+    for (const [others, how] of [
+      [installed, (other: string) => `${other} already publishes on this node`],
+      [order.slice(0, k), (other: string) => `${other}, installed with it, also publishes`],
+    ] as const) {
+      for (const otherId of others) {
+        const other = valid(otherId);
+        if (!other) continue;
+        const [clash] = hostPortClashes(me.app, other.app);
+        if (!clash) continue;
+        const fix = others === installed ? `uninstall ${otherId} first, or change` : 'change';
+        throw new IntentError(
+          `${id} publishes host port ${clash.mine.port}/${clash.mine.protocol} (${portPosition(me.entry, clash.mine)}), ` +
+            `which ${how(otherId)} (${portPosition(other.entry, clash.theirs)}): ${fix} the port of one of them`,
+        );
+      }
+    }
+  }
 }
 
 /**
