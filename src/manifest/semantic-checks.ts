@@ -161,6 +161,7 @@ function checkContainer(
 
   if (typeof c.memory === 'string' && /^[0-9]+(Ki|Mi|Gi|Ti)$/.test(c.memory) && iecBytes(c.memory) < MIN_MEMORY)
     add(at('memory'), "must be at least 6Mi (Podman's minimum)");
+  checkHostsAndLimits(c, at, add);
   if (c.capabilities?.drop && !c.capabilities.podmanDefaults) {
     add(at('capabilities', 'drop'), 'only applies with podmanDefaults: true (every capability is dropped by default)');
   }
@@ -203,6 +204,39 @@ function checkContainer(
     if (dep === c.name) add(at('dependsOn', dep), 'a container cannot depend on itself', 'key');
     else if (!m.containers.some((o) => o.name === dep))
       add(at('dependsOn', dep), `no container named "${dep}" in this app`, 'key');
+  }
+}
+
+/** extraHosts and ulimits: what their patterns cannot say. Tolerates fields of the wrong type (the schema reports them). */
+function checkHostsAndLimits(
+  c: ContainerSpec,
+  at: (...rest: Array<string | number>) => FieldPath,
+  add: (path: FieldPath, message: string, at?: 'key' | 'value') => void,
+): void {
+  const hosts = new Map<string, string>();
+  for (const [host, ip] of Object.entries(c.extraHosts ?? {})) {
+    if (typeof ip === 'string' && /^[0-9A-Fa-f:.]+$/.test(ip) && isIP(ip) === 0)
+      add(at('extraHosts', host), 'must be an IPv4 or IPv6 address, or host-gateway');
+    // /etc/hosts is read case-insensitively: the second line would never be used.
+    const folded = host.toLowerCase();
+    if (hosts.has(folded))
+      add(
+        at('extraHosts', host),
+        `"${host}" is already listed as "${hosts.get(folded)}" (host names ignore case)`,
+        'key',
+      );
+    else hosts.set(folded, host);
+  }
+  for (const [name, limit] of Object.entries(c.ulimits ?? {})) {
+    if (limit === null || typeof limit !== 'object') continue;
+    const { soft, hard } = limit;
+    if (typeof soft !== 'number' || typeof hard !== 'number' || hard === -1) continue;
+    // -1 is the most the Podman process may set: above any other hard limit.
+    if (soft === -1 || soft > hard)
+      add(
+        at('ulimits', name, 'soft'),
+        `must not be above the hard limit (${hard})${soft === -1 ? ': -1 is the most Podman may set' : ''}`,
+      );
   }
 }
 

@@ -77,6 +77,12 @@ export interface DeviceSpec {
   permissions?: string;
 }
 
+/** One resource limit apart (`ulimits.<name>`); a single number sets both alike. */
+export interface UlimitSpec {
+  soft: number;
+  hard: number;
+}
+
 export interface ContainerSpec {
   name: string;
   image?: string;
@@ -97,6 +103,10 @@ export interface ContainerSpec {
   noNewPrivileges?: boolean;
   readOnly?: boolean;
   memory?: string;
+  init?: boolean;
+  shmSize?: string;
+  extraHosts?: Record<string, string>;
+  ulimits?: Record<string, number | UlimitSpec>;
   healthcheck?: HealthcheckSpec;
   stopTimeout?: Duration;
   stopSignal?: string;

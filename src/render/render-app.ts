@@ -271,6 +271,13 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
     emit: ({ spec }) => (spec.ports ?? []).map((p) => rawValue(publishSpec(p))),
   },
   {
+    key: 'AddHost',
+    field: 'containers[].extraHosts',
+    // hostname:address, the form Podman's --add-host documents; it cuts at the first ':', so
+    // an IPv6 address goes bare (no brackets).
+    emit: ({ spec }) => sortedByKey(spec.extraHosts).map(([host, ip]) => rawValue(`${host}:${ip}`)),
+  },
+  {
     key: 'Volume',
     field: 'containers[].volumes',
     emit: (ctx) =>
@@ -336,10 +343,26 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
     emit: ({ spec }) => [verbatim(spec.noNewPrivileges === false ? 'false' : 'true')],
   },
   { key: 'ReadOnly', field: 'containers[].readOnly', emit: ({ spec }) => (spec.readOnly ? [verbatim('true')] : []) },
+  { key: 'RunInit', field: 'containers[].init', emit: ({ spec }) => (spec.init ? [verbatim('true')] : []) },
   {
     key: 'AddDevice',
     field: 'containers[].devices',
     emit: ({ spec }) => (spec.devices ?? []).map((d) => rawValue(deviceSpec(d))),
+  },
+  {
+    key: 'ShmSize',
+    field: 'containers[].shmSize',
+    // In bytes: Podman reads a bare number as bytes, with no question of what its own k/m/g mean.
+    emit: ({ spec }) => (spec.shmSize ? [verbatim(iecBytes(spec.shmSize))] : []),
+  },
+  {
+    key: 'Ulimit',
+    field: 'containers[].ulimits',
+    // name=soft:hard; a single number is both.
+    emit: ({ spec }) =>
+      sortedByKey(spec.ulimits).map(([name, l]) =>
+        rawValue(typeof l === 'number' ? `${name}=${l}:${l}` : `${name}=${l.soft}:${l.hard}`),
+      ),
   },
   { key: 'User', field: 'containers[].user', emit: ({ spec }) => (spec.user ? [rawValue(spec.user)] : []) },
   {

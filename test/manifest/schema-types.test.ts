@@ -33,6 +33,7 @@ const SCHEMA_OBJECT_OF: Record<string, string> = {
   'ContainerSpec.capabilities': '/$defs/container/properties/capabilities',
   HealthcheckSpec: '/$defs/container/properties/healthcheck',
   DeviceSpec: '/$defs/container/properties/devices/items',
+  UlimitSpec: '/$defs/container/properties/ulimits/additionalProperties/anyOf/1',
 };
 
 /** Types of types.ts that are not part of the manifest itself. */
