@@ -14,7 +14,7 @@ const header = [
 ];
 const lab = process.getuid?.() === 0 && existsSync(new URL('../../shared/lab/as-user', import.meta.url));
 const rows = [
-  ...benchRender(),
+  ...(process.env.BENCH_NOOP_ONLY ? [] : benchRender()),
   ...(lab ? benchSupervise() : ['| supervisor benchmarks: skipped (need root and ../shared/lab) | | | |']),
 ];
 const text = [...header, ...rows, ''].join('\n');

@@ -113,8 +113,9 @@ export function benchSupervise() {
     rows.push(
       `| no-op pass, ${n} running apps: whole CLI process (as the lab user) | ${fmt(m)} (min ${fmt(min)}); systemctl processes: ${systemctl}, podman: ${podman}, daemon-reloads: ${reloads}, files written: ${writes} | ${n === 50 ? '< 300 ms, 1 systemctl, 0 writes, 0 reloads' : ''} | ${n === 50 ? (m < 300 && systemctl === 1 && podman === 0 && writes === 0 ? 'met' : 'MISSED') : ''} |`,
     );
-    if (n === 10) rows.push(benchActingPass(apps, n));
-    if (n === 50) rows.push(...benchGenerator(apps));
+    // BENCH_NOOP_ONLY=1: the no-op passes alone (plain and linked), for a quick paired look.
+    if (n === 10 && !process.env.BENCH_NOOP_ONLY) rows.push(benchActingPass(apps, n));
+    if (n === 50 && !process.env.BENCH_NOOP_ONLY) rows.push(...benchGenerator(apps));
     rmSync(apps, { recursive: true, force: true });
   }
   if (noop[50] && !process.env.BENCH_SKIP_LINKS) rows.push(...benchLinks(noop[50]));
@@ -122,7 +123,7 @@ export function benchSupervise() {
     rows.push(
       `| … growth: 10 → 50 → 200 apps | ${fmt(noop[10])} → ${fmt(noop[50])} → ${fmt(noop[200])} (${ratio(noop[200], noop[10])} for 20× the apps) | | |`,
     );
-  rows.push(...benchInstall());
+  if (!process.env.BENCH_NOOP_ONLY) rows.push(...benchInstall());
   reset();
   return rows;
 }
