@@ -146,6 +146,9 @@ function checkContainer(
     if (segments.includes('..')) add(at('binds', j, 'source'), 'must not contain ".." (path traversal)');
     else if (b.source === '/' || /^\/+$/.test(b.source))
       add(at('binds', j, 'source'), "must not be the host's root directory");
+    // A file bind names a file: a source that can only be a directory would be mounted as one.
+    else if (b.type === 'file' && (b.source.endsWith('/') || segments[segments.length - 1] === '.'))
+      add(at('binds', j, 'source'), 'names a directory (it ends in "/" or "."): a bind of type file names a file');
   });
   const targets = new Map<string, string>();
   const claim = (target: string, where: FieldPath, label: string) => {

@@ -40,6 +40,8 @@ export interface VolumeMountSpec {
 export interface BindMountSpec {
   source: string;
   target: string;
+  /** directory (default): a missing relative source is created; file: must exist, never created. */
+  type?: 'directory' | 'file';
   readOnly?: boolean;
   chown?: boolean;
   selinux?: SelinuxLabel;

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import type { AppSpec } from '../manifest/app-spec.js';
 import { serviceNames } from '../manifest/app-spec.js';
 import type { CatalogApp } from '../catalog/load-catalog.js';
@@ -85,6 +85,9 @@ function renderedOf(
             .map((s) => app.names.secrets[s]!),
         ),
       ].sort(),
+      bindFiles: [
+        ...new Set((c.spec.binds ?? []).filter((b) => b.type === 'file').map((b) => bindPath(dataDir, b.source))),
+      ].sort(),
     })),
     services: serviceNames(app),
     secrets: Object.entries(app.manifest.secrets ?? {}).map(([name, s]) => ({
@@ -99,14 +102,23 @@ function renderedOf(
         const p = links?.providers[iface];
         return { iface, optional: r.optional === true, ...(p ? { provider: p.app, service: p.service } : {}) };
       }),
+    // A file bind's source is never made (a directory there would be mounted as an empty
+    // folder): only the directory it sits in, so the user can put the file there.
     dataDirs: [
       ...new Set(
         app.manifest.containers.flatMap((c) =>
-          (c.binds ?? []).filter((b) => !b.source.startsWith('/')).map((b) => join(dataDir, b.source)),
+          (c.binds ?? [])
+            .filter((b) => !b.source.startsWith('/'))
+            .map((b) => (b.type === 'file' ? dirname(bindPath(dataDir, b.source)) : join(dataDir, b.source))),
         ),
       ),
     ].sort(),
   };
+}
+
+/** A bind's host path, as the renderer writes it: relative sources are under the app's data directory. */
+function bindPath(dataDir: string, source: string): string {
+  return source.startsWith('/') ? normalize(source) : join(dataDir, source);
 }
 
 /**

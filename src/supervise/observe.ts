@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readUnitDir, type ExistingFile } from '../fs/unit-dir.js';
 import type { Desired, Observed, ObservedFile } from './types.js';
@@ -81,6 +81,18 @@ export interface ObserveDeps {
   quadlet: QuadletCheck;
   /** Which of these host ports something holds. */
   busyPorts: (ports: HostPort[]) => Promise<string[]>;
+  /** Which of these paths are not a file (missing, or a directory); by default `missingFiles` below. */
+  missingFiles?: (paths: string[]) => Promise<string[]>;
+}
+
+/** The paths given that are not there as a file: missing, unreadable, or a directory. */
+export async function missingFiles(paths: string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const p of paths) {
+    const s = await stat(p).catch(() => undefined);
+    if (!s || s.isDirectory()) missing.push(p);
+  }
+  return missing;
 }
 
 /**
@@ -149,6 +161,14 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
     const rejected = await d.quadlet.rejections(apps);
     if (rejected && Object.keys(rejected).length > 0) observed.rejectedRenders = rejected;
   }
+  // Containers about to start: the host ports they publish and the files they bind must be there.
+  const toStart = desired.apps
+    .filter((a) => a.intent === 'running')
+    .flatMap((a) => a.rendered?.containers ?? [])
+    .filter((c) => ['inactive', 'failed'].includes(units[c.service]?.activeState ?? ''));
+  // A file bind's source is never created: a missing one holds its container (a no-op pass stats nothing).
+  const bindFiles = [...new Set(toStart.flatMap((c) => c.bindFiles))].sort();
+  if (bindFiles.length > 0) observed.missingFiles = await (d.missingFiles ?? missingFiles)(bindFiles);
   if (needsPodman(desired, units, files)) {
     // Containers too: one left from an older run may be in the way of a start.
     [observed.secrets, observed.containers] = await Promise.all([d.podman.secrets(), d.podman.containers()]);
@@ -157,10 +177,6 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
       if (desired.apps.some((a) => a.intent === 'absent' && a.purge)) observed.volumes = await d.podman.volumes();
     }
     // The host ports of containers about to start: one still held would fail the start.
-    const toStart = desired.apps
-      .filter((a) => a.intent === 'running')
-      .flatMap((a) => a.rendered?.containers ?? [])
-      .filter((c) => ['inactive', 'failed'].includes(units[c.service]?.activeState ?? ''));
     const ports = toStart.flatMap((c) => c.hostPorts);
     if (ports.length > 0) observed.busyPorts = await d.busyPorts(ports);
   }

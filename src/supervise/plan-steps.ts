@@ -302,6 +302,32 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
           steps.push({ kind: 'wait', app: id, unit: svc, reason });
           break;
         }
+        const missing = missingBindFiles(app, svc, o);
+        if (missing.own.length > 0) {
+          // A start would fail (Podman does not create a bind source), and making it would
+          // mount an empty folder where the app reads a file: held until a person puts it there.
+          for (const path of missing.own)
+            steps.push({
+              kind: 'wait',
+              app: id,
+              unit: svc,
+              held: true,
+              reason: `bind source ${path} is missing (a file: archy-quadlet never creates it): put it there`,
+            });
+          break;
+        }
+        if (missing.required) {
+          // Its start would start the container it requires (Requires=), which would fail: held
+          // above, with the path; this one starts once that one can.
+          const { service, path } = missing.required;
+          steps.push({
+            kind: 'wait',
+            app: id,
+            unit: svc,
+            reason: `waiting for ${service}: bind source ${path} is missing`,
+          });
+          break;
+        }
         if (backoff && o.nowMs < backoff.notBeforeMs) {
           const sec = Math.ceil((backoff.notBeforeMs - o.nowMs) / 1000);
           steps.push({
@@ -392,6 +418,33 @@ function containerInTheWay(app: DesiredApp, svc: string, o: Observed): Step | un
       ? `a container of an older run (${found.state}) holds the name ${c.containerName}: stopping it`
       : `a container of an older run (${found.state}) holds the name ${c.containerName}: removing it`,
   };
+}
+
+/**
+ * File bind sources found missing (only those of containers about to start are looked at):
+ * the container's own, and the first of a container it requires, all the way down.
+ */
+function missingBindFiles(
+  app: DesiredApp,
+  svc: string,
+  o: Observed,
+): { own: string[]; required?: { service: string; path: string } } {
+  const missing = new Set(o.missingFiles ?? []);
+  if (missing.size === 0) return { own: [] };
+  const byService = new Map((app.rendered?.containers ?? []).map((c) => [c.service, c]));
+  const own = (byService.get(svc)?.bindFiles ?? []).filter((p) => missing.has(p));
+  const seen = new Set([svc]);
+  const queue = [...(byService.get(svc)?.requires ?? [])];
+  while (queue.length > 0) {
+    const dep = queue.shift()!;
+    if (seen.has(dep)) continue;
+    seen.add(dep);
+    const c = byService.get(dep);
+    const path = c?.bindFiles.find((p) => missing.has(p));
+    if (path) return { own, required: { service: dep, path } };
+    queue.push(...(c?.requires ?? []));
+  }
+  return { own };
 }
 
 function busyPortsOf(app: DesiredApp, svc: string, o: Observed): string[] {

@@ -5,7 +5,7 @@ import type { Paths } from '../paths.js';
 import type { ManifestValidator } from '../manifest/validate-manifest.js';
 import { userSystemctl, type Systemctl } from './systemctl.js';
 import { podmanCli, type Podman } from './podman.js';
-import { systemClock, observe, realQuadlet, type Clock, type QuadletCheck } from './observe.js';
+import { missingFiles, systemClock, observe, realQuadlet, type Clock, type QuadletCheck } from './observe.js';
 import { acquireLock, lockHolder, tryLock } from './lock.js';
 import { readBackoff, readState, writeBackoff, updateState, type SupervisorState } from './state-store.js';
 import { loadDesired } from './load-desired.js';
@@ -27,6 +27,8 @@ export interface Supervisor {
   quadlet: QuadletCheck;
   /** Which of these host ports something holds (binds each for a moment). */
   busyPorts: (ports: HostPort[]) => Promise<string[]>;
+  /** Which of these paths are not a file (missing, or a directory): file bind sources. */
+  missingFiles: (paths: string[]) => Promise<string[]>;
   clock: Clock;
   log: Logger;
   /** The manifest validator, loaded when first needed (a pass over unchanged manifests never needs it). */
@@ -49,6 +51,7 @@ export function createSupervisor(paths: Paths, env: Record<string, string | unde
     podman: podmanCli(),
     quadlet: realQuadlet(env, paths.unitRoot, env.XDG_RUNTIME_DIR?.startsWith('/') ? env.XDG_RUNTIME_DIR : undefined),
     busyPorts,
+    missingFiles,
     clock: systemClock,
     log,
     validator: lazyValidator(),
@@ -91,6 +94,7 @@ export async function currentView(sv: Supervisor): Promise<View> {
     podman: sv.podman,
     quadlet: sv.quadlet,
     busyPorts: sv.busyPorts,
+    missingFiles: sv.missingFiles,
     clock: sv.clock,
     backoff: await readBackoff(sv.paths.stateDir),
   });

@@ -25,6 +25,8 @@ export interface DesiredContainer {
   waitsFor: Array<{ iface: string; provider: string; service: string }>;
   /** Podman secrets it reads (as environment or files). */
   secrets: string[];
+  /** Host paths of its file binds (`type: file`): each must exist before a start, never created. */
+  bindFiles: string[];
 }
 
 export interface DesiredSecret {
@@ -158,6 +160,11 @@ export interface Observed {
    * Host ports, among those of units about to start, that something holds (`portKey`); undefined when not looked at.
    */
   busyPorts?: string[];
+  /**
+   * File bind sources (`bindFiles`), among those of units about to start, that are missing or
+   * not files; undefined when not looked at.
+   */
+  missingFiles?: string[];
   /**
    * Apps whose new unit files the real Quadlet generator rejects, with its message: their
    * last good files stay. Only apps whose files are about to change are checked; undefined

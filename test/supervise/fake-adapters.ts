@@ -175,6 +175,7 @@ export function fakeNode(): FakeNode {
     podman: fakePodman(),
     quadlet: fakeQuadlet(),
     busyPorts: async () => [],
+    missingFiles: async () => [],
     clock: { nowMs: () => Date.now(), nowMono: () => Number(process.hrtime.bigint() / 1000n) },
     log: pino({ level: 'silent' }),
     validator: async () => (await import('../../src/manifest/validate-manifest.js')).createManifestValidator(),

@@ -98,6 +98,7 @@ export function container(base: string, extra: Partial<DesiredContainer> = {}): 
     requires: [],
     waitsFor: [],
     secrets: [],
+    bindFiles: [],
     ...extra,
   };
 }
