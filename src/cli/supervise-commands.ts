@@ -230,6 +230,7 @@ export async function statusCommand(a: SuperviseArgs & { app?: string }): Promis
           `  needs ${n.iface}${n.optional ? ' (optional)' : ''}: ${n.provider ? `${n.provider}${n.up ? '' : ' (not up)'}` : 'no installed app provides it'}\n`,
         );
       if (v.waiting) a.io.stdout(`  ${v.waiting}\n`);
+      for (const h of v.held ?? []) a.io.stdout(`  held: ${h}\n`);
       if (v.backoff) a.io.stdout(`  backing off: ${v.backoff}\n`);
       if (v.error) a.io.stdout(`  manifest problem: ${v.error}\n`);
     }

@@ -20,6 +20,14 @@ export interface DoctorFacts {
   podmanVersion?: string;
   quadletBin?: string;
   podmanUserGenerator: boolean;
+  /**
+   * Podman's container init, catatonit (`init: true`, RunInit=true, `podman run --init`): the
+   * file Podman would use, and the `init_path` of containers.conf when one is set (Podman then
+   * looks nowhere else).
+   */
+  initBinary: { path?: string; configured?: string };
+  /** Installed apps with a container that runs with `init: true`; undefined when the state is unreadable. */
+  initApps?: string[];
   xdgRuntimeDir?: string;
   runtimeDirOk?: { exists: boolean; ownedByUser: boolean; mode: number };
   /** `systemctl --user is-system-running`: its output, or the error when it could not be asked. */
@@ -113,6 +121,33 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       title: 'Quadlet generator',
       level: 'ok',
       detail: `${f.quadletBin}, run by podman-user-generator`,
+    });
+
+  const initApps = f.initApps ?? [];
+  if (f.initBinary.path)
+    add({
+      id: 'init',
+      title: 'catatonit (init: true)',
+      level: 'ok',
+      detail: `${f.initBinary.path}${f.initBinary.configured ? ' (init_path in containers.conf)' : ''}`,
+    });
+  else
+    add({
+      id: 'init',
+      title: 'catatonit (init: true)',
+      level: initApps.length ? 'fail' : 'warn',
+      detail:
+        (f.initBinary.configured
+          ? `containers.conf sets init_path = ${f.initBinary.configured}, which is not there`
+          : "Podman's container init is not installed (/usr/libexec/podman/catatonit, catatonit on PATH)") +
+        (initApps.length
+          ? `: ${initApps.join(', ')} (init: true) cannot start`
+          : f.initApps === undefined
+            ? ': a container with init: true cannot start (the installed apps could not be read)'
+            : ': no installed app uses init: true; one that does would not start'),
+      fix: f.initBinary.configured
+        ? `sudo apt install catatonit, and point init_path at it (or remove init_path from containers.conf)`
+        : 'sudo apt install catatonit',
     });
 
   if (!f.xdgRuntimeDir)

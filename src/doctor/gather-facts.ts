@@ -1,4 +1,4 @@
-import { access, constants, readFile, stat } from 'node:fs/promises';
+import { access, constants, readdir, readFile, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -55,6 +55,64 @@ export function rejectedFiles(log: string): NonNullable<DoctorFacts['rejectedUni
   );
 }
 
+/**
+ * Where Podman looks for its container init when containers.conf names none (containers-common's
+ * FindInitBinary, Podman 5): the old default path, the helper binary directories, then PATH.
+ */
+export function initBinaryCandidates(pathEnv: string | undefined): string[] {
+  const helperDirs = ['/usr/local/libexec/podman', '/usr/local/lib/podman', '/usr/libexec/podman', '/usr/lib/podman'];
+  const onPath = (pathEnv ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter((d) => d.startsWith('/'));
+  return [
+    ...new Set(['/usr/libexec/podman/catatonit', ...[...helperDirs, ...onPath].map((d) => join(d, 'catatonit'))]),
+  ];
+}
+
+/**
+ * The `init_path` containers.conf sets, from the files' text in the order Podman reads them
+ * (a later file overrides): `[containers]` before `[engine]`, where Podman accepts it too.
+ */
+export function initPathOf(confs: Array<string | undefined>): string | undefined {
+  const found: Record<string, string> = {};
+  for (const conf of confs) {
+    let section = '';
+    for (const line of (conf ?? '').split('\n')) {
+      const header = line.match(/^\s*\[\s*([\w.-]+)\s*\]/);
+      if (header) section = header[1]!;
+      const m = line.match(/^\s*init_path\s*=\s*(?:"([^"]*)"|'([^']*)')/);
+      if (m && (section === 'containers' || section === 'engine')) found[section] = m[1] ?? m[2] ?? '';
+    }
+  }
+  return found.containers || found.engine || undefined;
+}
+
+/** containers.conf and its drop-ins, as rootless Podman reads them (CONTAINERS_CONF: that file only). */
+async function containersConfFiles(env: Record<string, string | undefined>, configHome: string, uid: number) {
+  const dropIns = async (dir: string) =>
+    (await readdir(dir).catch(() => [] as string[]))
+      .filter((n) => n.endsWith('.conf'))
+      .sort()
+      .map((n) => join(dir, n));
+  const files = env.CONTAINERS_CONF
+    ? [env.CONTAINERS_CONF]
+    : [
+        '/usr/share/containers/containers.conf',
+        ...(await dropIns('/usr/share/containers/containers.conf.d')),
+        '/etc/containers/containers.conf',
+        ...(await dropIns('/etc/containers/containers.conf.d')),
+        '/etc/containers/containers.rootless.conf',
+        ...(await dropIns('/etc/containers/containers.rootless.conf.d')),
+        ...(await dropIns(`/etc/containers/containers.rootless.conf.d/${uid}`)),
+        join(configHome, 'containers', 'containers.conf'),
+        ...(await dropIns(join(configHome, 'containers', 'containers.conf.d'))),
+      ];
+  return env.CONTAINERS_CONF_OVERRIDE ? [...files, env.CONTAINERS_CONF_OVERRIDE] : files;
+}
+
+/** Whether an app's rendered units run a container with Podman's init (`init: true`). */
+export function usesInit(files: Array<{ name: string; content: string }>): boolean {
+  return files.some((f) => f.name.endsWith('.container') && /^RunInit=true$/m.test(f.content));
+}
+
 export async function gatherFacts(
   paths: Paths,
   env: Record<string, string | undefined>,
@@ -100,6 +158,7 @@ export async function gatherFacts(
   let stateFact: DoctorFacts['state'];
   let publishedPorts: DoctorFacts['publishedPorts'] = [];
   let missingSecrets: DoctorFacts['missingSecrets'];
+  let initApps: DoctorFacts['initApps'];
   try {
     const state = await readState(paths.stateDir);
     stateFact = { ok: true, apps: Object.keys(state.apps).length };
@@ -114,6 +173,7 @@ export async function gatherFacts(
         for (const p of c.hostPorts) publishedPorts.push({ app: app.id, port: p.hostPort });
       }
     }
+    initApps = desired.apps.filter((a) => a.intent !== 'absent' && usesInit(a.rendered?.files ?? [])).map((a) => a.id);
     const wantedSecrets = desired.apps
       .filter((a) => a.intent !== 'absent')
       .flatMap((a) => (a.rendered?.secrets ?? []).map((s) => ({ app: a.id, secret: s.name })));
@@ -125,6 +185,20 @@ export async function gatherFacts(
     stateFact = { ok: false, apps: 0, error: (e as Error).message };
     publishedPorts = [];
   }
+
+  // Podman's container init: containers.conf's init_path when set (used as it is), else searched.
+  const configuredInit = initPathOf(await Promise.all((await containersConfFiles(env, configHome, uid)).map(text)));
+  const executable = (p: string) =>
+    access(p, constants.X_OK).then(
+      () => true,
+      () => false,
+    );
+  let initPath: string | undefined;
+  for (const p of configuredInit ? [configuredInit] : initBinaryCandidates(env.PATH))
+    if (await executable(p)) {
+      initPath = p;
+      break;
+    }
 
   const unitParent = dirname(paths.unitRoot);
   let probe = unitParent;
@@ -177,6 +251,11 @@ export async function gatherFacts(
     ...(podmanVersion !== undefined ? { podmanVersion } : {}),
     ...(quadletBin ? { quadletBin } : {}),
     podmanUserGenerator: userGen,
+    initBinary: {
+      ...(initPath ? { path: initPath } : {}),
+      ...(configuredInit ? { configured: configuredInit } : {}),
+    },
+    ...(initApps ? { initApps } : {}),
     ...(runtime ? { xdgRuntimeDir: runtime } : {}),
     ...(runtimeStat
       ? { runtimeDirOk: { exists: true, ownedByUser: runtimeStat.uid === uid, mode: runtimeStat.mode & 0o777 } }

@@ -1,5 +1,5 @@
-import type { Desired, Observed, UnitStatus } from './types.js';
-import { containerServicesOf, servicesOf } from './plan-steps.js';
+import type { Desired, Observed, Step, UnitStatus } from './types.js';
+import { containerServicesOf, planSteps, servicesOf } from './plan-steps.js';
 
 export type UnitState = 'running' | 'starting' | 'restarting' | 'stopping' | 'stopped' | 'failed' | 'missing';
 export type AppState =
@@ -10,6 +10,7 @@ export type AppState =
   | 'failed'
   | 'partial'
   | 'waiting'
+  | 'held'
   | 'uninstalling'
   | 'not-installed';
 
@@ -42,6 +43,11 @@ export interface AppView {
   provides?: string[];
   /** Why it is not running although it should: its provider is not up (`waiting for bitcoind (...)`). */
   waiting?: string;
+  /**
+   * Why it is held: the planner's waits that nothing ends until a person acts (a unit file
+   * archy-quadlet did not write, new units Quadlet rejects, a missing file bind source).
+   */
+  held?: string[];
 }
 
 export function unitState(u: UnitStatus | undefined): UnitState {
@@ -68,8 +74,44 @@ function failureOf(u: UnitStatus | undefined): string | undefined {
   return `${u.result}${status}`;
 }
 
+/** A batch that plans no app steps: files (and the reload after them), or a reload alone. */
+const filesOnly = (steps: Step[]) =>
+  steps.some((s) => s.kind === 'writeUnit' || s.kind === 'removeUnit' || s.kind === 'daemonReload');
+
+/**
+ * Per app, the reasons of its held waits, and whether the batch starts any of its containers,
+ * from the batch a pass would plan now. A batch that writes unit files (or reloads) plans no
+ * app steps: each app is then planned alone, on its own files, so that the holds of apps whose
+ * files do not change are still known. An app whose own files are about to change has none
+ * known yet (the next pass plans it on the new files).
+ */
+function heldByApp(desired: Desired, observed: Observed): Map<string, { reasons: string[]; starting: boolean }> {
+  const out = new Map<string, { reasons: string[]; starting: boolean }>();
+  const collect = (steps: Step[]) => {
+    for (const s of steps) {
+      if (s.app === undefined) continue;
+      const entry = out.get(s.app) ?? { reasons: [], starting: false };
+      if (s.kind === 'wait' && s.held && !entry.reasons.includes(s.reason)) entry.reasons.push(s.reason);
+      if (s.kind === 'start' || s.kind === 'restart') entry.starting = true;
+      out.set(s.app, entry);
+    }
+  };
+  const all = planSteps(desired, observed);
+  if (!filesOnly(all)) {
+    collect(all);
+    return out;
+  }
+  for (const app of desired.apps) {
+    const own = observed.files[app.id];
+    const alone = planSteps({ apps: [app] }, { ...observed, files: own ? { [app.id]: own } : {} });
+    if (!filesOnly(alone)) collect(alone.filter((s) => s.app === app.id));
+  }
+  return out;
+}
+
 /** Per app and unit: desired, observed, transitional states, last failure. Pure. */
 export function computeStatus(desired: Desired, observed: Observed): AppView[] {
+  const holds = heldByApp(desired, observed);
   return desired.apps.map((app): AppView => {
     const containers = containerServicesOf(app, observed);
     const units = servicesOf(app, observed).map((unit): UnitView => {
@@ -106,6 +148,16 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
         ? `waiting for ${down.iface} (${down.provider} is ${unitState(observed.units[app.rendered!.needs.find((n) => n.iface === down.iface)!.service!])})`
         : undefined;
     if (waiting && (state === 'stopped' || state === 'partial')) state = 'waiting';
+    // Held: it should run, does not, and no pass will start it until a person acts.
+    const hold = holds.get(app.id);
+    const held = hold?.reasons.length ? hold.reasons : undefined;
+    if (
+      held &&
+      app.intent === 'running' &&
+      !hold!.starting &&
+      (state === 'stopped' || state === 'partial' || state === 'waiting' || state === 'failed')
+    )
+      state = 'held';
     const failed = units.find((u) => u.failure && containers.includes(u.unit));
     const backoff = containers
       .filter((c) => unitState(observed.units[c]) !== 'running')
@@ -129,6 +181,7 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
       ...(needs.length > 0 ? { needs } : {}),
       ...(app.rendered?.provides.length ? { provides: app.rendered.provides } : {}),
       ...(waiting ? { waiting } : {}),
+      ...(held ? { held } : {}),
     };
   });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runChecks, worstLevel, type DoctorFacts } from '../../src/doctor/checks.js';
-import { rejectedFiles } from '../../src/doctor/gather-facts.js';
+import { initBinaryCandidates, initPathOf, rejectedFiles, usesInit } from '../../src/doctor/gather-facts.js';
 
 // A healthy node's facts; each test breaks one.
 const node = (): DoctorFacts => ({
@@ -9,6 +9,8 @@ const node = (): DoctorFacts => ({
   podmanVersion: 'podman version 5.4.2',
   quadletBin: '/usr/libexec/podman/quadlet',
   podmanUserGenerator: true,
+  initBinary: { path: '/usr/libexec/podman/catatonit' },
+  initApps: [],
   xdgRuntimeDir: '/run/user/1001',
   runtimeDirOk: { exists: true, ownedByUser: true, mode: 0o700 },
   userManager: { state: 'running' },
@@ -54,6 +56,8 @@ describe('doctor checks', () => {
     ['podman', (f) => (f.podmanVersion = 'podman version 5.2.0'), 'warn', /upgrade Podman/],
     ['quadlet', (f) => delete f.quadletBin, 'fail', /ARCHY_QUADLET_BIN/],
     ['quadlet', (f) => (f.podmanUserGenerator = false), 'fail', /podman-user-generator/],
+    ['init', (f) => (f.initBinary = {}), 'warn', /^sudo apt install catatonit$/],
+    ['init', (f) => Object.assign(f, { initBinary: {}, initApps: ['immich'] }), 'fail', /^sudo apt install catatonit$/],
     ['runtime-dir', (f) => delete f.xdgRuntimeDir, 'fail', /export XDG_RUNTIME_DIR=\/run\/user\/1001/],
     [
       'runtime-dir',
@@ -119,6 +123,74 @@ describe('doctor checks', () => {
     expect(r.level).toBe(level);
     if (level !== 'n/a') expect(r.fix).toMatch(fix);
     expect(worstLevel(runChecks(f))).toBe(level === 'n/a' ? 'ok' : level);
+  });
+});
+
+describe('doctor: catatonit (init: true)', () => {
+  it('names the path it found', () => {
+    expect(check(node(), 'init')).toMatchObject({
+      level: 'ok',
+      title: 'catatonit (init: true)',
+      detail: '/usr/libexec/podman/catatonit',
+    });
+  });
+
+  it('missing: a warning while no installed app uses init: true', () => {
+    const f = node();
+    f.initBinary = {};
+    const r = check(f, 'init');
+    expect(r).toMatchObject({ level: 'warn', fix: 'sudo apt install catatonit' });
+    expect(r.detail).toMatch(/not installed.*no installed app uses init: true/);
+  });
+
+  it('missing: a failure naming the apps that use it', () => {
+    const f = node();
+    Object.assign(f, { initBinary: {}, initApps: ['immich', 'nextcloud'] });
+    const r = check(f, 'init');
+    expect(r).toMatchObject({ level: 'fail', fix: 'sudo apt install catatonit' });
+    expect(r.detail).toMatch(/immich, nextcloud \(init: true\) cannot start/);
+    expect(worstLevel(runChecks(f))).toBe('fail');
+  });
+
+  it('missing, the apps unknown (state unreadable): a warning that says so', () => {
+    const f = node();
+    f.initBinary = {};
+    delete f.initApps;
+    const r = check(f, 'init');
+    expect(r.level).toBe('warn');
+    expect(r.detail).toMatch(/could not be read/);
+  });
+
+  it("containers.conf's init_path pointing nowhere is named", () => {
+    const f = node();
+    Object.assign(f, { initBinary: { configured: '/opt/init' }, initApps: ['immich'] });
+    const r = check(f, 'init');
+    expect(r.level).toBe('fail');
+    expect(r.detail).toMatch(/init_path = \/opt\/init/);
+    expect(r.fix).toMatch(/sudo apt install catatonit/);
+  });
+
+  it('reads init_path as Podman does: [containers] over [engine], a later file over an earlier', () => {
+    expect(initPathOf([undefined, '[containers]\nlog_driver = "journald"\n'])).toBeUndefined();
+    expect(initPathOf(['[engine]\ninit_path = "/e/init"\n'])).toBe('/e/init');
+    expect(initPathOf(['[engine]\ninit_path = "/e/init"\n[containers]\ninit_path = "/c/init"\n'])).toBe('/c/init');
+    expect(initPathOf(['[containers]\ninit_path = "/a"\n', "[containers]\n  init_path='/b'\n"])).toBe('/b');
+    expect(initPathOf(['[network]\ninit_path = "/n"\n', '[containers]\n# init_path = "/x"\n'])).toBeUndefined();
+  });
+
+  it('searches the default path, the helper directories, then PATH', () => {
+    const c = initBinaryCandidates('/home/archy/bin:relative:/usr/bin');
+    expect(c[0]).toBe('/usr/libexec/podman/catatonit');
+    expect(c).toContain('/usr/lib/podman/catatonit');
+    expect(c.slice(-2)).toEqual(['/home/archy/bin/catatonit', '/usr/bin/catatonit']);
+    expect(new Set(c).size).toBe(c.length);
+  });
+
+  it('knows an app uses init from its rendered .container files', () => {
+    const unit = (content: string) => [{ name: 'web.container', content }];
+    expect(usesInit(unit('[Container]\nImage=x\nRunInit=true\n'))).toBe(true);
+    expect(usesInit(unit('[Container]\nImage=x\n'))).toBe(false);
+    expect(usesInit([{ name: 'web.volume', content: 'RunInit=true\n' }])).toBe(false);
   });
 });
 
