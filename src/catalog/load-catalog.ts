@@ -4,6 +4,8 @@ import type { ManifestError } from '../manifest/types.js';
 import type { AppSpec } from '../manifest/app-spec.js';
 import type { ManifestResult, ManifestValidator } from '../manifest/validate-manifest.js';
 import { parseYamlSource } from '../manifest/yaml-source.js';
+import { referenceProblem } from '../manifest/semantic-checks.js';
+import { parseTemplate } from '../templates/config-template.js';
 
 export const MANIFEST_FILE = 'manifest.yml';
 
@@ -40,7 +42,57 @@ export async function loadCatalogApp(appsDir: string, id: string, validator: Man
   const result = validator.validate(text, file, id);
   if (!result.ok) return { id, file, dir, result };
   const fsErrors = await checkBuildFiles(result.app, dir, text, file);
-  return { id, file, dir, result: fsErrors.length > 0 ? { ok: false, errors: fsErrors } : result };
+  const templates = await loadTemplates(result.app, dir, text, file);
+  const errors = [...fsErrors, ...templates.errors];
+  if (errors.length > 0) return { id, file, dir, result: { ok: false, errors } };
+  if (Object.keys(templates.texts).length === 0) return { id, file, dir, result };
+  return { id, file, dir, result: { ...result, app: { ...result.app, templateTexts: templates.texts } } };
+}
+
+/**
+ * The app's templates, read with its manifest: each must exist, parse, and read only secrets
+ * the container may use. A problem inside a template is reported at its own file and line.
+ */
+async function loadTemplates(
+  app: AppSpec,
+  dir: string,
+  text: string,
+  file: string,
+): Promise<{ texts: Record<string, string>; errors: ManifestError[] }> {
+  const texts: Record<string, string> = {};
+  const errors: ManifestError[] = [];
+  const uses = app.manifest.containers.flatMap((c, i) => (c.templates ?? []).map((t, j) => ({ c, i, t, j })));
+  if (uses.length === 0) return { texts, errors };
+  const parsed = parseYamlSource(text, file);
+  if (!parsed.ok) return { texts, errors: parsed.errors };
+  for (const { c, i, t, j } of uses) {
+    const at = ['containers', i, 'templates', j, 'template'];
+    const path = join(dir, t.template);
+    let body = texts[t.template];
+    if (body === undefined) {
+      try {
+        body = await readFile(path, 'utf8');
+      } catch (e) {
+        const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (e as Error).message;
+        errors.push(parsed.source.error(at, `template ${path} ${why}`));
+        continue;
+      }
+      texts[t.template] = body;
+    }
+    const template = parseTemplate(body);
+    const field = `containers[${i}].templates[${j}]`;
+    if (!template.ok) {
+      for (const p of template.problems)
+        errors.push({ file: path, line: p.line, col: p.col, field, message: p.message });
+      continue;
+    }
+    for (const part of template.parts) {
+      if (part.kind !== 'secret' && part.kind !== 'rpcauth') continue;
+      const problem = referenceProblem(app.manifest, c, part.ref, 'secret');
+      if (problem) errors.push({ file: path, line: part.line, col: part.col, field, message: problem });
+    }
+  }
+  return { texts, errors };
 }
 
 async function checkBuildFiles(app: AppSpec, dir: string, text: string, file: string): Promise<ManifestError[]> {

@@ -28,6 +28,8 @@ export async function explainCommand(a: { io: CliIo; paths: Paths; app: string; 
         services: x.services,
         generatorProblems: x.generatorProblems,
         status: x.view ?? null,
+        templates: x.templates,
+        hooks: x.hooks,
         findings,
       }),
     );
@@ -52,6 +54,15 @@ export async function explainCommand(a: { io: CliIo; paths: Paths; app: string; 
         `${u.failure ? `, last failure: ${u.failure}` : ''}`,
     );
   if (v?.backoff) out.push(`backing off: ${v.backoff}`);
+  for (const h of v?.held ?? []) out.push(`held: ${h}`);
+  if (x.templates.length > 0) out.push(`\n-- config files rendered from templates (secrets redacted)`);
+  for (const t of x.templates)
+    out.push(`--- ${t.container}: ${t.template} (Podman secret ${t.secret}) ---\n${t.redacted.trimEnd()}`);
+  if (x.hooks.length > 0) out.push(`\n-- hooks`);
+  for (const h of x.hooks) {
+    out.push(`${h.point} in ${h.container}: ${h.state}${h.ranFor ? `; last ran for ${h.ranFor}` : ''}`);
+    for (const line of h.output) out.push(`  | ${line}`);
+  }
   out.push(`\n-- diagnosis`);
   if (findings.length === 0) out.push('nothing wrong found');
   for (const f of findings)

@@ -10,6 +10,7 @@ import { computeStatus, type AppView } from '../supervise/status.js';
 import { findQuadlet, runQuadletDryRun } from '../output/quadlet-generator.js';
 import { subIdCount } from '../doctor/gather-facts.js';
 import type { AppEvidence, UnitEvidence } from './diagnose.js';
+import { parseTemplate, redactedTemplate } from '../templates/config-template.js';
 
 export interface Explanation {
   app: string;
@@ -22,7 +23,14 @@ export interface Explanation {
   generatorProblems: string[];
   view?: AppView;
   evidence: AppEvidence;
+  /** Config files rendered from templates, as the container reads them but with every secret redacted. */
+  templates: Array<{ container: string; template: string; secret: string; redacted: string }>;
+  /** Hooks: where each stands, and what its last run printed. */
+  hooks: Array<{ point: string; container: string; ranFor?: string; unit: string; state: string; output: string[] }>;
 }
+
+/** Lines of a hook's output shown. */
+const HOOK_OUTPUT_LINES = 40;
 
 const SECRET_KEY = /pass|secret|token|key|credential|private|auth/i;
 
@@ -160,6 +168,43 @@ export async function explainApp(
       journal,
     } as UnitEvidence);
   }
+  const templates: Explanation['templates'] = [];
+  for (const c of app?.rendered?.containers ?? [])
+    for (const t of c.templates ?? []) {
+      const parsed = parseTemplate(await readFile(t.template, 'utf8').catch(() => ''));
+      templates.push({
+        container: c.containerName,
+        template: t.template,
+        secret: t.secret,
+        redacted: parsed.ok
+          ? redactedTemplate(parsed.parts, { fact: (f) => t.facts[f] ?? `‹node.${f}›` })
+          : `(cannot be parsed: line ${parsed.problems[0]!.line}: ${parsed.problems[0]!.message})`,
+      });
+    }
+  const hooks: Explanation['hooks'] = [];
+  for (const h of app?.rendered?.hooks ?? []) {
+    const u = view.observed.units[h.unit];
+    const log = await readFile(join(sv.paths.stateDir, 'hooks', appId, `${h.point}.log`), 'utf8').catch(() => '');
+    const ranFor = app?.hooksDone?.[h.point];
+    const state =
+      !u || u.loadState === 'not-found'
+        ? ranFor
+          ? 'done'
+          : 'not run'
+        : u.activeState === 'failed'
+          ? `failed (${u.result === 'exit-code' ? `exit code ${u.execMainStatus}` : u.result})`
+          : u.subState === 'exited'
+            ? 'succeeded'
+            : u.activeState;
+    hooks.push({
+      point: h.point,
+      container: h.container,
+      ...(ranFor ? { ranFor } : {}),
+      unit: h.unit,
+      state,
+      output: log.split('\n').filter(Boolean).slice(-HOOK_OUTPUT_LINES),
+    });
+  }
   const statusView = app ? computeStatus({ apps: [app] }, view.observed)[0] : undefined;
   return {
     app: appId,
@@ -170,5 +215,7 @@ export async function explainApp(
     generatorProblems: problems,
     ...(statusView ? { view: statusView } : {}),
     evidence: { app: appId, units, unprivilegedPortStart: portStart, subidsOk: subOk },
+    templates,
+    hooks,
   };
 }

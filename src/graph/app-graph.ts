@@ -55,6 +55,8 @@ export function interfacesOf(app: AppSpec): AppInterfaces {
     const values = [...Object.values(c.environment ?? {}), ...(c.command ?? []), ...(c.entrypoint ?? [])];
     for (const v of values) if (typeof v === 'string') for (const f of factRefs(v)) if (isNodeFact(f)) facts.add(f);
   }
+  for (const text of Object.values(app.templateTexts ?? {}))
+    for (const f of factRefs(text)) if (isNodeFact(f)) facts.add(f);
   return { provides, requires, facts: [...facts].sort(), secrets: Object.values(app.names.secrets).sort() };
 }
 

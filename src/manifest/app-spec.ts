@@ -1,4 +1,5 @@
-import type { ContainerSpec, Manifest, NetworkMode } from './types.js';
+import { createHash } from 'node:crypto';
+import type { ContainerSpec, Manifest, NetworkMode, TemplateFileSpec } from './types.js';
 import { durationMs } from './measures.js';
 import { containerUnitBase } from '../names.js';
 
@@ -13,6 +14,8 @@ export interface AppSpec {
   /** Unit base names (without suffix) and runtime names of everything the app owns. */
   names: AppNames;
   containers: ContainerPlan[];
+  /** Texts of its templates (`containers[].templates`) by path, read with the manifest from the app's folder. */
+  templateTexts?: Record<string, string>;
 }
 
 export interface AppNames {
@@ -31,6 +34,12 @@ export interface ContainerPlan {
   service: string;
   containerName: string;
   build?: { unitBase: string; service: string; imageTag: string };
+  /** An init container: runs to completion before the others start (Type=oneshot). */
+  oneshot: boolean;
+  /** Its network: the container's own (host, none) or the app's. */
+  network: NetworkMode;
+  /** Its config files rendered from templates, each kept as the Podman secret named here. */
+  templates: Array<{ spec: TemplateFileSpec; secret: string }>;
   stopTimeoutSec: number;
   startTimeoutSec: number;
   hard: string[];
@@ -50,9 +59,12 @@ export function toAppSpec(m: Manifest): AppSpec {
     secrets: Object.fromEntries(Object.keys(m.secrets ?? {}).map((s) => [s, `${m.id}-${s}`])),
   };
   const baseOf = (name: string) => containerUnitBase(m.id, name);
+  const initContainers = initContainersOf(m);
   const containers = m.containers.map((spec): ContainerPlan => {
     const unitBase = baseOf(spec.name);
-    const deps = Object.entries(spec.dependsOn ?? {}).sort(([a], [b]) => a.localeCompare(b));
+    const deps = Object.entries({ ...initContainers.get(spec.name), ...spec.dependsOn }).sort(([a], [b]) =>
+      a.localeCompare(b),
+    );
     return {
       spec,
       unitBase,
@@ -67,6 +79,9 @@ export function toAppSpec(m: Manifest): AppSpec {
             },
           }
         : {}),
+      oneshot: spec.oneshot === true,
+      network: spec.network ?? network,
+      templates: (spec.templates ?? []).map((t) => ({ spec: t, secret: templateSecretName(unitBase, t.target) })),
       stopTimeoutSec: Math.ceil(durationMs(spec.stopTimeout ?? DEFAULT_STOP_TIMEOUT_MS / 1000) / 1000),
       startTimeoutSec: Math.ceil(durationMs(spec.startTimeout ?? DEFAULT_START_TIMEOUT_MS / 1000) / 1000),
       hard: deps.filter(([, k]) => k === 'hard').map(([n]) => `${baseOf(n)}.service`),
@@ -74,6 +89,39 @@ export function toAppSpec(m: Manifest): AppSpec {
     };
   });
   return { id: m.id, manifest: m, network, names, containers };
+}
+
+/**
+ * The init containers (oneshot) each container requires, as dependsOn entries: every one, but
+ * those that depend on the container themselves, all the way down (a migration that needs the
+ * database must not be required by the database). The manifest's own dependsOn wins.
+ */
+function initContainersOf(m: Manifest): Map<string, Record<string, 'hard'>> {
+  const byName = new Map(m.containers.map((c) => [c.name, c]));
+  const closure = (name: string, seen = new Set<string>()): Set<string> => {
+    for (const dep of Object.keys(byName.get(name)?.dependsOn ?? {}))
+      if (!seen.has(dep) && byName.has(dep)) {
+        seen.add(dep);
+        closure(dep, seen);
+      }
+    return seen;
+  };
+  const inits = m.containers.filter((c) => c.oneshot === true).map((c) => ({ name: c.name, needs: closure(c.name) }));
+  return new Map(
+    m.containers.map((c) => [
+      c.name,
+      Object.fromEntries(
+        inits
+          .filter((i) => i.name !== c.name && !i.needs.has(c.name) && !(c.oneshot === true))
+          .map((i) => [i.name, 'hard' as const]),
+      ),
+    ]),
+  );
+}
+
+/** The Podman secret a rendered template is kept in: named by the container and the target, stable across edits. */
+export function templateSecretName(unitBase: string, target: string): string {
+  return `${unitBase}-tmpl-${createHash('sha256').update(target).digest('hex').slice(0, 8)}`;
 }
 
 /** Every systemd unit the app's Quadlet files generate, in start order (networks, volumes, builds, containers). */

@@ -46,7 +46,9 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
       (c) =>
         Object.values(c.secretEnvironment ?? {}).includes(secret) || c.secretFiles?.some((f) => f.secret === secret),
     );
-    if (!used && !exported('secrets', secret))
+    // A template may read it (checked against the template's text when the catalog is loaded).
+    const templated = m.containers.some((c) => (c.templates?.length ?? 0) > 0);
+    if (!used && !templated && !exported('secrets', secret))
       add(['secrets', secret], `secret "${secret}" is declared but no container uses it`, 'key');
   }
 
@@ -76,6 +78,7 @@ export function checkManifestSemantics(m: Manifest, expectedId?: string): Semant
     });
   });
   checkDependencyCycles(m, add);
+  checkHooks(m, add);
   checkInterfaces(m, network, names, add);
   checkNodeFacts(m, add);
   for (const path of loneSurrogates(m, [])) add(path, 'contains an unpaired UTF-16 surrogate (not valid text)');
@@ -101,25 +104,16 @@ function checkContainer(
       if (value?.split('/').includes('..')) add(at('build', field), 'must stay inside the app\'s folder (no "..")');
     }
   }
-  if ((network === 'host' || network === 'none') && (c.ports?.length ?? 0) > 0) {
-    add(at('ports'), `cannot publish ports with network: ${network}`);
+  const own = c.network ?? network;
+  if ((own === 'host' || own === 'none') && (c.ports?.length ?? 0) > 0) {
+    add(at('ports'), `cannot publish ports with network: ${own}`);
   }
-  if (network !== 'private' && (c.networkAliases?.length ?? 0) > 0) {
+  if (c.network !== undefined && (c.networkAliases?.length ?? 0) > 0)
+    add(at('networkAliases'), `cannot have aliases with network: ${c.network} (aliases live on the app's own network)`);
+  else if (network !== 'private' && (c.networkAliases?.length ?? 0) > 0) {
     add(at('networkAliases'), "needs network: private (aliases live on the app's own network)");
   }
-  const refProblem = (ref: string, kind: 'secret' | 'volume'): string | undefined => {
-    const r = parseRef(ref);
-    if ('iface' in r) {
-      const need = m.requires?.[r.iface];
-      if (!need)
-        return `"${ref}" names interface "${r.iface}", which this app does not require (add requires: ${r.iface})`;
-      if (need.containers && !need.containers.includes(c.name))
-        return `"${ref}": container "${c.name}" is not linked to ${r.iface} (add it to requires.${r.iface}.containers)`;
-      return undefined;
-    }
-    const declared = kind === 'secret' ? m.secrets?.[r.own] : m.volumes?.[r.own];
-    return declared ? undefined : `${kind} "${r.own}" is not declared under ${kind}s`;
-  };
+  const refProblem = (ref: string, kind: 'secret' | 'volume') => referenceProblem(m, c, ref, kind);
   for (const [env, secret] of Object.entries(c.secretEnvironment ?? {})) {
     const problem = refProblem(secret, 'secret');
     if (problem) add(at('secretEnvironment', env), problem);
@@ -150,6 +144,20 @@ function checkContainer(
     else if (b.type === 'file' && (b.source.endsWith('/') || segments[segments.length - 1] === '.'))
       add(at('binds', j, 'source'), 'names a directory (it ends in "/" or "."): a bind of type file names a file');
   });
+  if (c.oneshot) {
+    // Run to completion, once per start of the app: nothing to check, restart or reach.
+    if (c.healthcheck) add(at('healthcheck'), 'an init container (oneshot) has no health check: it runs to completion');
+    if (c.restart !== undefined)
+      add(at('restart'), 'an init container (oneshot) is not restarted: a failed run is retried with backoff');
+    if ((c.ports?.length ?? 0) > 0) add(at('ports'), 'an init container (oneshot) publishes no ports');
+  }
+  c.environmentFiles?.forEach((f, j) => {
+    if (f.split('/').includes('..')) add(at('environmentFiles', j), 'must not contain ".." (path traversal)');
+  });
+  c.templates?.forEach((t, j) => {
+    if (t.template.split('/').includes('..'))
+      add(at('templates', j, 'template'), 'must stay inside the app\'s folder (no "..")');
+  });
   const targets = new Map<string, string>();
   const claim = (target: string, where: FieldPath, label: string) => {
     const norm = target.replace(/\/+$/, '') || '/';
@@ -161,6 +169,7 @@ function checkContainer(
   for (const [j, t] of (c.tmpfs ?? []).entries()) claim(t.target, at('tmpfs', j, 'target'), `tmpfs[${j}]`);
   for (const [j, f] of (c.secretFiles ?? []).entries())
     claim(f.target, at('secretFiles', j, 'target'), `secretFiles[${j}]`);
+  for (const [j, t] of (c.templates ?? []).entries()) claim(t.target, at('templates', j, 'target'), `templates[${j}]`);
 
   if (typeof c.memory === 'string' && /^[0-9]+(Ki|Mi|Gi|Ti)$/.test(c.memory) && iecBytes(c.memory) < MIN_MEMORY)
     add(at('memory'), "must be at least 6Mi (Podman's minimum)");
@@ -210,6 +219,26 @@ function checkContainer(
   }
 }
 
+/** What is wrong with a container's reference to a secret or volume (own, or <interface>.<name>); undefined when nothing. */
+export function referenceProblem(
+  m: Manifest,
+  c: ContainerSpec,
+  ref: string,
+  kind: 'secret' | 'volume',
+): string | undefined {
+  const r = parseRef(ref);
+  if ('iface' in r) {
+    const need = m.requires?.[r.iface];
+    if (!need)
+      return `"${ref}" names interface "${r.iface}", which this app does not require (add requires: ${r.iface})`;
+    if (need.containers && !need.containers.includes(c.name))
+      return `"${ref}": container "${c.name}" is not linked to ${r.iface} (add it to requires.${r.iface}.containers)`;
+    return undefined;
+  }
+  const declared = kind === 'secret' ? m.secrets?.[r.own] : m.volumes?.[r.own];
+  return declared ? undefined : `${kind} "${r.own}" is not declared under ${kind}s`;
+}
+
 /** extraHosts and ulimits: what their patterns cannot say. Tolerates fields of the wrong type (the schema reports them). */
 function checkHostsAndLimits(
   c: ContainerSpec,
@@ -257,8 +286,15 @@ function checkInterfaces(
       `cannot be ${network} for an app that provides or requires an interface (the node network links apps)`,
     );
   for (const [iface, p] of Object.entries(m.provides ?? {})) {
-    if (!names.has(p.container))
-      add(['provides', iface, 'container'], `no container named "${p.container}" in this app`);
+    const served = m.containers[names.get(p.container) ?? -1];
+    if (!served) add(['provides', iface, 'container'], `no container named "${p.container}" in this app`);
+    else if (served.oneshot)
+      add(['provides', iface, 'container'], `"${p.container}" is an init container (oneshot): it serves nothing`);
+    else if (served.network)
+      add(
+        ['provides', iface, 'container'],
+        `"${p.container}" has network: ${served.network}: it cannot join the node network that links apps`,
+      );
     p.secrets?.forEach((s, i) => {
       if (!m.secrets?.[s]) add(['provides', iface, 'secrets', i], `secret "${s}" is not declared under secrets`);
     });
@@ -279,6 +315,14 @@ function checkInterfaces(
     r.containers?.forEach((c, i) => {
       if (!names.has(c)) add(['requires', iface, 'containers', i], `no container named "${c}" in this app`);
     });
+    // A container on the host network (or none) cannot reach the provider on the node network.
+    for (const [i, c] of m.containers.entries())
+      if (c.network && (!r.containers || r.containers.includes(c.name)))
+        add(
+          ['containers', i, 'network'],
+          `a container with network: ${c.network} cannot use ${iface} (the node network links apps)` +
+            (r.containers ? '' : `: list the containers that use it under requires.${iface}.containers`),
+        );
   }
 }
 
@@ -302,6 +346,27 @@ function checkNodeFacts(m: Manifest, add: (path: FieldPath, message: string, at?
     for (const [j, a] of (c.command ?? []).entries()) check(['containers', i, 'command', j], a);
     for (const [j, a] of (c.entrypoint ?? []).entries()) check(['containers', i, 'entrypoint', j], a);
   });
+}
+
+/** Hooks run in a running container of the app: one that exists and keeps running. */
+function checkHooks(m: Manifest, add: (path: FieldPath, message: string, at?: 'key' | 'value') => void): void {
+  for (const [point, h] of Object.entries(m.hooks ?? {})) {
+    if (!h || typeof h !== 'object') continue;
+    const c = m.containers.find((x) => x.name === h.container);
+    if (!c) add(['hooks', point, 'container'], `no container named "${h.container}" in this app`);
+    else if (c.oneshot)
+      add(
+        ['hooks', point, 'container'],
+        `"${h.container}" is an init container (oneshot): a hook runs in a container that keeps running`,
+      );
+    if (h.timeout !== undefined) {
+      const ms = durationMs(h.timeout);
+      if (ms < 1000) add(['hooks', point, 'timeout'], 'must be at least 1s');
+      else if (ms > MAX_DURATION_MS) add(['hooks', point, 'timeout'], 'must be at most 24h');
+    }
+    if (Array.isArray(h.command) && factRefs(h.command.join(' ')).length > 0)
+      add(['hooks', point, 'command'], 'node facts are not put into hooks (read them from the environment)');
+  }
 }
 
 function checkDependencyCycles(

@@ -85,6 +85,32 @@ export interface UlimitSpec {
   hard: number;
 }
 
+/** A config file rendered from a template of the app's folder (`containers[].templates`). */
+export interface TemplateFileSpec {
+  template: string;
+  target: string;
+  uid?: number;
+  gid?: number;
+  mode?: string;
+}
+
+/** A command run in a running container at a point of the app's life (`hooks.<point>`). */
+export interface HookSpec {
+  container: string;
+  command: string | string[];
+  user?: string;
+  timeout?: Duration;
+}
+
+export interface HooksSpec {
+  postInstall?: HookSpec;
+  postStart?: HookSpec;
+  postUpdate?: HookSpec;
+  preUninstall?: HookSpec;
+}
+
+export type HookPoint = keyof HooksSpec;
+
 export interface ContainerSpec {
   name: string;
   image?: string;
@@ -106,6 +132,10 @@ export interface ContainerSpec {
   readOnly?: boolean;
   memory?: string;
   init?: boolean;
+  oneshot?: boolean;
+  network?: 'host' | 'none';
+  environmentFiles?: string[];
+  templates?: TemplateFileSpec[];
   shmSize?: string;
   extraHosts?: Record<string, string>;
   ulimits?: Record<string, number | UlimitSpec>;
@@ -146,6 +176,7 @@ export interface Manifest {
   requires?: Record<string, RequiredInterfaceSpec>;
   secrets?: Record<string, SecretSpec>;
   volumes?: Record<string, VolumeSpec>;
+  hooks?: HooksSpec;
   containers: ContainerSpec[];
 }
 

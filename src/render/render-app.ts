@@ -17,6 +17,7 @@ import { parseRef } from '../graph/interface-ref.js';
 import { withFacts, type NodeFactName } from '../graph/node-facts.js';
 import type { ProviderLink, RenderLinks } from '../graph/app-graph.js';
 import { NODE_NETWORK } from '../names.js';
+import { parseTemplate, templateFactRefs, templateSecretRefs } from '../templates/config-template.js';
 
 /** The app cannot be linked as the node stands (a required interface has no provider, a fact is unknown). */
 export class LinkError extends Error {}
@@ -50,6 +51,8 @@ export const LABEL_MANAGED_BY = 'io.archipelago.managed-by';
 export const LABEL_LINK_PREFIX = 'io.archipelago.link.';
 /** `io.archipelago.secret-ids`: the Podman ids of the app's own secrets a container reads. */
 export const LABEL_SECRET_IDS = 'io.archipelago.secret-ids';
+/** `io.archipelago.templates`: the input keys of the config files rendered from templates it mounts. */
+export const LABEL_TEMPLATES = 'io.archipelago.templates';
 /** systemd waits this much longer than the container's own stop timeout before it kills. */
 export const STOP_TIMEOUT_MARGIN_SEC = 30;
 
@@ -189,8 +192,20 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
   const ctr = CONTAINER_KEYS.flatMap(({ key, emit }) => emit(ctx).map((value): UnitEntry => [key, value]));
 
   const service: UnitEntry[] = [
-    ['Restart', s.restart ?? 'always'],
-    ['RestartSec', '2'],
+    // An init container runs to completion once per start of the app: systemd keeps it
+    // active once it has exited 0, so the containers that require it start after it and it is
+    // not run again until the app stops. Quadlet accepts Type=oneshot (and then sends no
+    // sd-notify); Restart= other than no/on-failure is refused with it.
+    ...(c.oneshot
+      ? ([
+          ['Type', 'oneshot'],
+          ['RemainAfterExit', 'yes'],
+          ['Restart', 'no'],
+        ] as UnitEntry[])
+      : ([
+          ['Restart', s.restart ?? 'always'],
+          ['RestartSec', '2'],
+        ] as UnitEntry[])),
     ['TimeoutStartSec', String(c.startTimeoutSec)],
     // Podman gets StopTimeout first; systemd must wait longer or it kills a bitcoind
     // mid-flush at its default 90 s.
@@ -254,8 +269,8 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
     // Aliases are given per network (`x.network:alias=a`): NetworkAlias= would apply to every
     // network, and a stack's `database` would then answer on the node network for every app.
     emit: (ctx) => {
-      const { app, spec } = ctx;
-      if (app.network === 'host' || app.network === 'none') return [verbatim(app.network)];
+      const { app, spec, plan } = ctx;
+      if (plan.network === 'host' || plan.network === 'none') return [verbatim(plan.network)];
       const nets: string[] = [];
       if (app.network === 'private')
         nets.push(withAliases(`${app.names.networkUnit}.network`, [spec.name, ...(spec.networkAliases ?? [])]));
@@ -302,6 +317,11 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
     emit: ({ spec }) => (spec.tmpfs ?? []).map((t) => rawValue(tmpfsSpec(t))),
   },
   {
+    key: 'EnvironmentFile',
+    field: 'containers[].environmentFiles',
+    emit: ({ spec, options }) => (spec.environmentFiles ?? []).map((f) => rawValue(hostPath(f, options.appDir))),
+  },
+  {
     key: 'Environment',
     field: 'containers[].environment',
     emit: ({ spec, options }) =>
@@ -324,6 +344,13 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
         const name = secretName(ctx, f.secret);
         return name === undefined ? [] : [quoteWord(secretFileSpec(name, f))];
       }),
+  },
+  {
+    key: 'Secret',
+    field: 'containers[].templates',
+    // The rendered file is kept as a Podman secret (written by the supervisor at apply time,
+    // never by this renderer): mounted read-only like any secret file, never on disk in a unit.
+    emit: ({ plan }) => plan.templates.map((t) => quoteWord(secretFileSpec(t.secret, { secret: '', ...t.spec }))),
   },
   {
     key: 'DropCapability',
@@ -466,6 +493,19 @@ export const CONTAINER_KEYS: readonly ContainerKey[] = [
   },
   {
     key: 'Label',
+    field: 'containers[].templates',
+    // What each rendered file was made from (its template's text, the ids of the secrets and
+    // the facts it reads), hashed: a change of any of them changes this file, so the next pass
+    // restarts the container with the file rendered anew. Never the output itself.
+    emit: (ctx) => {
+      const { plan } = ctx;
+      if (plan.templates.length === 0) return [];
+      const keys = plan.templates.map((t) => templateInput(ctx, t.spec.template).key.slice(0, 12));
+      return [keyValueWord(LABEL_TEMPLATES, keys.join(','))];
+    },
+  },
+  {
+    key: 'Label',
     field: 'containers[].labels',
     emit: ({ spec }) => sortedByKey(spec.labels).map(([k, v]) => keyValueWord(k, v)),
   },
@@ -604,7 +644,41 @@ function selinuxOpt(label: SelinuxLabel | undefined): string[] {
 }
 
 function bindSource(b: BindMountSpec, dataDir: string): string {
-  return b.source.startsWith('/') ? normalizePath(b.source) : joinPath(dataDir, b.source);
+  return hostPath(b.source, dataDir);
+}
+
+/** A host path of the manifest: absolute as written, else relative to `dir`. */
+function hostPath(path: string, dir: string): string {
+  return path.startsWith('/') ? normalizePath(path) : joinPath(dir, path);
+}
+
+/**
+ * What a template's output is made from: its text, the Podman ids of the secrets it reads
+ * and the facts it puts in (values, not secrets), hashed as the key of its inputs. The output
+ * itself is made by the supervisor's adapter, which alone reads secrets.
+ */
+export function templateInput(
+  ctx: ContainerContext,
+  path: string,
+): { key: string; secrets: Record<string, string>; facts: Record<string, string> } {
+  const text = ctx.app.templateTexts?.[path];
+  if (text === undefined) throw new LinkError(`template ${path} was not loaded`);
+  const parsed = parseTemplate(text);
+  if (!parsed.ok)
+    throw new LinkError(`template ${path}: line ${parsed.problems[0]!.line}: ${parsed.problems[0]!.message}`);
+  const secrets: Record<string, string> = {};
+  const ids: Record<string, string> = {};
+  for (const ref of templateSecretRefs(parsed.parts)) {
+    const name = secretName(ctx, ref);
+    if (name === undefined) throw new LinkError(`template ${path} reads ${ref}, and no installed app provides it`);
+    secrets[ref] = name;
+    const r = parseRef(ref);
+    ids[ref] =
+      ('own' in r ? ctx.options.links?.ownSecretIds?.[name] : providerOf(ctx, r.iface)?.secretIds[r.name]) ?? '';
+  }
+  const facts = Object.fromEntries(templateFactRefs(parsed.parts).map((f) => [f, factsOf(ctx.options)(f)]));
+  const key = sha256(JSON.stringify({ text, ids, facts }));
+  return { key, secrets, facts };
 }
 
 function capName(cap: string): string {

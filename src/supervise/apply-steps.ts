@@ -1,11 +1,13 @@
 import { makeDir } from '../fs/make-dir.js';
-import { readdir, rm, rmdir } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import type { Desired, Step, StepKind, StepOf } from './types.js';
 import type { Systemctl } from './systemctl.js';
 import type { Podman } from './podman.js';
 import { generateSecret } from './generate-secret.js';
+import { parseTemplate, renderTemplate } from '../templates/config-template.js';
+import { HOOK_DESCRIPTION_PREFIX } from './systemctl.js';
 import type { SupervisorState } from './state-store.js';
 import type { BackoffStore } from './supervisor.js';
 
@@ -25,12 +27,36 @@ export interface ApplyDeps {
   /** Records (or forgets, with undefined) the Podman id of a secret archy-quadlet created. */
   recordSecretId?: (name: string, id: string | undefined) => Promise<void>;
   /** Runs a command in a transient user unit, without waiting for it (systemd-run --user --no-block). */
-  runDetached?: (unit: string, argv: string[]) => Promise<void>;
+  runDetached?: (unit: string, argv: string[], options?: DetachedOptions) => Promise<void>;
+  /** Records the key of the inputs a template secret was rendered from (see secret-ids.ts). */
+  recordTemplateInput?: (secret: string, key: string | undefined) => Promise<void>;
+  /** Where each hook's output is kept (`<dir>/<app>/<point>.log`), for explain. */
+  hookLogDir?: string;
 }
 
-async function systemdRun(unit: string, argv: string[]): Promise<void> {
+/** How a hook's transient unit runs: kept after it ends (its result is read), bounded, its output in a file. */
+export interface DetachedOptions {
+  description: string;
+  /** Killed (and failed) after this long. */
+  timeoutSec: number;
+  /** Standard output and error go here, truncated first. */
+  outputFile: string;
+}
+
+async function systemdRun(unit: string, argv: string[], o?: DetachedOptions): Promise<void> {
   const { execa } = await import('execa'); // loaded only when a step needs it
-  await execa('systemd-run', ['--user', '--no-block', '--collect', '--quiet', `--unit=${unit}`, '--', ...argv], {
+  // A hook's unit is not collected: it stays, active (exited) or failed with its exit status,
+  // until the pass that reads the result lets it go. Other work is collected when it ends.
+  const props = o
+    ? [
+        `--description=${o.description}`,
+        '--property=RemainAfterExit=yes',
+        `--property=RuntimeMaxSec=${o.timeoutSec}`,
+        `--property=StandardOutput=truncate:${o.outputFile}`,
+        '--property=StandardError=inherit',
+      ]
+    : ['--collect'];
+  await execa('systemd-run', ['--user', '--no-block', '--quiet', ...props, `--unit=${unit}`, '--', ...argv], {
     timeout: 30_000,
     stdin: 'ignore',
   });
@@ -125,6 +151,48 @@ export function makeExecutors(d: ApplyDeps): Executors {
       await stillPurging(s.app);
       await d.podman.removeSecret(s.secret);
       await d.recordSecretId?.(s.secret, undefined);
+    },
+    async renderTemplate(s) {
+      const text = await readFile(s.template, 'utf8');
+      const parsed = parseTemplate(text);
+      if (!parsed.ok)
+        throw new Error(`template ${s.template}: line ${parsed.problems[0]!.line}: ${parsed.problems[0]!.message}`);
+      // Read here, at apply time, and nowhere else: the output is derived anew on every change
+      // of what it is made from, never once at install.
+      const values = new Map<string, string>();
+      for (const [ref, name] of Object.entries(s.secrets)) {
+        const value = await d.podman.secretValue(name);
+        if (/[\n\r\0]/.test(value))
+          throw new Error(`secret ${name} holds a line break: it cannot go into ${s.template}`);
+        values.set(ref, value);
+      }
+      const output = renderTemplate(parsed.parts, {
+        fact: (name) => {
+          const v = s.facts[name];
+          if (v === undefined) throw new Error(`node fact ${name} not known`);
+          return v;
+        },
+        secret: (ref) => values.get(ref)!,
+      });
+      await d.podman.putTemplateSecret(s.secret, s.app, output, s.inputKey);
+      await d.recordTemplateInput?.(s.secret, s.inputKey);
+    },
+    async runHook(s) {
+      const dir = join(d.hookLogDir ?? '/tmp', s.app);
+      await makeDir(dir, 0o700);
+      await runDetached(s.unit, s.argv, {
+        description: `${HOOK_DESCRIPTION_PREFIX} ${s.point} of ${s.app} [${s.key}]`,
+        timeoutSec: s.timeoutSec,
+        outputFile: join(dir, `${s.point}.log`),
+      });
+    },
+    async hookDone(s) {
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (a) a.hooksDone = { ...a.hooksDone, [s.point]: s.key };
+      });
+      // Its result is recorded: the transient unit (active, exited) can go.
+      if (s.unit) await d.systemctl.stop([s.unit]);
     },
     async setBackoff(s) {
       d.backoff.set(s.unit, { failures: s.failures, notBeforeMs: s.notBeforeMs });

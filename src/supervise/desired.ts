@@ -2,11 +2,12 @@ import { dirname, join, normalize } from 'node:path';
 import type { AppSpec } from '../manifest/app-spec.js';
 import { serviceNames } from '../manifest/app-spec.js';
 import type { CatalogApp } from '../catalog/load-catalog.js';
-import { LinkError, renderApp } from '../render/render-app.js';
+import { LinkError, renderApp, templateInput } from '../render/render-app.js';
+import { durationMs } from '../manifest/measures.js';
 import type { RenderLinks } from '../graph/app-graph.js';
 import { UnitValueError } from '../render/escape.js';
 import { appDataDir, type Paths } from '../paths.js';
-import type { Desired, DesiredApp, RenderedApp } from './types.js';
+import type { Desired, DesiredApp, DesiredHook, RenderedApp } from './types.js';
 import type { SupervisorState } from './state-store.js';
 
 /** What should be, from the state (intents) and the catalog (manifests). Pure. */
@@ -24,6 +25,8 @@ export function buildDesired(
         intent: intent.intent,
         purge: intent.purge === true,
         ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
+        ...(intent.installedAt ? { installedAt: intent.installedAt } : {}),
+        ...(intent.hooksDone ? { hooksDone: intent.hooksDone } : {}),
       };
       const entry = catalog.get(id);
       if (!entry)
@@ -58,8 +61,11 @@ function renderedOf(
   const dataDir = appDataDir(paths, app.id);
   const options = { startAtBoot, source: entry.file, appDir: entry.dir, dataDir, ...(links ? { links } : {}) };
   const files = renderApp(app, options).map(({ name, content }) => ({ name, content }));
+  const hooks = hooksOf(app);
   return {
     files,
+    version: app.manifest.version,
+    ...(hooks.length > 0 ? { hooks } : {}),
     containers: dependencyOrder(app).map((c) => ({
       service: c.service,
       file: `${c.unitBase}.container`,
@@ -88,6 +94,24 @@ function renderedOf(
       bindFiles: [
         ...new Set((c.spec.binds ?? []).filter((b) => b.type === 'file').map((b) => bindPath(dataDir, b.source))),
       ].sort(),
+      ...(c.spec.environmentFiles?.length
+        ? { envFiles: [...new Set(c.spec.environmentFiles.map((f) => bindPath(entry.dir, f)))].sort() }
+        : {}),
+      ...(c.oneshot ? { oneshot: true as const } : {}),
+      ...(c.templates.length > 0
+        ? {
+            templates: c.templates.map((t) => {
+              const input = templateInput({ app, plan: c, spec: c.spec, options }, t.spec.template);
+              return {
+                secret: t.secret,
+                template: join(entry.dir, t.spec.template),
+                inputKey: input.key,
+                secrets: input.secrets,
+                facts: input.facts,
+              };
+            }),
+          }
+        : {}),
     })),
     services: serviceNames(app),
     secrets: Object.entries(app.manifest.secrets ?? {}).map(([name, s]) => ({
@@ -148,17 +172,47 @@ function waitsFor(app: AppSpec, c: AppSpec['containers'][number], links: RenderL
   return [...out.values()];
 }
 
-/** Containers with their dependencies first (the manifest has no cycles: validated). */
+/** Containers with their dependencies (init containers included) first (the manifest has no cycles: validated). */
 function dependencyOrder(app: AppSpec): AppSpec['containers'] {
-  const byName = new Map(app.containers.map((c) => [c.spec.name, c]));
+  const byService = new Map(app.containers.map((c) => [c.service, c]));
   const done = new Set<string>();
   const out: AppSpec['containers'] = [];
-  const visit = (name: string) => {
-    if (done.has(name)) return;
-    done.add(name);
-    for (const dep of Object.keys(byName.get(name)!.spec.dependsOn ?? {}).sort()) if (byName.has(dep)) visit(dep);
-    out.push(byName.get(name)!);
+  const visit = (service: string) => {
+    if (done.has(service)) return;
+    done.add(service);
+    const c = byService.get(service)!;
+    for (const dep of [...c.hard, ...c.soft].sort()) if (byService.has(dep)) visit(dep);
+    out.push(c);
   };
-  for (const c of app.containers) visit(c.spec.name);
+  for (const c of app.containers) visit(c.service);
   return out;
+}
+
+/** Default time a hook may take. */
+export const HOOK_TIMEOUT_SEC = 300;
+
+/** The app's hooks as the supervisor runs them: podman exec in the named container, in a transient unit. */
+function hooksOf(app: AppSpec): DesiredHook[] {
+  const points = ['postInstall', 'postUpdate', 'postStart', 'preUninstall'] as const;
+  return points.flatMap((point): DesiredHook[] => {
+    const h = app.manifest.hooks?.[point];
+    const c = h && app.containers.find((x) => x.spec.name === h.container);
+    if (!h || !c) return [];
+    const command = Array.isArray(h.command) ? h.command : ['/bin/sh', '-c', h.command];
+    return [
+      {
+        point,
+        unit: hookUnit(app.id, point),
+        container: c.containerName,
+        service: c.service,
+        argv: ['podman', 'exec', ...(h.user ? ['--user', h.user] : []), c.containerName, ...command],
+        timeoutSec: h.timeout !== undefined ? Math.ceil(durationMs(h.timeout) / 1000) : HOOK_TIMEOUT_SEC,
+      },
+    ];
+  });
+}
+
+/** `archy-quadlet-hook-<app>-post-install.service`. */
+export function hookUnit(app: string, point: string): string {
+  return `archy-quadlet-hook-${app}-${point.replace(/[A-Z]/g, (x) => `-${x.toLowerCase()}`)}.service`;
 }

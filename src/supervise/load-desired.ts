@@ -37,20 +37,21 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
   const texts = await Promise.all(
     ids.map((id) => readFile(join(paths.appsDir, id, 'manifest.yml'), 'utf8').catch(() => undefined)),
   );
+  // The texts of the templates the app had when last rendered: one changed is a cache miss.
+  const baseKeyOf = async (id: string, text: string, templates: string[] | undefined) =>
+    cacheKey({
+      build,
+      manifest: text,
+      appsDir: paths.appsDir,
+      dataDir: appDataDir(paths, id),
+      startAtBoot: state.apps[id]!.intent === 'running',
+      ...(templates?.length ? { templates: await readTemplates(join(paths.appsDir, id), templates) } : {}),
+    });
   const baseKeys = new Map<string, string>();
   for (const [i, id] of ids.entries()) {
     const text = texts[i];
     if (text === undefined) continue;
-    baseKeys.set(
-      id,
-      cacheKey({
-        build,
-        manifest: text,
-        appsDir: paths.appsDir,
-        dataDir: appDataDir(paths, id),
-        startAtBoot: state.apps[id]!.intent === 'running',
-      }),
-    );
+    baseKeys.set(id, await baseKeyOf(id, text, cache.entries[id]?.templates));
   }
 
   // 1. Each app's interfaces: from the cache while its manifest is unchanged.
@@ -108,13 +109,19 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     const subset: SupervisorState = { version: 1, apps: Object.fromEntries(misses.map((id) => [id, state.apps[id]!])) };
     for (const app of buildDesired(subset, catalog, paths, links).apps) {
       byId.set(app.id, app);
-      const base = baseKeys.get(app.id);
+      const entry = catalog.get(app.id);
+      const templates = entry?.result.ok ? Object.keys(entry.result.app.templateTexts ?? {}).sort() : undefined;
+      const text = texts[ids.indexOf(app.id)];
+      // Keyed by the templates it has now (they may differ from those it had).
+      const base =
+        text !== undefined && templates?.length ? await baseKeyOf(app.id, text, templates) : baseKeys.get(app.id);
       const ifaces = interfaces.get(app.id);
       if (app.rendered && base !== undefined && ifaces) {
         cache.entries[app.id] = {
           baseKey: base,
           key: linkedKey(base, links.get(app.id)!),
           interfaces: ifaces,
+          ...(templates?.length ? { templates } : {}),
           rendered: app.rendered,
         };
         changed = true;
@@ -144,12 +151,19 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
   };
 }
 
+async function readTemplates(appDir: string, paths: string[]): Promise<Record<string, string | null>> {
+  const texts = await Promise.all(paths.map((p) => readFile(join(appDir, p), 'utf8').catch(() => null)));
+  return Object.fromEntries(paths.map((p, i) => [p, texts[i]!]));
+}
+
 function intentOf(id: string, intent: SupervisorState['apps'][string]): DesiredApp {
   return {
     id,
     intent: intent.intent,
     purge: intent.purge === true,
     ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
+    ...(intent.installedAt ? { installedAt: intent.installedAt } : {}),
+    ...(intent.hooksDone ? { hooksDone: intent.hooksDone } : {}),
   };
 }
 

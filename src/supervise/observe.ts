@@ -83,6 +83,8 @@ export interface ObserveDeps {
   busyPorts: (ports: HostPort[]) => Promise<string[]>;
   /** Which of these paths are not a file (missing, or a directory); by default `missingFiles` below. */
   missingFiles?: (paths: string[]) => Promise<string[]>;
+  /** The recorded input keys of rendered templates (see secret-ids.ts); read only when an app has templates. */
+  templateInputs?: () => Promise<Record<string, string>>;
 }
 
 /** The paths given that are not there as a file: missing, unreadable, or a directory. */
@@ -104,7 +106,10 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   const nowMono = d.clock.nowMono();
   // systemctl (for the units the manifests name) runs while the unit files are read.
   const known = new Set<string>();
-  for (const app of desired.apps) for (const svc of app.rendered?.services ?? []) known.add(svc);
+  for (const app of desired.apps) {
+    for (const svc of app.rendered?.services ?? []) known.add(svc);
+    for (const h of app.rendered?.hooks ?? []) known.add(h.unit);
+  }
   const shown = d.systemctl.show([...known].sort());
   // Awaited below, after the files are read: until then a failure must not count as unhandled
   // (Node would end the process with a stack trace instead of our message).
@@ -133,6 +138,8 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   for (const s of known) extra.delete(s);
   const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
   const observed: Observed = { nowMs, nowMono, files, units, backoff: d.backoff };
+  if (d.templateInputs && desired.apps.some((a) => a.rendered?.containers.some((c) => c.templates)))
+    observed.templateInputs = await d.templateInputs();
   if (nodeList!.length > 0) observed.nodeFiles = nodeList!.map(observedFile);
   // Rare: a unit of ours systemd does not know though its file is there. Quadlet tells a lost
   // reload (it generates the unit) from a rejected file (it does not).
@@ -167,9 +174,9 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
     .flatMap((a) => a.rendered?.containers ?? [])
     .filter((c) => ['inactive', 'failed'].includes(units[c.service]?.activeState ?? ''));
   // A file bind's source is never created: a missing one holds its container (a no-op pass stats nothing).
-  const bindFiles = [...new Set(toStart.flatMap((c) => c.bindFiles))].sort();
+  const bindFiles = [...new Set(toStart.flatMap((c) => [...c.bindFiles, ...(c.envFiles ?? [])]))].sort();
   if (bindFiles.length > 0) observed.missingFiles = await (d.missingFiles ?? missingFiles)(bindFiles);
-  if (needsPodman(desired, units, files)) {
+  if (needsPodman(desired, units, files, { nowMs, nowMono })) {
     // Containers too: one left from an older run may be in the way of a start.
     [observed.secrets, observed.containers] = await Promise.all([d.podman.secrets(), d.podman.containers()]);
     if (desired.apps.some((a) => a.intent === 'absent')) {

@@ -9,6 +9,7 @@ import {
 } from './types.js';
 import { planUnitDir, writesFiles, type UnitDirPlan } from '../output/plan-unit-dir.js';
 import { isSupportService, NODE_UNITS_DIR, servicesOfUnitFiles } from '../names.js';
+import { leftoverHookSteps, planRunningHooks, planUninstallHook } from './plan-hooks.js';
 
 /** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
 export const BACKOFF = { baseSec: 5, capSec: 300, healthySec: 60 } as const;
@@ -277,7 +278,12 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
           kind: 'wait',
           app: id,
           unit: svc,
-          reason: u.subState === 'auto-restart' ? 'restarting after a crash' : 'starting',
+          reason:
+            u.subState === 'auto-restart'
+              ? 'restarting after a crash'
+              : app.rendered?.containers.find((c) => c.service === svc)?.oneshot
+                ? 'init container running to completion'
+                : 'starting',
         });
         break;
       case 'deactivating':
@@ -306,13 +312,16 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
         if (missing.own.length > 0) {
           // A start would fail (Podman does not create a bind source), and making it would
           // mount an empty folder where the app reads a file: held until a person puts it there.
+          const envFiles = new Set(app.rendered?.containers.find((c) => c.service === svc)?.envFiles ?? []);
           for (const path of missing.own)
             steps.push({
               kind: 'wait',
               app: id,
               unit: svc,
               held: true,
-              reason: `bind source ${path} is missing (a file: archy-quadlet never creates it): put it there`,
+              reason: envFiles.has(path)
+                ? `environment file ${path} is missing: put it there`
+                : `bind source ${path} is missing (a file: archy-quadlet never creates it): put it there`,
             });
           break;
         }
@@ -324,7 +333,7 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
             kind: 'wait',
             app: id,
             unit: svc,
-            reason: `waiting for ${service}: bind source ${path} is missing`,
+            reason: `waiting for ${service}: ${envFileOf(app, path) ? 'environment file' : 'bind source'} ${path} is missing`,
           });
           break;
         }
@@ -374,9 +383,41 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
     for (const unit of start)
       steps.push({ kind: 'wait', app: id, unit, reason: 'its secrets are being created first' });
   else if (start.length > 0) steps.push({ kind: 'start', app: id, units: start, reason: 'app should be running' });
-  if (restart.length > 0) {
+  if (restart.length > 0 && creating)
+    // As a start: the new secrets' ids change its units, and it is restarted once, after that.
+    for (const unit of restart)
+      steps.push({ kind: 'wait', app: id, unit, reason: 'its secrets are being created first' });
+  else if (restart.length > 0) {
     const why = app.restartRequestedAt !== undefined ? 'restart requested' : 'unit file changed since it started';
     steps.push({ kind: 'restart', app: id, units: restart, reason: why });
+  }
+  if (!creating) steps.unshift(...templateSteps(app, o, new Set([...start, ...restart])));
+  return [...steps, ...planRunningHooks(app, o, steps)];
+}
+
+/**
+ * Config files rendered from templates: again whenever what one is made from changed since it
+ * was last rendered (its text, a secret it reads, a fact), or its secret is gone. Before the
+ * start or restart of a container that mounts it (the batch runs in order); a container
+ * already running with the old file is restarted by its unit file's change.
+ */
+function templateSteps(app: DesiredApp, o: Observed, moving: Set<string>): Step[] {
+  const steps: Step[] = [];
+  for (const c of app.rendered?.containers ?? []) {
+    for (const t of c.templates ?? []) {
+      const stale = o.templateInputs?.[t.secret] !== t.inputKey;
+      const gone = o.secrets !== undefined && !(t.secret in o.secrets);
+      if (!stale && !gone) continue;
+      // A running container keeps its copy until restarted: render now only if it is about
+      // to (re)start or has not run yet, so a failed render never takes a file from it.
+      if (!moving.has(c.service) && o.units[c.service]?.activeState === 'active' && !gone) continue;
+      steps.push({
+        kind: 'renderTemplate',
+        app: app.id,
+        ...t,
+        reason: gone ? 'rendered config file missing' : 'template, a secret or a fact it reads changed',
+      });
+    }
   }
   return steps;
 }
@@ -432,7 +473,11 @@ function missingBindFiles(
   const missing = new Set(o.missingFiles ?? []);
   if (missing.size === 0) return { own: [] };
   const byService = new Map((app.rendered?.containers ?? []).map((c) => [c.service, c]));
-  const own = (byService.get(svc)?.bindFiles ?? []).filter((p) => missing.has(p));
+  const filesOf = (c: { bindFiles: string[]; envFiles?: string[] } | undefined) => [
+    ...(c?.bindFiles ?? []),
+    ...(c?.envFiles ?? []),
+  ];
+  const own = filesOf(byService.get(svc)).filter((p) => missing.has(p));
   const seen = new Set([svc]);
   const queue = [...(byService.get(svc)?.requires ?? [])];
   while (queue.length > 0) {
@@ -440,11 +485,15 @@ function missingBindFiles(
     if (seen.has(dep)) continue;
     seen.add(dep);
     const c = byService.get(dep);
-    const path = c?.bindFiles.find((p) => missing.has(p));
+    const path = filesOf(c).find((p) => missing.has(p));
     if (path) return { own, required: { service: dep, path } };
     queue.push(...(c?.requires ?? []));
   }
   return { own };
+}
+
+function envFileOf(app: DesiredApp, path: string): boolean {
+  return (app.rendered?.containers ?? []).some((c) => c.envFiles?.includes(path));
 }
 
 function busyPortsOf(app: DesiredApp, svc: string, o: Observed): string[] {
@@ -513,13 +562,15 @@ function planStopped(app: DesiredApp, o: Observed, services: string[]): Step[] {
 function planAbsent(app: DesiredApp, o: Observed): Step[] {
   // Everything the manifest or the files say the app has: a unit whose file was deleted
   // may still be running.
+  const hook = planUninstallHook(app, o);
+  if (hook.length > 0) return hook; // before anything stops: it runs in a running container
   const all = servicesOf(app, o);
   const containers = [...new Set([...containerServicesOf(app, o), ...all.filter((s) => !isSupportService(s))])];
   const support = all.filter(isSupportService);
   const stopping = planStopped(app, o, [...support, ...containers]);
   if (stopping.length > 0 || all.some((s) => isUp(o.units[s])) || (o.files[app.id] ?? []).some((f) => f.owned))
     return stopping;
-  const steps: Step[] = [];
+  const steps: Step[] = leftoverHookSteps(app, o);
   for (const [name, c] of Object.entries(o.containers ?? {})) {
     if (c.app === app.id)
       steps.push({
@@ -561,7 +612,7 @@ function isUp(u: UnitStatus | undefined): boolean {
   return !!u && ['active', 'activating', 'deactivating', 'reloading'].includes(u.activeState);
 }
 
-function startedMs(u: UnitStatus, o: Observed): number {
+function startedMs(u: UnitStatus, o: { nowMs: number; nowMono: number }): number {
   return o.nowMs - (o.nowMono - u.execMainStartMono) / 1000;
 }
 
@@ -595,8 +646,21 @@ export function needsPodman(
   desired: Desired,
   units: Record<string, UnitStatus>,
   files: Observed['files'] = {},
+  clock?: { nowMs: number; nowMono: number },
 ): boolean {
   return desired.apps.some((app) => {
+    // A restart asked for: the pass must know that the secrets it reads (and the files
+    // rendered from them) are there before it restarts anything.
+    if (
+      clock &&
+      app.intent === 'running' &&
+      app.restartRequestedAt !== undefined &&
+      (app.rendered?.containers ?? []).some((c) => {
+        const u = units[c.service];
+        return u?.activeState === 'active' && startedMs(u, clock) < app.restartRequestedAt!;
+      })
+    )
+      return true;
     // An uninstall needs Podman only for its last steps (leftover containers, network, images,
     // purge): while its units still stop or its files are still there, it is not asked.
     if (app.intent === 'absent') {

@@ -21,6 +21,10 @@ export interface Podman {
   /** Creates a secret and returns its Podman id; the value reaches podman through its environment, never a command line. */
   createSecret(name: string, app: string, value: string): Promise<string>;
   removeSecret(name: string): Promise<void>;
+  /** A secret's value, for the template adapter alone (never logged, printed or kept). */
+  secretValue(name: string): Promise<string>;
+  /** Creates or replaces a secret holding a rendered template, labelled with the key of its inputs. */
+  putTemplateSecret(name: string, app: string, value: string, inputKey: string): Promise<void>;
   volumes(): Promise<Record<string, string>>;
   removeVolume(name: string): Promise<void>;
   /** Every container of the user (not only ours: one of another name owner can be in the way), by name. */
@@ -41,6 +45,9 @@ export interface Podman {
   /** `podman --version`, e.g. `podman version 5.4.2`. */
   version(): Promise<string>;
 }
+
+/** On a secret holding a rendered template: the key of the inputs it was rendered from. */
+export const LABEL_TEMPLATE_INPUT = 'io.archipelago.template-input';
 
 /** Probes only read: bounded, so that a hung Podman cannot hang `explain` or `doctor`. */
 const PROBE_TIMEOUT_MS = 20_000;
@@ -107,6 +114,34 @@ export function podmanCli(bin = 'podman'): Podman {
     },
     async removeSecret(name) {
       await run(['secret', 'rm', name]);
+    },
+    async secretValue(name) {
+      // JSON: the value exactly (a --format template adds a newline of its own).
+      const doc = JSON.parse(await run(['secret', 'inspect', '--showsecret', name])) as Array<{ SecretData?: string }>;
+      const value = doc[0]?.SecretData;
+      if (typeof value !== 'string') throw new Error(`podman secret inspect ${name}: no value`);
+      return value;
+    },
+    async putTemplateSecret(name, app, value, inputKey) {
+      // As createSecret: the value through this one process's environment. --replace gives the
+      // secret a new id; containers created before keep the old value until restarted.
+      await run(
+        [
+          'secret',
+          'create',
+          '--replace',
+          '--env',
+          '--label',
+          `${LABEL_APP}=${app}`,
+          '--label',
+          `${LABEL_MANAGED_BY}=archy-quadlet`,
+          '--label',
+          `${LABEL_TEMPLATE_INPUT}=${inputKey}`,
+          name,
+          'ARCHY_QUADLET_SECRET_VALUE',
+        ],
+        { ARCHY_QUADLET_SECRET_VALUE: value },
+      );
     },
     async volumes() {
       return byLabel(

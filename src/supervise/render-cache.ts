@@ -23,6 +23,8 @@ export interface RenderCache {
       /** baseKey and the app's links (providers, their secrets' ids, node facts): while it holds, `rendered` is. */
       key: string;
       interfaces: AppInterfaces;
+      /** Paths of its templates in the app's folder: their texts are part of baseKey. */
+      templates?: string[];
       rendered: NonNullable<DesiredApp['rendered']>;
     }
   >;
@@ -45,9 +47,20 @@ export function cacheKey(parts: {
   appsDir: string;
   dataDir: string;
   startAtBoot: boolean;
+  /** Texts of the app's templates by path (a changed template renders anew). */
+  templates?: Record<string, string | null>;
 }): string {
   return createHash('sha256')
-    .update(JSON.stringify([parts.build, parts.appsDir, parts.dataDir, parts.startAtBoot, parts.manifest]))
+    .update(
+      JSON.stringify([
+        parts.build,
+        parts.appsDir,
+        parts.dataDir,
+        parts.startAtBoot,
+        parts.manifest,
+        ...(parts.templates ? [parts.templates] : []),
+      ]),
+    )
     .digest('hex');
 }
 

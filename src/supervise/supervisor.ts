@@ -16,7 +16,7 @@ import { readLedger, withoutContent, writeLedger, type PassLedger, type PassReco
 import type { BackoffEntry, Desired, HostPort, Observed, Step } from './types.js';
 import { busyPorts } from './host-ports.js';
 import { readNodeFacts, readRecordedFacts, recordFacts } from './node-facts-adapter.js';
-import { recordSecretId } from './secret-ids.js';
+import { readTemplateInputs, recordSecretId, recordTemplateInput } from './secret-ids.js';
 import type { NodeFacts } from '../graph/node-facts.js';
 
 /** Everything a pass needs, as values: the CLI builds one, tests build one for the lab. */
@@ -95,6 +95,7 @@ export async function currentView(sv: Supervisor): Promise<View> {
     quadlet: sv.quadlet,
     busyPorts: sv.busyPorts,
     missingFiles: sv.missingFiles,
+    templateInputs: () => readTemplateInputs(sv.paths.stateDir),
     clock: sv.clock,
     backoff: await readBackoff(sv.paths.stateDir),
   });
@@ -228,6 +229,8 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
       changeState: (change) => changeState(sv, change).then(() => undefined),
       readState: () => readState(sv.paths.stateDir),
       recordSecretId: (name, id) => recordSecretId(sv.paths.stateDir, name, id),
+      recordTemplateInput: (secret, key) => recordTemplateInput(sv.paths.stateDir, secret, key),
+      hookLogDir: join(sv.paths.stateDir, 'hooks'),
     });
     applied.push(await applySteps(actionable, executors, (o) => logOutcome(sv.log, o)));
     if (backoff.changed()) await writeBackoff(sv.paths.stateDir, backoff.entries());

@@ -17,6 +17,8 @@ export const SHOW_PROPERTIES = [
   // A start job queued behind a provider that is still starting (After=) leaves the unit
   // inactive: without this a pass would enqueue the same start again and again.
   'Job',
+  // A hook's transient unit carries the occasion it runs for at the end of its description.
+  'Description',
 ] as const;
 
 /**
@@ -56,9 +58,18 @@ export function parseShow(text: string): Record<string, UnitStatus> {
       activeEnterMono: num('ActiveEnterTimestampMonotonic'),
       inactiveEnterMono: num('InactiveEnterTimestampMonotonic'),
       ...(p.Job ? { jobQueued: true as const } : {}),
+      ...(hookKeyOf(p.Description) ? { hookKey: hookKeyOf(p.Description)! } : {}),
     };
   }
   return out;
+}
+
+/** The description of a hook's transient unit ends in `[key]`: the occasion it runs for. */
+export const HOOK_DESCRIPTION_PREFIX = 'archy-quadlet hook';
+
+function hookKeyOf(description: string | undefined): string | undefined {
+  if (!description?.startsWith(HOOK_DESCRIPTION_PREFIX)) return undefined;
+  return /\[([^\]]+)\]$/.exec(description)?.[1];
 }
 
 export interface Systemctl {

@@ -27,6 +27,39 @@ export interface DesiredContainer {
   secrets: string[];
   /** Host paths of its file binds (`type: file`): each must exist before a start, never created. */
   bindFiles: string[];
+  /** Host paths of its environment files: each must exist before a start. */
+  envFiles?: string[];
+  /** An init container: runs to completion (Type=oneshot); `active` once it has. */
+  oneshot?: true;
+  /** Config files rendered from templates into Podman secrets before it starts. */
+  templates?: DesiredTemplate[];
+}
+
+/** A config file rendered from a template into a Podman secret the container mounts. */
+export interface DesiredTemplate {
+  /** Podman secret that holds the output. */
+  secret: string;
+  /** Absolute path of the template. */
+  template: string;
+  /** Hash of what the output is made from (text, secret ids, facts): changed means render again. */
+  inputKey: string;
+  /** The Podman secret each reference reads (`rpc-password` → `bitcoin-rpc-password`). */
+  secrets: Record<string, string>;
+  /** Node facts it puts in, as they are now (not secret). */
+  facts: Record<string, string>;
+}
+
+/** A hook due to run in one of the app's containers (see plan-hooks.ts). */
+export interface DesiredHook {
+  point: 'postInstall' | 'postStart' | 'postUpdate' | 'preUninstall';
+  /** The transient systemd unit it runs in. */
+  unit: string;
+  /** Container it runs in, and that container's service. */
+  container: string;
+  service: string;
+  /** `podman exec ...` argv. */
+  argv: string[];
+  timeoutSec: number;
 }
 
 export interface DesiredSecret {
@@ -50,6 +83,9 @@ export interface RenderedApp {
   provides: string[];
   /** Interfaces it requires, and who provides each on this node now. */
   needs: Need[];
+  /** The app's version (a changed one runs the postUpdate hook). */
+  version?: string;
+  hooks?: DesiredHook[];
 }
 
 /** One interface an app requires, as the node stands. */
@@ -74,6 +110,10 @@ export interface DesiredApp {
   orphan?: boolean;
   /** Why the manifest could not be used (shown by status; the app is held). */
   error?: string;
+  /** When it was installed (keys its postInstall hook). */
+  installedAt?: string;
+  /** Hooks that have run, by point: the key of the occasion each last ran for. */
+  hooksDone?: Record<string, string>;
 }
 
 export interface Desired {
@@ -96,6 +136,8 @@ export interface UnitStatus {
   inactiveEnterMono: number;
   /** systemd holds a job for it (a start waiting for its provider to be active). */
   jobQueued?: true;
+  /** A hook's transient unit: the occasion it runs for (from its description, `... [key]`). */
+  hookKey?: string;
 }
 
 export interface ObservedFile {
@@ -171,6 +213,8 @@ export interface Observed {
    * when none is, or when the generator is not installed.
    */
   rejectedRenders?: Record<string, string>;
+  /** The key of the inputs each template secret was last rendered from (secret → key), as recorded. */
+  templateInputs?: Record<string, string>;
   /** Podman networks of ours (name → app); undefined when not looked at. */
   networks?: Record<string, string>;
   /** Images built for our apps (id → app); undefined when not looked at. */
@@ -201,6 +245,15 @@ type StepArgs = {
   removeNetwork: { network: string };
   removeImage: { image: string };
   removeSecret: { secret: string };
+  /** Renders a template with the secrets and facts it reads into the Podman secret a container mounts. */
+  renderTemplate: DesiredTemplate;
+  /** Runs a hook in a transient unit (podman exec in the container), without waiting for it. */
+  runHook: { point: DesiredHook['point']; unit: string; argv: string[]; timeoutSec: number; key: string };
+  /**
+   * Records that a hook ran for its occasion (`key`), and lets its finished transient unit go
+   * (`unit`; absent when nothing ran: a version seen at install needs no postUpdate).
+   */
+  hookDone: { point: DesiredHook['point']; key: string; unit?: string };
   setBackoff: { unit: string; failures: number; notBeforeMs: number };
   clearBackoff: { unit: string };
   forgetApp: Record<never, never>;

@@ -33,6 +33,9 @@ const SCHEMA_OBJECT_OF: Record<string, string> = {
   'ContainerSpec.capabilities': '/$defs/container/properties/capabilities',
   HealthcheckSpec: '/$defs/container/properties/healthcheck',
   DeviceSpec: '/$defs/container/properties/devices/items',
+  TemplateFileSpec: '/$defs/container/properties/templates/items',
+  HooksSpec: '/properties/hooks',
+  HookSpec: '/$defs/hook',
   UlimitSpec: '/$defs/container/properties/ulimits/additionalProperties/anyOf/1',
 };
 

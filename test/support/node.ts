@@ -37,6 +37,7 @@ export interface AppStatus {
     failure?: string;
   }>;
   lastFailure?: string;
+  held?: string[];
 }
 
 export async function labNode(): Promise<LabNode> {
@@ -87,6 +88,8 @@ export async function resetNode(user: LabUser): Promise<void> {
       *.volume) echo "\${b%.volume}-volume.service";; *.build) echo "\${b%.build}-build.service";; esac; done)
     [ -n "$units" ] && systemctl --user kill --signal=SIGKILL $units >/dev/null 2>&1
     [ -n "$units" ] && timeout 60 systemctl --user stop $units >/dev/null 2>&1
+    systemctl --user kill --signal=SIGKILL 'archy-quadlet-hook-*' >/dev/null 2>&1
+    timeout 30 systemctl --user stop 'archy-quadlet-hook-*' >/dev/null 2>&1
     rm -rf "$root" "$HOME/.local/state/archy-quadlet" "$XDG_RUNTIME_DIR/archy-quadlet.lock"
     systemctl --user daemon-reload
     systemctl --user reset-failed >/dev/null 2>&1
