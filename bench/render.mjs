@@ -28,7 +28,12 @@ export function benchRender() {
   const inputs = Array.from({ length: 500 }, (_, i) => {
     const [id, text] = texts[i % texts.length];
     const copy = `${id.slice(0, 30)}-${i}`;
-    return [copy, text.replace(new RegExp(`^id: ${id}$`, 'm'), `id: ${copy}`)];
+    // The app's templates, read as the catalog loader reads them.
+    const tmpl = readdirSync(join(appsDir, id)).filter((f) => f.endsWith('.tmpl'));
+    const templateTexts = tmpl.length
+      ? Object.fromEntries(tmpl.map((f) => [f, readFileSync(join(appsDir, id, f), 'utf8')]))
+      : undefined;
+    return [copy, text.replace(new RegExp(`^id: ${id}$`, 'm'), `id: ${copy}`), templateTexts];
   });
   const t0 = performance.now();
   const validator = createManifestValidator();
@@ -39,10 +44,10 @@ export function benchRender() {
     const t = performance.now();
     files = 0;
     // Validated, linked as one node (each interface by its default provider), then rendered.
-    const specs = inputs.map(([id, text]) => {
+    const specs = inputs.map(([id, text, templateTexts]) => {
       const res = validator.validate(text, `${id}/manifest.yml`, id);
       if (!res.ok) throw new Error(`${id}: ${JSON.stringify(res.errors[0])}`);
-      return res.app;
+      return templateTexts ? { ...res.app, templateTexts } : res.app;
     });
     const links = catalogLinks(
       specs.map((app) => ({ id: app.id, interfaces: interfacesOf(app) })),

@@ -119,6 +119,11 @@ function initContainersOf(m: Manifest): Map<string, Record<string, 'hard'>> {
   );
 }
 
+/** Paths of the app's templates in its folder, each once: the files `templateTexts` holds. */
+export function templatePaths(app: AppSpec): string[] {
+  return [...new Set(app.manifest.containers.flatMap((c) => (c.templates ?? []).map((t) => t.template)))].sort();
+}
+
 /** The Podman secret a rendered template is kept in: named by the container and the target, stable across edits. */
 export function templateSecretName(unitBase: string, target: string): string {
   return `${unitBase}-tmpl-${createHash('sha256').update(target).digest('hex').slice(0, 8)}`;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createManifestValidator } from '../../src/manifest/validate-manifest.js';
 import { renderApp } from '../../src/render/render-app.js';
-import { catalogRenderOptions } from '../support/catalog.js';
+import { catalogRenderOptions, withTemplateTexts } from '../support/catalog.js';
 
 // Every catalog app renders to the checked-in files under test/golden/<app>/.
 // After a deliberate change: UPDATE_GOLDEN=1 npx vitest run test/render/catalog-golden.test.ts
@@ -24,7 +24,7 @@ function renderCatalogApp(id: string) {
   );
   if (!result.ok)
     throw new Error(result.errors.map((e) => `${e.file}:${e.line}:${e.col}: ${e.field}: ${e.message}`).join('\n'));
-  return renderApp(result.app, catalogRenderOptions(id));
+  return renderApp(withTemplateTexts(result.app, join(appsDir, id)), catalogRenderOptions(id));
 }
 
 describe('catalog golden files', () => {

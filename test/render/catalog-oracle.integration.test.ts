@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createManifestValidator } from '../../src/manifest/validate-manifest.js';
-import type { AppSpec } from '../../src/manifest/app-spec.js';
+import { templateSecretName, type AppSpec } from '../../src/manifest/app-spec.js';
 import { renderNodeUnits, renderApp } from '../../src/render/render-app.js';
 import { runQuadletDryRun, type GeneratorResult } from '../../src/output/quadlet-generator.js';
 import { QUADLET_BIN, requireLab } from '../support/lab.js';
 import { flagValues, splitExecStart } from '../support/exec-start.js';
-import { CATALOG_FACTS, catalogRenderOptions } from '../support/catalog.js';
+import { CATALOG_FACTS, catalogRenderOptions, withTemplateTexts } from '../support/catalog.js';
 import { NODE_NETWORK_SUBNET } from '../../src/names.js';
 
 // The real Quadlet generator judges every catalog app: no error, no warning, every unit
@@ -34,9 +34,10 @@ beforeAll(async () => {
   for (const id of apps) {
     const r = validator.validate(readFileSync(join(appsDir, id, 'manifest.yml'), 'utf8'), id, id);
     if (!r.ok) throw new Error(`${id} is invalid: ${JSON.stringify(r.errors)}`);
-    specs.set(id, r.app);
+    const app = withTemplateTexts(r.app, join(appsDir, id));
+    specs.set(id, app);
     mkdirSync(join(dir, id));
-    for (const f of renderApp(r.app, catalogRenderOptions(id))) writeFileSync(join(dir, id, f.name), f.content);
+    for (const f of renderApp(app, catalogRenderOptions(id))) writeFileSync(join(dir, id, f.name), f.content);
   }
   // The node network, which linked apps reference (written by the supervisor in _node/).
   mkdirSync(join(dir, '_node'));
@@ -194,7 +195,15 @@ describe.runIf(enabled)('the Quadlet generator on the catalog', () => {
         const wanted = [...Object.values(s.secretEnvironment ?? {}), ...(s.secretFiles ?? []).map((f) => f.secret)].map(
           podmanSecret,
         );
-        expect(secrets.sort()).toEqual(wanted.sort());
+        // A config file rendered from a template is a secret of the container's own, at its target, read-only.
+        const rendered = (s.templates ?? []).map((t) => templateSecretName(c.unitBase, t.target));
+        expect(secrets.sort()).toEqual([...wanted, ...rendered].sort());
+        for (const t of s.templates ?? [])
+          expect(flagValues(argv, '--secret')).toContainEqual(
+            expect.stringMatching(
+              new RegExp(`^${templateSecretName(c.unitBase, t.target)},type=mount,target=${t.target},`),
+            ),
+          );
         for (const [k, v] of Object.entries(s.environment ?? {}))
           expect(flagValues(argv, '--env')).toContain(`${k}=${withFacts(String(v))}`);
         if (s.entrypoint) expect(JSON.parse(flagValues(argv, '--entrypoint')[0]!)).toEqual(s.entrypoint.map(withFacts));

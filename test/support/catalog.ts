@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RenderOptions } from '../../src/render/render-app.js';
+import { templatePaths, type AppSpec } from '../../src/manifest/app-spec.js';
 import { createManifestValidator } from '../../src/manifest/validate-manifest.js';
 import { catalogLinks, interfacesOf, type RenderLinks } from '../../src/graph/app-graph.js';
 import { NODE_NETWORK } from '../../src/names.js';
@@ -25,7 +26,7 @@ function bundledLinks(): Map<string, RenderLinks> {
     .filter((d) => existsSync(join(appsDir, d, 'manifest.yml')))
     .flatMap((id) => {
       const r = validator.validate(readFileSync(join(appsDir, id, 'manifest.yml'), 'utf8'), id, id);
-      return r.ok ? [{ id, interfaces: interfacesOf(r.app) }] : [];
+      return r.ok ? [{ id, interfaces: interfacesOf(withTemplateTexts(r.app, join(appsDir, id))) }] : [];
     });
   links = catalogLinks(apps, CATALOG_FACTS, NODE_NETWORK);
   return links;
@@ -41,4 +42,11 @@ export function catalogRenderOptions(id: string): RenderOptions {
     dataDir: `/home/archy/.local/share/archy-quadlet/data/${id}`,
     ...(linked ? { links: linked } : {}),
   };
+}
+
+/** The app with the texts of its templates read from its folder, as the catalog loader adds them. */
+export function withTemplateTexts(app: AppSpec, appDir: string): AppSpec {
+  const paths = templatePaths(app);
+  if (paths.length === 0) return app;
+  return { ...app, templateTexts: Object.fromEntries(paths.map((p) => [p, readFileSync(join(appDir, p), 'utf8')])) };
 }
