@@ -7,7 +7,7 @@ import { renderApp } from '../../src/render/render-app.js';
 import { requireLab } from '../support/lab.js';
 import { asUser, chownTree, labUser, mkdirOwned, waitFor, type LabUser } from '../support/lab-user.js';
 
-// init, shmSize, extraHosts and ulimits through the real generator, systemd and Podman, as
+// init, shmSize, extraHosts, ulimits and a container's own network: host through the real generator, systemd and Podman, as
 // the process in the container sees them. init: an orphan that exits is reaped (no zombie).
 
 const enabled = requireLab('user-manager');
@@ -121,6 +121,17 @@ describe.runIf(enabled)('compose keys in a real container', () => {
       '-c',
       'test -f /out/done &&\n  test -f /out/env',
     ]);
+  }, 120_000);
+
+  it("network: host on a container puts it in the host's network namespace", async () => {
+    const read = await run('hostnet', {
+      network: 'host',
+      command: ['sh', '-c', 'readlink /proc/self/ns/net > /out/netns; touch /out/done; exec sleep 600'],
+    });
+    const host = String((await asUser(['readlink', '/proc/self/ns/net'])).stdout).trim();
+    expect(read('netns').trim()).toBe(host);
+    const inspect = JSON.parse(String((await asUser(['podman', 'inspect', 'hostnet'])).stdout))[0];
+    expect(inspect.HostConfig.NetworkMode).toBe('host');
   }, 120_000);
 
   it('init reaps an orphan; shm size, extra hosts and ulimits are what the manifest says', async () => {

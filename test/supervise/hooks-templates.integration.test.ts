@@ -172,7 +172,10 @@ describe.runIf(enabled)('hooks, an init container and a template in the lab', ()
       { reject: false },
     );
     expect(String(grep.stdout)).toBe('');
-    outputs.push((await node().aq(['explain', APP])).stdout, (await node().aq(['status', '--json'])).stdout);
+    const explain = (await node().aq(['explain', APP])).stdout;
+    // explain shows the rendered file, every secret and what is derived from one redacted.
+    expect(explain).toContain('rpcauth=lab:‹salt›$‹hmac of secret rpc-password›\nrpcpassword=‹secret rpc-password›');
+    outputs.push(explain, (await node().aq(['status', '--json'])).stdout);
     for (const text of outputs) {
       expect(text).not.toContain(after);
       expect(text).not.toContain(before);

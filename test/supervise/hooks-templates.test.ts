@@ -292,6 +292,33 @@ containers:
   });
 });
 
+describe('planning environment files', () => {
+  it('a missing environment file holds its container, naming the path; a container requiring it waits', () => {
+    const a = app('a', 'running', ['db', 'web']);
+    a.rendered!.containers = [
+      container('a-db', { envFiles: ['/apps/a/db.env'] }),
+      container('a-web', { requires: ['a-db.service'] }),
+    ];
+    const o = converged([a], 'inactive');
+    o.missingFiles = ['/apps/a/db.env'];
+    expect(planSteps({ apps: [a] }, o)).toEqual([
+      {
+        kind: 'wait',
+        app: 'a',
+        unit: 'a-db.service',
+        held: true,
+        reason: 'environment file /apps/a/db.env is missing: put it there',
+      },
+      {
+        kind: 'wait',
+        app: 'a',
+        unit: 'a-web.service',
+        reason: 'waiting for a-db.service: environment file /apps/a/db.env is missing',
+      },
+    ]);
+  });
+});
+
 describe('planning templates', () => {
   const withTemplate = (): DesiredApp => {
     const a = app('a', 'running', ['web']);
