@@ -673,8 +673,8 @@ export function templateInput(
     if (name === undefined) throw new LinkError(`template ${path} reads ${ref}, and no installed app provides it`);
     secrets[ref] = name;
     const r = parseRef(ref);
-    ids[ref] =
-      ('own' in r ? ctx.options.links?.ownSecretIds?.[name] : providerOf(ctx, r.iface)?.secretIds[r.name]) ?? '';
+    // Both maps are keyed by Podman secret name (see graph/app-graph.ts linksOf).
+    ids[ref] = ('own' in r ? ctx.options.links?.ownSecretIds?.[name] : providerOf(ctx, r.iface)?.secretIds[name]) ?? '';
   }
   const facts = Object.fromEntries(templateFactRefs(parsed.parts).map((f) => [f, factsOf(ctx.options)(f)]));
   const key = sha256(JSON.stringify({ text, ids, facts }));

@@ -263,6 +263,39 @@ containers:
     expect(rendered(text, links('a'.repeat(64)), tmpl).files).toEqual(r.files);
   });
 
+  it("a template may read a provider's secret: by its Podman name, keyed by its id", () => {
+    const text = `${BASE}requires:
+  bitcoind: {}
+containers:
+  - name: web
+    image: docker.io/library/busybox:1.36
+    templates:
+      - { template: lnd.conf.tmpl, target: /run/lnd/lnd.conf }
+`;
+    const tmpl = { 'lnd.conf.tmpl': '[Bitcoind]\nbitcoind.rpcpass={{secret bitcoind.rpc-password}}\n' };
+    const links = (id: string): RenderLinks => ({
+      network: 'archy-node',
+      facts: {},
+      providers: {
+        bitcoind: {
+          app: 'btc',
+          service: 'btc.service',
+          port: 8332,
+          secrets: { 'rpc-password': 'btc-rpc-password' },
+          volumes: {},
+          default: true,
+          secretIds: { 'btc-rpc-password': id }, // keyed by Podman name, as linksOf makes it
+        },
+      },
+    });
+    const r = rendered(text, links('1'.repeat(64)), tmpl);
+    expect(r.containers[0]!.templates![0]!.secrets).toEqual({ 'bitcoind.rpc-password': 'btc-rpc-password' });
+    expect(unitOf(r, 'hk-web.container')).not.toContain('Secret="btc-rpc-password');
+    expect(unitOf(rendered(text, links('2'.repeat(64)), tmpl), 'hk-web.container')).not.toBe(
+      unitOf(r, 'hk-web.container'),
+    );
+  });
+
   it('hooks: podman exec in the named container, in a transient unit of their own', () => {
     const r = rendered(`${BASE}hooks:
   postInstall: { container: web, command: "lncli create\\n", user: "1000", timeout: 2m }
