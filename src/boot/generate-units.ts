@@ -43,7 +43,9 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
   // Generators may write only into their output directories: the render cache is read, not refreshed.
   const desired = await loadDesired(req.paths, state, {
     writeCache: false,
-    facts: (await readRecordedFacts(req.paths.stateDir)) ?? readNodeFacts(undefined),
+    facts:
+      (await readRecordedFacts(req.paths.stateDir)) ??
+      readNodeFacts(undefined, undefined, req.paths.nodeNetwork?.subnet),
     validator: () => import('../manifest/validate-manifest.js').then((m) => m.createManifestValidator()),
   });
   const report: GenerateReport = { apps: [], current: [], skipped: [] };

@@ -31,7 +31,11 @@ export async function renderCommand(a: RenderArgs): Promise<number> {
           dryRun: a.dryRun,
           startAtBoot: () => a.boot,
           quadletBin,
-          facts: (await import('../supervise/node-facts-adapter.js')).readNodeFacts(),
+          facts: (await import('../supervise/node-facts-adapter.js')).readNodeFacts(
+            undefined,
+            undefined,
+            a.paths.nodeNetwork?.subnet,
+          ),
         })
       : await supervisorView(a);
   } catch (e) {

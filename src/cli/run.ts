@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { EXIT } from './exit-codes.js';
 import { BUNDLED_APPS_DIR, type CliIo } from './io.js';
 import { resolvePaths } from '../paths.js';
+import { readNodeConfig, SYSTEM_CONFIG_FILE, type ResolvedConfig } from '../config/node-config.js';
 import type { IntentChange } from '../supervise/intents.js';
 
 // Each verb's module is loaded only when that verb runs: a reconcile pass does not pay for
@@ -57,14 +58,26 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .addHelpText(
       'after',
       `
-Where manifests come from: --apps DIR, else $ARCHY_QUADLET_APPS, else the bundled catalog.
+Where manifests come from: --apps DIR, else $ARCHY_QUADLET_APPS, else the node
+configuration's catalog (archy-quadlet config), else the bundled catalog.
 Exit codes: 0 ok, 1 cannot be done as asked (an invalid manifest, an app not in the catalog
 or not installed), 2 usage error, 3 failure of the environment, 4 --wait gave up;
 doctor: 5 a warning, 6 a failed check.`,
     );
   const appsOption = () => new Option('--apps <dir>', 'catalog of manifests (one folder per app)');
-  const pathsFor = (apps: string | undefined) =>
-    resolvePaths({ env: io.env, home: io.home, bundledAppsDir: BUNDLED_APPS_DIR, appsOption: apps });
+  // The node's configuration, read once per process: every verb (and the timer, the watcher
+  // and the boot hook, which run verbs) sees the same catalog, data root and node network.
+  let nodeConfig: ResolvedConfig | undefined;
+  const configOf = () => (nodeConfig ??= readNodeConfig(io.env, io.home));
+  const pathsFor = (apps: string | undefined, opts: { tolerant?: boolean } = {}) => {
+    const config = configOf();
+    if (config.problems.length > 0 && !opts.tolerant) {
+      const p = config.problems[0]!;
+      const more = config.problems.length > 1 ? ` (and ${config.problems.length - 1} more: archy-quadlet config)` : '';
+      throw new Error(`configuration ${p.file}:${p.line}: ${p.message}${more}`);
+    }
+    return resolvePaths({ env: io.env, home: io.home, bundledAppsDir: BUNDLED_APPS_DIR, appsOption: apps, config });
+  };
 
   program
     .command('validate')
@@ -335,6 +348,33 @@ doctor: 5 a warning, 6 a failed check.`,
     .action(async (opts: { apps?: string; json?: boolean }) => {
       const { doctorCommand } = await import('./doctor-command.js');
       setExit(await doctorCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json) }));
+    });
+
+  program
+    .command('config')
+    .description(
+      'the node configuration in force (catalog, data root, node network), where each value comes from, and the catalog each installed app came from',
+    )
+    .addOption(appsOption())
+    .option('--json', 'print a JSON report')
+    .addHelpText(
+      'after',
+      `\nFiles: ${SYSTEM_CONFIG_FILE} (the image's default), then $XDG_CONFIG_HOME/archy-quadlet/config.yml,
+which wins key by key. Keys: catalog, dataRoot (absolute paths), nodeNetwork: { name, subnet }.
+Exit: 0, or 3 when a file is malformed (each problem is printed with its file and line).
+
+Examples:\n  archy-quadlet config\n  archy-quadlet config --json`,
+    )
+    .action(async (opts: { apps?: string; json?: boolean }) => {
+      const { configCommand } = await import('./config-command.js');
+      setExit(
+        await configCommand({
+          io,
+          paths: pathsFor(opts.apps, { tolerant: true }),
+          config: configOf(),
+          json: Boolean(opts.json),
+        }),
+      );
     });
 
   program

@@ -58,6 +58,14 @@ export interface DoctorFacts {
   state: { ok: boolean; apps: number; error?: string };
   /** Secrets installed apps refer to that Podman does not have. */
   missingSecrets?: Array<{ app: string; secret: string }>;
+  /**
+   * Which catalog each entry point reads (the timer, the watcher, the boot hook: one pinned
+   * in its unit file, else the configuration's), and the catalog each installed app came from.
+   */
+  catalogs?: {
+    entryPoints: Array<{ name: string; catalog: string; pinned: boolean }>;
+    apps: Array<{ app: string; catalog: string }>;
+  };
 }
 
 const MIN_PODMAN = [5, 4];
@@ -416,6 +424,38 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       fix: 'see the detail: restore state.json.bak or repair the file',
     });
   else add({ id: 'state', title: 'state file', level: 'ok', detail: `${f.state.apps} app(s) installed` });
+
+  const strays = (f.catalogs?.entryPoints ?? []).flatMap((e) => {
+    const apps = (f.catalogs?.apps ?? []).filter((a) => a.catalog !== e.catalog).map((a) => a.app);
+    return apps.length > 0 ? [{ ...e, apps }] : [];
+  });
+  if (f.catalogs === undefined)
+    add({ id: 'catalog', title: 'catalog', level: 'n/a', detail: 'not checked (the state is not available)' });
+  else if (strays.length > 0) {
+    const first = strays[0]!;
+    const from = f.catalogs.apps.find((a) => a.app === first.apps[0])!.catalog;
+    add({
+      id: 'catalog',
+      title: 'catalog',
+      level: 'warn',
+      detail: strays
+        .map(
+          (e) =>
+            `${e.name} reads ${e.catalog}${e.pinned ? ' (pinned in its unit)' : ''}, ` +
+            `but ${e.apps.join(', ')} ${e.apps.length > 1 ? 'were' : 'was'} installed from another catalog`,
+        )
+        .join('; '),
+      fix: first.pinned
+        ? `archy-quadlet setup${first.name.includes('hook') ? ' --system' : ''} --apps ${from} (or set catalog: ${from} in the configuration and run setup again)`
+        : `set catalog: ${from} in ~/.config/archy-quadlet/config.yml (archy-quadlet config shows what is in force)`,
+    });
+  } else
+    add({
+      id: 'catalog',
+      title: 'catalog',
+      level: 'ok',
+      detail: `every entry point reads the catalog the apps were installed from`,
+    });
 
   if (f.missingSecrets === undefined)
     add({

@@ -159,11 +159,16 @@ export async function gatherFacts(
   let publishedPorts: DoctorFacts['publishedPorts'] = [];
   let missingSecrets: DoctorFacts['missingSecrets'];
   let initApps: DoctorFacts['initApps'];
+  let installedCatalogs: Array<{ app: string; catalog: string }> | undefined;
   try {
     const state = await readState(paths.stateDir);
+    installedCatalogs = Object.entries(state.apps).flatMap(([app, i]) =>
+      i.intent !== 'absent' && i.catalog ? [{ app, catalog: i.catalog }] : [],
+    );
     stateFact = { ok: true, apps: Object.keys(state.apps).length };
     const desired = await loadDesired(paths, state, {
-      facts: (await readRecordedFacts(paths.stateDir)) ?? readNodeFacts(undefined),
+      facts:
+        (await readRecordedFacts(paths.stateDir)) ?? readNodeFacts(undefined, undefined, paths.nodeNetwork?.subnet),
       writeCache: false,
       validator: async () => (await import('../manifest/validate-manifest.js')).createManifestValidator(),
     });
@@ -245,6 +250,23 @@ export async function gatherFacts(
     if (u.unit === 'archy-quadlet-reconcile.service' && u.installed)
       Object.assign(u, { active: 'active', enabled: 'enabled' });
 
+  // What each installed entry point reads: a catalog pinned in its unit, else the configuration's.
+  const configured = paths.configuredCatalog ?? paths.appsDir;
+  const hookText = await text(SYSTEM_GENERATOR);
+  const entryPoints = [
+    ...(hookText !== undefined ? [{ name: 'the boot hook', text: hookText }] : []),
+    ...(await Promise.all(
+      USER_UNITS.filter((u) => u.endsWith('.service')).map(async (u) => ({
+        name: u,
+        text: await text(join(configHome, 'systemd', 'user', u)),
+      })),
+    )),
+  ].flatMap((e) => {
+    if (e.text === undefined) return [];
+    const pinned = appsDirOf(e.text);
+    return [{ name: e.name, catalog: pinned ?? configured, pinned: pinned !== undefined }];
+  });
+
   return {
     user,
     uid,
@@ -283,5 +305,6 @@ export async function gatherFacts(
     userUnits,
     state: stateFact,
     ...(missingSecrets ? { missingSecrets } : {}),
+    ...(installedCatalogs ? { catalogs: { entryPoints, apps: installedCatalogs } } : {}),
   };
 }

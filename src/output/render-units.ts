@@ -92,9 +92,12 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
   const links = catalogLinks(
     catalog.flatMap((e) => (e.result.ok ? [{ id: e.id, interfaces: interfacesOf(e.result.app) }] : [])),
     req.facts,
-    NODE_NETWORK,
+    req.paths.nodeNetwork?.name ?? NODE_NETWORK,
   );
-  const nodeFiles = renderNodeUnits(NODE_NETWORK_SUBNET);
+  const nodeFiles = renderNodeUnits(
+    req.paths.nodeNetwork?.subnet ?? NODE_NETWORK_SUBNET,
+    req.paths.nodeNetwork?.name ?? NODE_NETWORK,
+  );
 
   const rendered = new Map<string, RenderedFile[]>();
   for (const entry of wanted) {

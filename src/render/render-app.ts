@@ -102,20 +102,20 @@ export function renderApp(app: AppSpec, options: RenderOptions): RenderedFile[] 
  * apps. Written when the first app needs it and never removed with an app: it outlives every
  * unit that references it, and holds no data.
  */
-export function renderNodeUnits(subnet: string): RenderedFile[] {
+export function renderNodeUnits(subnet: string, network: string = NODE_NETWORK): RenderedFile[] {
   const sections: UnitSection[] = [
     unitSection('archy-quadlet: node network linking apps (provides/requires)'),
     {
       name: 'Network',
       entries: [
-        ['NetworkName', rawValue(NODE_NETWORK)],
+        ['NetworkName', rawValue(network)],
         ['Subnet', rawValue(subnet)],
         ['Label', keyValueWord(LABEL_MANAGED_BY, 'archy-quadlet')],
       ],
     },
   ];
-  const content = withHeader(serializeSections(sections), NODE_NETWORK, 'archy-quadlet (node)');
-  return [{ name: `${NODE_NETWORK}.network`, content, sha256: sha256(content) }];
+  const content = withHeader(serializeSections(sections), network, 'archy-quadlet (node)');
+  return [{ name: `${network}.network`, content, sha256: sha256(content) }];
 }
 
 function unitSection(description: string, extra: UnitEntry[] = []): UnitSection {

@@ -59,10 +59,14 @@ export async function changeIntent(
       refuseHostPortClashes(state, catalog!, order);
       for (const id of order) {
         const was = state.apps[id];
+        const kept = was && was.intent !== 'absent' ? was : undefined;
         state.apps[id] = {
-          ...(was && was.intent !== 'absent' ? was : {}),
+          ...kept,
           intent: 'running',
-          installedAt: was?.installedAt ?? new Date(sv.clock.nowMs()).toISOString(),
+          // Installed again after an uninstall: a new install (its postInstall hook runs again).
+          installedAt: kept?.installedAt ?? new Date(sv.clock.nowMs()).toISOString(),
+          // Where its manifest came from: doctor flags an entry point that would read another.
+          catalog: sv.paths.appsDir,
         };
         delete state.apps[id]!.purge;
       }

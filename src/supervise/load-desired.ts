@@ -33,6 +33,7 @@ export interface LoadDesiredOptions {
 export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadDesiredOptions): Promise<Desired> {
   const [cache, secretIds] = await Promise.all([readRenderCache(paths.stateDir), readSecretIds(paths.stateDir)]);
   const build = o.build ?? buildId();
+  const network = paths.nodeNetwork ?? { name: NODE_NETWORK, subnet: NODE_NETWORK_SUBNET };
   const ids = Object.keys(state.apps).sort();
   const texts = await Promise.all(
     ids.map((id) => readFile(join(paths.appsDir, id, 'manifest.yml'), 'utf8').catch(() => undefined)),
@@ -95,7 +96,7 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
   for (const id of ids) {
     const intent = state.apps[id]!;
     const ifaces = interfaces.get(id);
-    if (ifaces) links.set(id, linksOf(ifaces, providers, o.facts, secretIds, NODE_NETWORK));
+    if (ifaces) links.set(id, linksOf(ifaces, providers, o.facts, secretIds, network.name));
     const base = baseKeys.get(id);
     const key = base !== undefined && ifaces ? linkedKey(base, links.get(id)!) : undefined;
     const cached = cache.entries[id];
@@ -147,7 +148,7 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
   const { renderNodeUnits } = await import('../render/render-app.js');
   return {
     apps,
-    nodeFiles: renderNodeUnits(NODE_NETWORK_SUBNET).map(({ name, content }) => ({ name, content })),
+    nodeFiles: renderNodeUnits(network.subnet, network.name).map(({ name, content }) => ({ name, content })),
   };
 }
 

@@ -13,13 +13,17 @@ import { writeFileAtomic } from '../fs/write-file-atomic.js';
  * DHCP at boot, a Wi-Fi roam) the address last seen is kept: a fact that flapped to another
  * interface's address would restart lnd and everything that needs it, twice.
  */
-export function readNodeFacts(previous?: NodeFacts, routeTable = '/proc/net/route'): NodeFacts {
+export function readNodeFacts(
+  previous?: NodeFacts,
+  routeTable = '/proc/net/route',
+  subnet: string = NODE_NETWORK_SUBNET,
+): NodeFacts {
   const host = hostname();
   return {
     hostname: host,
     mdnsName: `${host.split('.')[0]}.local`,
     lanAddress: routedAddress(routeTable) ?? previous?.lanAddress ?? anyAddress() ?? '127.0.0.1',
-    networkSubnet: NODE_NETWORK_SUBNET,
+    networkSubnet: subnet,
   };
 }
 

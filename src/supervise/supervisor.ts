@@ -58,7 +58,7 @@ export function createSupervisor(paths: Paths, env: Record<string, string | unde
     lockPath: join(runtime, 'archy-quadlet.lock'),
     stateLockPath: join(runtime, 'archy-quadlet.state.lock'),
     ledgerPath: join(runtime, 'archy-quadlet.passes.json'),
-    nodeFacts: (previous) => readNodeFacts(previous),
+    nodeFacts: (previous) => readNodeFacts(previous, undefined, paths.nodeNetwork?.subnet),
   };
 }
 

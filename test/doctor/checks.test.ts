@@ -39,6 +39,10 @@ const node = (): DoctorFacts => ({
   ],
   state: { ok: true, apps: 1 },
   missingSecrets: [],
+  catalogs: {
+    entryPoints: [{ name: 'archy-quadlet-reconcile.service', catalog: '/srv/catalog', pinned: false }],
+    apps: [{ app: 'web', catalog: '/srv/catalog' }],
+  },
 });
 
 const check = (f: DoctorFacts, id: string) => runChecks(f).find((r) => r.id === id)!;
@@ -208,5 +212,48 @@ describe('doctor parsing', () => {
       { file: '/u/bad.container', error: 'file contains line 3: “x” which is not a key-value pair, group, or comment' },
       { file: '/u/b.network', error: "unsupported key 'Foo' in group 'Network'" },
     ]);
+  });
+});
+
+describe('catalog', () => {
+  const catalogs = (c: DoctorFacts['catalogs']) =>
+    runChecks({ ...node(), catalogs: c }).find((x) => x.id === 'catalog');
+
+  it('warns when the boot hook or the timer would read another catalog than an app came from', () => {
+    expect(
+      catalogs({
+        entryPoints: [
+          { name: 'the boot hook', catalog: '/usr/lib/node_modules/archy-quadlet/apps', pinned: false },
+          { name: 'archy-quadlet-reconcile.service', catalog: '/srv/catalog', pinned: true },
+        ],
+        apps: [
+          { app: 'electrumx', catalog: '/srv/catalog' },
+          { app: 'lnd', catalog: '/srv/catalog' },
+        ],
+      }),
+    ).toMatchObject({
+      level: 'warn',
+      detail:
+        'the boot hook reads /usr/lib/node_modules/archy-quadlet/apps, but electrumx, lnd were installed from another catalog',
+      fix: 'set catalog: /srv/catalog in ~/.config/archy-quadlet/config.yml (archy-quadlet config shows what is in force)',
+    });
+    expect(
+      catalogs({
+        entryPoints: [{ name: 'archy-quadlet-reconcile.service', catalog: '/old', pinned: true }],
+        apps: [{ app: 'lnd', catalog: '/srv/catalog' }],
+      })?.fix,
+    ).toBe(
+      'archy-quadlet setup --apps /srv/catalog (or set catalog: /srv/catalog in the configuration and run setup again)',
+    );
+  });
+
+  it('ok when every entry point reads where the apps came from; n/a without a state', () => {
+    expect(
+      catalogs({
+        entryPoints: [{ name: 'the boot hook', catalog: '/srv/catalog', pinned: false }],
+        apps: [{ app: 'lnd', catalog: '/srv/catalog' }],
+      })?.level,
+    ).toBe('ok');
+    expect(catalogs(undefined)?.level).toBe('n/a');
   });
 });
