@@ -96,7 +96,7 @@ export function toAppSpec(m: Manifest): AppSpec {
  * those that depend on the container themselves, all the way down (a migration that needs the
  * database must not be required by the database). The manifest's own dependsOn wins.
  */
-function initContainersOf(m: Manifest): Map<string, Record<string, 'hard'>> {
+export function initContainersOf(m: Manifest): Map<string, Record<string, 'hard'>> {
   const byName = new Map(m.containers.map((c) => [c.name, c]));
   const closure = (name: string, seen = new Set<string>()): Set<string> => {
     for (const dep of Object.keys(byName.get(name)?.dependsOn ?? {}))

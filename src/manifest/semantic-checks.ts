@@ -3,6 +3,7 @@ import type { ContainerSpec, FieldPath, Manifest } from './types.js';
 import { durationMs, iecBytes } from './measures.js';
 import { parseRef } from '../graph/interface-ref.js';
 import { NODE_NETWORK } from '../names.js';
+import { initContainersOf } from './app-spec.js';
 import { factRefs, isNodeFact, NODE_FACTS } from '../graph/node-facts.js';
 
 /** A problem the schema cannot express: references, clashes, cycles, limits. */
@@ -374,6 +375,12 @@ function checkDependencyCycles(
   add: (path: FieldPath, message: string, at?: 'key' | 'value') => void,
 ): void {
   const index = new Map(m.containers.map((c, i) => [c.name, i]));
+  // With the init containers each container requires without saying so: two init containers
+  // that need different containers can close a loop no dependsOn shows.
+  const implicit = initContainersOf(m);
+  const depsOf = (c: ContainerSpec) => [
+    ...new Set([...Object.keys(c.dependsOn ?? {}), ...Object.keys(implicit.get(c.name) ?? {})]),
+  ];
   const state = new Map<string, 'visiting' | 'done'>();
   const reported = new Set<string>();
   const visit = (name: string, trail: string[]) => {
@@ -383,13 +390,16 @@ function checkDependencyCycles(
       const key = [...cycle].slice(0, -1).sort().join(',');
       if (!reported.has(key)) {
         reported.add(key);
-        add(['containers', index.get(name)!, 'dependsOn'], `dependency cycle: ${cycle.join(' → ')}`);
+        const viaInit = cycle.some((n) => m.containers[index.get(n)!]?.oneshot === true)
+          ? ' (each container requires the init containers that do not depend on it)'
+          : '';
+        add(['containers', index.get(name)!, 'dependsOn'], `dependency cycle: ${cycle.join(' → ')}${viaInit}`);
       }
       return;
     }
     state.set(name, 'visiting');
     const c = m.containers[index.get(name)!]!;
-    for (const dep of Object.keys(c.dependsOn ?? {})) if (index.has(dep) && dep !== name) visit(dep, [...trail, name]);
+    for (const dep of depsOf(c)) if (index.has(dep) && dep !== name) visit(dep, [...trail, name]);
     state.set(name, 'done');
   };
   for (const c of m.containers) visit(c.name, []);

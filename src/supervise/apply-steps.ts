@@ -50,6 +50,9 @@ async function systemdRun(unit: string, argv: string[], o?: DetachedOptions): Pr
   const props = o
     ? [
         `--description=${o.description}`,
+        // The command reaches podman exec as written: systemd would otherwise put its own
+        // environment into ${VAR} and turn $$ into $ (systemd 254+).
+        '--expand-environment=no',
         '--property=RemainAfterExit=yes',
         `--property=RuntimeMaxSec=${o.timeoutSec}`,
         `--property=StandardOutput=truncate:${o.outputFile}`,
@@ -177,6 +180,12 @@ export function makeExecutors(d: ApplyDeps): Executors {
       await d.podman.putTemplateSecret(s.secret, s.app, output, s.inputKey);
       await d.recordTemplateInput?.(s.secret, s.inputKey);
     },
+    async removeRenderedFile(s) {
+      await d.podman.removeSecret(s.secret).catch((e: Error) => {
+        if (!/no such secret/i.test(e.message)) throw e;
+      });
+      await d.recordTemplateInput?.(s.secret, undefined);
+    },
     async runHook(s) {
       const dir = join(d.hookLogDir ?? '/tmp', s.app);
       await makeDir(dir, 0o700);
@@ -201,10 +210,16 @@ export function makeExecutors(d: ApplyDeps): Executors {
       d.backoff.clear(s.unit);
     },
     async forgetApp(s) {
+      let forgotten = false;
       await d.changeState((state) => {
         // Installed again since this pass looked: the new intent stays.
-        if (state.apps[s.app]?.intent === 'absent') delete state.apps[s.app];
+        if (state.apps[s.app]?.intent === 'absent') {
+          delete state.apps[s.app];
+          forgotten = true;
+        }
       });
+      // What its hooks printed (a wallet's seed, say) goes with the app.
+      if (forgotten && d.hookLogDir) await rm(join(d.hookLogDir, s.app), { recursive: true, force: true });
     },
     async wait() {},
   };

@@ -26,6 +26,7 @@ export function buildDesired(
         purge: intent.purge === true,
         ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
         ...(intent.installedAt ? { installedAt: intent.installedAt } : {}),
+        ...(intent.installedVersion ? { installedVersion: intent.installedVersion } : {}),
         ...(intent.hooksDone ? { hooksDone: intent.hooksDone } : {}),
       };
       const entry = catalog.get(id);

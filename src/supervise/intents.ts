@@ -60,6 +60,8 @@ export async function changeIntent(
       for (const id of order) {
         const was = state.apps[id];
         const kept = was && was.intent !== 'absent' ? was : undefined;
+        const entry = catalog!.find((e) => e.id === id);
+        const version = entry?.result.ok ? entry.result.app.manifest.version : undefined;
         state.apps[id] = {
           ...kept,
           intent: 'running',
@@ -67,6 +69,12 @@ export async function changeIntent(
           installedAt: kept?.installedAt ?? new Date(sv.clock.nowMs()).toISOString(),
           // Where its manifest came from: doctor flags an entry point that would read another.
           catalog: sv.paths.appsDir,
+          // The version it was installed at: a later one is an update (its postUpdate hook runs).
+          ...(kept?.installedVersion
+            ? { installedVersion: kept.installedVersion }
+            : version
+              ? { installedVersion: version }
+              : {}),
         };
         delete state.apps[id]!.purge;
       }

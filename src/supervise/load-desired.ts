@@ -164,6 +164,7 @@ function intentOf(id: string, intent: SupervisorState['apps'][string]): DesiredA
     purge: intent.purge === true,
     ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
     ...(intent.installedAt ? { installedAt: intent.installedAt } : {}),
+    ...(intent.installedVersion ? { installedVersion: intent.installedVersion } : {}),
     ...(intent.hooksDone ? { hooksDone: intent.hooksDone } : {}),
   };
 }

@@ -45,9 +45,11 @@ export function planRunningHooks(app: DesiredApp, o: Observed, batch: Step[]): S
     if (hook.point === 'preUninstall') continue;
     const key = hookOccasion(app, hook, o);
     if (key === undefined) continue;
-    const done = app.hooksDone?.[hook.point];
+    // The version it was installed at is not an update. (An app installed before versions
+    // were recorded counts from the version it runs when the hook is first seen.)
+    const installed = app.installedVersion !== undefined ? `version ${app.installedVersion}` : undefined;
+    const done = app.hooksDone?.[hook.point] ?? (hook.point === 'postUpdate' ? installed : undefined);
     if (hook.point === 'postUpdate' && done === undefined) {
-      // The version it was installed at is not an update.
       return [
         { kind: 'hookDone', app: app.id, point: hook.point, key, reason: 'installed at this version: no update yet' },
       ];
@@ -95,6 +97,7 @@ function hookSteps(
     return [{ kind: 'stop', app: app.id, units: [hook.unit], reason: `${name}: clearing an earlier run` }];
   }
   if (loaded && u.hookKey === key) {
+    if (u.jobQueued) return [{ kind: 'wait', ...base, reason: `${name} starting in ${hook.container}` }];
     if (u.activeState === 'active' && u.subState === 'exited')
       return [
         { kind: 'hookDone', app: app.id, point: hook.point, key, unit: hook.unit, reason: `${name} succeeded` },

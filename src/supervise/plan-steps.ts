@@ -337,6 +337,18 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
           });
           break;
         }
+        const blocked = requiredBackingOff(app, svc, o);
+        if (blocked) {
+          // Its start would start that one at once (Requires=), past its backoff: a failing
+          // init container would run again on every pass.
+          steps.push({
+            kind: 'wait',
+            app: id,
+            unit: svc,
+            reason: `waiting for ${blocked} (backing off after a failure)`,
+          });
+          break;
+        }
         if (backoff && o.nowMs < backoff.notBeforeMs) {
           const sec = Math.ceil((backoff.notBeforeMs - o.nowMs) / 1000);
           steps.push({
@@ -379,38 +391,60 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
   // Started once its secrets exist: the next batch renders their ids into its units, and a
   // start now would be followed at once by a restart for that file change.
   const creating = steps.some((s) => s.kind === 'ensureSecret');
-  if (start.length > 0 && creating)
-    for (const unit of start)
+  // Config files before the containers that mount them: a container whose rendered file is
+  // stale waits while it is rendered (and recorded) in this batch, and starts or restarts in
+  // the next. A render that fails is tried again every pass, and a container never runs on a
+  // file that no longer matches its secrets.
+  const rendering = creating
+    ? { steps: [], waiting: new Set<string>() }
+    : templateSteps(app, o, new Set([...start, ...restart]));
+  for (const unit of [...start, ...restart].filter((u) => rendering.waiting.has(u)))
+    steps.push({ kind: 'wait', app: id, unit, reason: 'its config files are being rendered first' });
+  const starting = start.filter((u) => !rendering.waiting.has(u));
+  const restarting = restart.filter((u) => !rendering.waiting.has(u));
+  if (starting.length > 0 && creating)
+    for (const unit of starting)
       steps.push({ kind: 'wait', app: id, unit, reason: 'its secrets are being created first' });
-  else if (start.length > 0) steps.push({ kind: 'start', app: id, units: start, reason: 'app should be running' });
-  if (restart.length > 0 && creating)
+  else if (starting.length > 0)
+    steps.push({ kind: 'start', app: id, units: starting, reason: 'app should be running' });
+  if (restarting.length > 0 && creating)
     // As a start: the new secrets' ids change its units, and it is restarted once, after that.
-    for (const unit of restart)
+    for (const unit of restarting)
       steps.push({ kind: 'wait', app: id, unit, reason: 'its secrets are being created first' });
-  else if (restart.length > 0) {
+  else if (restarting.length > 0) {
     const why = app.restartRequestedAt !== undefined ? 'restart requested' : 'unit file changed since it started';
-    steps.push({ kind: 'restart', app: id, units: restart, reason: why });
+    steps.push({ kind: 'restart', app: id, units: restarting, reason: why });
   }
-  if (!creating) steps.unshift(...templateSteps(app, o, new Set([...start, ...restart])));
+  steps.unshift(...rendering.steps);
+  // A file no longer rendered (its template or container left the manifest): its secret goes.
+  const wanted = new Set((app.rendered?.containers ?? []).flatMap((c) => (c.templates ?? []).map((t) => t.secret)));
+  for (const secret of renderedFilesOf(app, o).filter((n) => !wanted.has(n)))
+    steps.push({
+      kind: 'removeRenderedFile',
+      app: id,
+      secret,
+      reason: 'config file no longer rendered from the manifest',
+    });
   return [...steps, ...planRunningHooks(app, o, steps)];
 }
 
 /**
  * Config files rendered from templates: again whenever what one is made from changed since it
- * was last rendered (its text, a secret it reads, a fact), or its secret is gone. Before the
- * start or restart of a container that mounts it (the batch runs in order); a container
- * already running with the old file is restarted by its unit file's change.
+ * was last rendered (its text, a secret it reads, a fact), or its secret is gone. `waiting`:
+ * the containers about to start or restart (`moving`) that mount one, and so wait for it. A
+ * running container keeps its copy until restarted: its file is rendered when its unit's
+ * change restarts it (or at once when the secret is gone, for its next start).
  */
-function templateSteps(app: DesiredApp, o: Observed, moving: Set<string>): Step[] {
+function templateSteps(app: DesiredApp, o: Observed, moving: Set<string>): { steps: Step[]; waiting: Set<string> } {
   const steps: Step[] = [];
+  const waiting = new Set<string>();
   for (const c of app.rendered?.containers ?? []) {
     for (const t of c.templates ?? []) {
       const stale = o.templateInputs?.[t.secret] !== t.inputKey;
       const gone = o.secrets !== undefined && !(t.secret in o.secrets);
       if (!stale && !gone) continue;
-      // A running container keeps its copy until restarted: render now only if it is about
-      // to (re)start or has not run yet, so a failed render never takes a file from it.
-      if (!moving.has(c.service) && o.units[c.service]?.activeState === 'active' && !gone) continue;
+      if (moving.has(c.service)) waiting.add(c.service);
+      else if (!gone) continue; // rendered when it next starts: nothing reads it before
       steps.push({
         kind: 'renderTemplate',
         app: app.id,
@@ -419,7 +453,7 @@ function templateSteps(app: DesiredApp, o: Observed, moving: Set<string>): Step[
       });
     }
   }
-  return steps;
+  return { steps, waiting };
 }
 
 /**
@@ -494,6 +528,23 @@ function missingBindFiles(
 
 function envFileOf(app: DesiredApp, path: string): boolean {
   return (app.rendered?.containers ?? []).some((c) => c.envFiles?.includes(path));
+}
+
+/** A unit the container requires, all the way down, that is down and backing off; undefined when none. */
+function requiredBackingOff(app: DesiredApp, svc: string, o: Observed): string | undefined {
+  const byService = new Map((app.rendered?.containers ?? []).map((c) => [c.service, c]));
+  const seen = new Set([svc]);
+  const queue = [...(byService.get(svc)?.requires ?? [])];
+  while (queue.length > 0) {
+    const dep = queue.shift()!;
+    if (seen.has(dep)) continue;
+    seen.add(dep);
+    const state = o.units[dep]?.activeState;
+    const b = o.backoff[dep];
+    if ((state === 'failed' || state === 'inactive') && b && o.nowMs < b.notBeforeMs) return dep;
+    queue.push(...(byService.get(dep)?.requires ?? []));
+  }
+  return undefined;
 }
 
 function busyPortsOf(app: DesiredApp, svc: string, o: Observed): string[] {
@@ -590,12 +641,16 @@ function planAbsent(app: DesiredApp, o: Observed): Step[] {
     if (owner === app.id)
       steps.push({ kind: 'removeImage', app: app.id, image: id, reason: 'image built for an uninstalled app' });
   }
+  // Rendered config files hold secrets' values: they go with the app, purged or not (a
+  // reinstall renders them anew).
+  for (const secret of renderedFilesOf(app, o))
+    steps.push({ kind: 'removeRenderedFile', app: app.id, secret, reason: 'config file of an uninstalled app' });
   if (app.purge) {
     for (const [name, owner] of Object.entries(o.volumes ?? {})) {
       if (owner === app.id) steps.push({ kind: 'removeVolume', app: app.id, volume: name, reason: 'purge: app data' });
     }
     for (const [name, owner] of Object.entries(o.secrets ?? {})) {
-      if (owner === app.id)
+      if (owner === app.id && !renderedFilesOf(app, o).includes(name))
         steps.push({ kind: 'removeSecret', app: app.id, secret: name, reason: 'purge: app secret' });
     }
   }
@@ -606,6 +661,15 @@ function planAbsent(app: DesiredApp, o: Observed): Step[] {
       reason: app.purge ? 'uninstalled and purged' : 'uninstalled (volumes and secrets kept)',
     });
   return steps;
+}
+
+/** The Podman secrets holding the app's rendered config files: those it renders, and those recorded as rendered. */
+function renderedFilesOf(app: DesiredApp, o: Observed): string[] {
+  const names = new Set([
+    ...(app.rendered?.containers ?? []).flatMap((c) => (c.templates ?? []).map((t) => t.secret)),
+    ...Object.keys(o.templateInputs ?? {}),
+  ]);
+  return [...names].filter((n) => o.secrets?.[n] === app.id).sort();
 }
 
 function isUp(u: UnitStatus | undefined): boolean {

@@ -12,6 +12,8 @@ export interface AppIntent {
   installedAt: string;
   /** ms since the epoch: units started before it are restarted. */
   restartRequestedAt?: number;
+  /** The manifest's version when it was installed (an update is a later one). */
+  installedVersion?: string;
   /** The catalog its manifest was installed from (the node configuration's, or --apps / $ARCHY_QUADLET_APPS). */
   catalog?: string;
   /** Hooks that have run, by point: the key of the occasion each last ran for (see plan-hooks.ts). */

@@ -110,8 +110,9 @@ export interface DesiredApp {
   orphan?: boolean;
   /** Why the manifest could not be used (shown by status; the app is held). */
   error?: string;
-  /** When it was installed (keys its postInstall hook). */
+  /** When it was installed (keys its postInstall hook), and at which version. */
   installedAt?: string;
+  installedVersion?: string;
   /** Hooks that have run, by point: the key of the occasion each last ran for. */
   hooksDone?: Record<string, string>;
 }
@@ -247,6 +248,8 @@ type StepArgs = {
   removeSecret: { secret: string };
   /** Renders a template with the secrets and facts it reads into the Podman secret a container mounts. */
   renderTemplate: DesiredTemplate;
+  /** Removes a rendered config file's Podman secret (its app is gone, or it is no longer rendered) and forgets its inputs. */
+  removeRenderedFile: { secret: string };
   /** Runs a hook in a transient unit (podman exec in the container), without waiting for it. */
   runHook: { point: DesiredHook['point']; unit: string; argv: string[]; timeoutSec: number; key: string };
   /**

@@ -84,7 +84,7 @@ async function serverStartedAt(): Promise<string> {
 
 describe.runIf(enabled)('hooks, an init container and a template in the lab', () => {
   it('the init container runs to completion first; the server reads the rendered config and the environment file', async () => {
-    await writeEnv({ GREETING: 'hello from hooked', HOOK_SLEEP: '20', HOOK_EXIT: '0' });
+    await writeEnv({ GREETING: 'hello from hooked', HOOK_SLEEP: '20', HOOK_EXIT: '0', HOOK_MARK: 'from-env' });
     await node().aq(['install', APP]);
     expect(await waitHttp(18095, '/', 90_000)).toBe('hello from hooked\n');
     // Done and kept done (RemainAfterExit), run exactly once; the server became healthy only
@@ -156,6 +156,8 @@ describe.runIf(enabled)('hooks, an init container and a template in the lab', ()
     await reconcileUntil('the post-start hook of the new start', async () =>
       (await lines('post-start.runs')).length === postStarts + 1 ? true : undefined,
     );
+    // The hook's command arrived as written: ${HOOK_MARK} put in by the container's shell.
+    expect(new Set(await lines('post-start.runs'))).toEqual(new Set(['started from-env']));
     // Nowhere in the clear: not in a unit file, the state, the passes' output, explain or status.
     const grep = await asUser(
       [

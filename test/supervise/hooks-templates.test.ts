@@ -325,6 +325,58 @@ containers:
   });
 });
 
+describe('planning init containers', () => {
+  it('while a failed init container backs off, the containers that require it wait (their start would run it)', () => {
+    const a = app('a', 'running', ['migrate', 'web']);
+    a.rendered!.containers = [
+      container('a-migrate', { oneshot: true }),
+      container('a-web', { requires: ['a-migrate.service'] }),
+    ];
+    const o = converged([a], 'inactive');
+    o.units['a-migrate.service'] = unit('failed');
+    o.backoff['a-migrate.service'] = { failures: 1, notBeforeMs: o.nowMs + 4000 };
+    expect(planSteps({ apps: [a] }, o)).toEqual([
+      {
+        kind: 'wait',
+        app: 'a',
+        unit: 'a-migrate.service',
+        reason: 'backing off after 1 failure(s): next start in 4 s',
+      },
+      {
+        kind: 'wait',
+        app: 'a',
+        unit: 'a-web.service',
+        reason: 'waiting for a-migrate.service (backing off after a failure)',
+      },
+    ]);
+    o.backoff['a-migrate.service']!.notBeforeMs = o.nowMs - 1;
+    expect(planSteps({ apps: [a] }, o).find((s) => s.kind === 'start')).toMatchObject({
+      units: ['a-migrate.service', 'a-web.service'],
+    });
+  });
+
+  it('refuses init containers whose implicit requirements close a loop', () => {
+    expect(
+      errorsOf(`${BASE}containers:
+  - name: db
+    image: docker.io/library/busybox:1.36
+  - name: cache
+    image: docker.io/library/busybox:1.36
+  - name: inita
+    image: docker.io/library/busybox:1.36
+    oneshot: true
+    dependsOn: { db: hard }
+  - name: initb
+    image: docker.io/library/busybox:1.36
+    oneshot: true
+    dependsOn: { cache: hard }
+`),
+    ).toEqual([
+      '/apps/hk/manifest.yml:6:5: containers[0].dependsOn: dependency cycle: db → initb → cache → inita → db (each container requires the init containers that do not depend on it)',
+    ]);
+  });
+});
+
 describe('planning environment files', () => {
   it('a missing environment file holds its container, naming the path; a container requiring it waits', () => {
     const a = app('a', 'running', ['db', 'web']);
@@ -372,13 +424,24 @@ describe('planning templates', () => {
     facts: {},
   };
 
-  it('renders before a start, and before the restart its unit file asks for', () => {
+  it('renders before a start or the restart its unit file asks for, which wait for the next batch', () => {
     const a = withTemplate();
     const o = converged([a], 'inactive');
     o.templateInputs = {};
     o.secrets = { 'a-web-tmpl-1': 'a' };
+    const rendering = {
+      kind: 'wait',
+      app: 'a',
+      unit: 'a-web.service',
+      reason: 'its config files are being rendered first',
+    };
     expect(planSteps({ apps: [a] }, o)).toEqual([
       { ...render, reason: 'template, a secret or a fact it reads changed' },
+      rendering,
+    ]);
+    // Rendered and recorded: it starts.
+    o.templateInputs = { 'a-web-tmpl-1': 'K2' };
+    expect(planSteps({ apps: [a] }, o)).toEqual([
       { kind: 'start', app: 'a', units: ['a-web.service'], reason: 'app should be running' },
     ]);
     const running = converged([a]);
@@ -387,8 +450,48 @@ describe('planning templates', () => {
     running.files.a![0]!.mtimeMono = 200 * S; // changed after the start at 100 s
     expect(planSteps({ apps: [a] }, running)).toEqual([
       { ...render, reason: 'template, a secret or a fact it reads changed' },
+      rendering,
+    ]);
+    // A render that failed left the old key: rendered again, and the container still waits.
+    expect(planSteps({ apps: [a] }, running)).toEqual(planSteps({ apps: [a] }, running));
+    running.templateInputs = { 'a-web-tmpl-1': 'K2' };
+    expect(planSteps({ apps: [a] }, running)).toEqual([
       { kind: 'restart', app: 'a', units: ['a-web.service'], reason: 'unit file changed since it started' },
     ]);
+    // Not started (its provider is down): rendered only when it is about to start.
+    const waiting = converged([a], 'inactive');
+    waiting.templateInputs = {};
+    waiting.secrets = { 'a-web-tmpl-1': 'a' };
+    a.rendered!.containers[0]!.waitsFor = [{ iface: 'bitcoind', provider: 'btc', service: 'btc.service' }];
+    expect(planSteps({ apps: [a] }, waiting).map((s) => s.kind)).toEqual(['wait']);
+  });
+
+  it('a rendered file goes when it is no longer rendered, and with its app (purge or not)', () => {
+    const a = withTemplate();
+    const o = converged([a]);
+    o.templateInputs = { 'a-web-tmpl-1': 'K2', 'a-old-tmpl-2': 'K0', 'b-web-tmpl-3': 'K9' };
+    o.secrets = { 'a-web-tmpl-1': 'a', 'a-old-tmpl-2': 'a', 'b-web-tmpl-3': 'b' };
+    expect(planSteps({ apps: [a] }, o)).toEqual([
+      {
+        kind: 'removeRenderedFile',
+        app: 'a',
+        secret: 'a-old-tmpl-2',
+        reason: 'config file no longer rendered from the manifest',
+      },
+    ]);
+    const gone = { ...a, intent: 'absent' as const };
+    const after = converged([a], 'inactive');
+    after.files = {};
+    for (const u of Object.keys(after.units)) after.units[u] = unit('inactive');
+    after.templateInputs = o.templateInputs;
+    after.secrets = { ...o.secrets, 'a-pw': 'a' };
+    expect(planSteps({ apps: [gone] }, after)).toEqual([
+      { kind: 'removeRenderedFile', app: 'a', secret: 'a-old-tmpl-2', reason: 'config file of an uninstalled app' },
+      { kind: 'removeRenderedFile', app: 'a', secret: 'a-web-tmpl-1', reason: 'config file of an uninstalled app' },
+    ]);
+    expect(
+      planSteps({ apps: [{ ...gone, purge: true }] }, after).map((s) => `${s.kind} ${'secret' in s ? s.secret : ''}`),
+    ).toEqual(['removeRenderedFile a-old-tmpl-2', 'removeRenderedFile a-web-tmpl-1', 'removeSecret a-pw']);
   });
 
   it('nothing while it runs on a current file; again when its secret is gone; never while secrets are made', () => {
@@ -452,6 +555,10 @@ describe('planning hooks', () => {
     expect(planSteps({ apps: [a] }, o)).toEqual([run('postUpdate', 'version 2.0')]);
     a.hooksDone!.postUpdate = 'version 2.0';
     expect(planSteps({ apps: [a] }, o)).toEqual([run('postStart', `start ${100 * S}`)]);
+    // Installed at 1.0 (recorded at install): 2.0 is an update, even the first time a postUpdate hook is seen.
+    const updated = withHooks(['postUpdate'], { installedVersion: '1.0' });
+    expect(planSteps({ apps: [updated] }, o)).toEqual([run('postUpdate', 'version 2.0')]);
+    expect(planSteps({ apps: [withHooks(['postUpdate'], { installedVersion: '2.0' })] }, o)).toEqual([]);
     // Not while the container starts or is about to restart.
     expect(planSteps({ apps: [withHooks(['postInstall'])] }, converged([a], 'inactive')).map((s) => s.kind)).toEqual([
       'start',

@@ -47,7 +47,10 @@ describe.runIf(enabled)('one writer of the unit tree', () => {
     ]);
     await node().aq(['reconcile'], { reject: false });
     const status = await node().aq(['status', 'web']);
-    expect(status.stdout).toMatch(/web: stopped \(wanted: running\)/);
+    expect(status.stdout).toMatch(/web: held \(wanted: running\)/);
+    expect(status.stdout).toMatch(
+      /^ {2}held: web\/web\.container in the unit directory was not written by archy-quadlet/m,
+    );
     expect(await show('web.service', 'ExecMainStartTimestampMonotonic')).toBe('0'); // never started
     expect(String((await asUser(['cat', `${dir}/web.container`])).stdout)).toBe(FOREIGN.trimEnd()); // never replaced (execa drops the last newline)
     const render = await node().aq(['render', 'web'], { reject: false });
