@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { generateUnits } from '../boot/generate-units.js';
 import { resolvePaths } from '../paths.js';
+import { readNodeConfig } from '../config/node-config.js';
 import { BUNDLED_APPS_DIR } from './io.js';
 import { DEFAULT_QUADLET_BINS } from '../output/quadlet-generator.js';
 import { existsSync } from 'node:fs';
@@ -16,7 +17,13 @@ try {
   const env = process.env;
   const quadletBin = env.ARCHY_QUADLET_BIN ?? DEFAULT_QUADLET_BINS.find((b) => existsSync(b));
   if (!quadletBin) throw new Error('the Quadlet generator is not installed; nothing generated');
-  const paths = resolvePaths({ env, home: env.HOME || homedir(), bundledAppsDir: BUNDLED_APPS_DIR });
+  const home = env.HOME || homedir();
+  // The node configuration, as every entry point reads it: at boot no shell has set
+  // ARCHY_QUADLET_APPS. A malformed file is reported and its good keys used (the boot goes on).
+  const config = readNodeConfig(env, home);
+  for (const p of config.problems)
+    process.stderr.write(`archy-quadlet-generator: configuration ${p.file}:${p.line}: ${p.message}\n`);
+  const paths = resolvePaths({ env, home, bundledAppsDir: BUNDLED_APPS_DIR, config });
   const report = await generateUnits({
     paths,
     dirs: dirs as [string, string, string],
