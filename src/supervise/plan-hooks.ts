@@ -25,6 +25,9 @@ export function hookOccasion(app: DesiredApp, hook: DesiredHook, o: Observed): s
   }
 }
 
+/** Runs of a pre-uninstall hook cut short before the uninstall goes on without it. */
+const UNINSTALL_HOOK_TRIES = 3;
+
 const LABEL: Record<DesiredHook['point'], string> = {
   postInstall: 'post-install',
   postStart: 'post-start',
@@ -141,6 +144,19 @@ function failedHook(
   if (u.result === 'signal' || u.result === 'core-dump') {
     // Killed (kill -9, the OOM killer), not a failure of its own: run again, with backoff.
     const failures = (o.backoff[hook.unit]?.failures ?? 0) + 1;
+    if (onFailure === 'proceed' && failures > UNINSTALL_HOOK_TRIES)
+      // An uninstall the user asked for does not wait forever on a hook that keeps dying.
+      return [
+        {
+          kind: 'hookDone',
+          app: app.id,
+          point: hook.point,
+          key,
+          unit: hook.unit,
+          reason: `${name} was killed ${failures} times: uninstalling anyway`,
+        },
+        { kind: 'clearBackoff', ...base, reason: `${name} given up` },
+      ];
     const delaySec = Math.min(BACKOFF.capSec, BACKOFF.baseSec * 2 ** (failures - 1));
     return [
       {

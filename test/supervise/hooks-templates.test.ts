@@ -680,6 +680,27 @@ describe('planning hooks', () => {
         reason: 'pre-uninstall hook failed (exit code 1): uninstalling anyway (its output is kept for explain)',
       },
     ]);
+    // Killed again and again: after 3 tries the uninstall goes on without it.
+    o.units[u] = hookUnitState('failed', 'uninstall T1', { result: 'signal', execMainStatus: 9 });
+    expect(planSteps({ apps: [a] }, o)[0]).toMatchObject({ kind: 'resetFailed' });
+    o.backoff[u] = { failures: 3, notBeforeMs: 0 };
+    expect(planSteps({ apps: [a] }, o)).toEqual([
+      {
+        kind: 'hookDone',
+        app: 'a',
+        point: 'preUninstall',
+        key: 'uninstall T1',
+        unit: u,
+        reason: 'pre-uninstall hook was killed 4 times: uninstalling anyway',
+      },
+      { kind: 'clearBackoff', app: 'a', unit: u, reason: 'pre-uninstall hook given up' },
+    ]);
+    delete o.backoff[u];
+    // A start queued for its unit is a run starting, not one to issue again.
+    o.units[u] = hookUnitState('inactive', 'uninstall T1', { jobQueued: true });
+    expect(planSteps({ apps: [a] }, o)).toEqual([
+      { kind: 'wait', app: 'a', unit: u, reason: 'pre-uninstall hook starting in a-web' },
+    ]);
     // Done, or its container not running: the uninstall goes on.
     delete o.units[u];
     expect(planSteps({ apps: [{ ...a, hooksDone: { preUninstall: 'uninstall T1' } }] }, o)[0]).toMatchObject({

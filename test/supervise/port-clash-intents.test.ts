@@ -197,3 +197,29 @@ describe('install and the host ports of the installed apps', () => {
     expect(intents(s)).toEqual({ 'alt-one': 'absent purge=false', 'alt-two': 'running' });
   });
 });
+
+describe('install records where and what', () => {
+  it('the catalog and the version an app was installed from; a reinstall after an uninstall is a new install', async () => {
+    catalog();
+    let s = await install('clash-a');
+    expect(s.apps['clash-a']).toMatchObject({
+      intent: 'running',
+      catalog: node.paths.appsDir,
+      installedVersion: '1.0.0',
+    });
+    const first = s.apps['clash-a']!.installedAt;
+    // Uninstalled (not forgotten yet: its units still stop), then installed again.
+    const state = JSON.parse(readStateText()) as SupervisorState;
+    state.apps['clash-a'] = {
+      ...state.apps['clash-a']!,
+      intent: 'absent',
+      installedAt: '2020-01-01T00:00:00.000Z',
+      hooksDone: { postInstall: 'install 2020-01-01T00:00:00.000Z' },
+    };
+    writeFileSync(stateFile(), JSON.stringify(state));
+    s = await install('clash-a');
+    expect(s.apps['clash-a']!.installedAt).not.toBe('2020-01-01T00:00:00.000Z');
+    expect(s.apps['clash-a']!.hooksDone).toBeUndefined();
+    expect(first).toBeDefined();
+  });
+});
