@@ -21,8 +21,12 @@ try {
   // The node configuration, as every entry point reads it: at boot no shell has set
   // ARCHY_QUADLET_APPS. A malformed file is reported and its good keys used (the boot goes on).
   const config = readNodeConfig(env, home);
-  for (const p of config.problems)
-    process.stderr.write(`archy-quadlet-generator: configuration ${p.file}:${p.line}: ${p.message}\n`);
+  if (config.problems.length > 0) {
+    // Rendering from another catalog than the apps came from is worse than not at all:
+    // podman-user-generator still brings up their last good units.
+    const p = config.problems[0]!;
+    throw new Error(`configuration ${p.file}:${p.line}: ${p.message}: nothing generated (the last good units stay)`);
+  }
   const paths = resolvePaths({ env, home, bundledAppsDir: BUNDLED_APPS_DIR, config });
   const report = await generateUnits({
     paths,

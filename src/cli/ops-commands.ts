@@ -5,6 +5,7 @@ import { json } from './format.js';
 import { createLogger } from '../supervise/logger.js';
 import { createSupervisor } from '../supervise/supervisor.js';
 import { watchAndReconcile } from '../supervise/watch.js';
+import { configFiles } from '../config/node-config.js';
 import {
   removeUser,
   setupSystem,
@@ -74,8 +75,10 @@ export async function watchCommand(a: { io: CliIo; paths: Paths; intervalSec: nu
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   log.info({ apps: a.paths.appsDir, state: a.paths.stateDir, intervalSec: a.intervalSec }, 'watching');
+  let ended: 'stopped' | 'config-changed';
   try {
-    await watchAndReconcile(sv, {
+    ended = await watchAndReconcile(sv, {
+      configFiles: configFiles(a.io.env, a.io.home),
       intervalMs: a.intervalSec * 1000,
       debounceMs: 300,
       signal: controller.signal,
@@ -87,6 +90,11 @@ export async function watchCommand(a: { io: CliIo; paths: Paths; intervalSec: nu
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+  }
+  if (ended === 'config-changed') {
+    // Its service (Restart=on-failure) starts it again, reading the new configuration.
+    log.warn('the node configuration changed: exiting so that the watcher starts again with it');
+    return EXIT.failure;
   }
   log.info('stopped');
   return EXIT.ok;

@@ -347,7 +347,8 @@ doctor: 5 a warning, 6 a failed check.`,
     )
     .action(async (opts: { apps?: string; json?: boolean }) => {
       const { doctorCommand } = await import('./doctor-command.js');
-      setExit(await doctorCommand({ io, paths: pathsFor(opts.apps), json: Boolean(opts.json) }));
+      // Tolerant: a malformed configuration is one of the things doctor reports.
+      setExit(await doctorCommand({ io, paths: pathsFor(opts.apps, { tolerant: true }), json: Boolean(opts.json) }));
     });
 
   program

@@ -62,6 +62,8 @@ export interface DoctorFacts {
    * Which catalog each entry point reads (the timer, the watcher, the boot hook: one pinned
    * in its unit file, else the configuration's), and the catalog each installed app came from.
    */
+  /** Problems of the node configuration's files (each `file:line: message`). */
+  configProblems?: string[];
   catalogs?: {
     entryPoints: Array<{ name: string; catalog: string; pinned: boolean }>;
     apps: Array<{ app: string; catalog: string }>;
@@ -425,6 +427,15 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
     });
   else add({ id: 'state', title: 'state file', level: 'ok', detail: `${f.state.apps} app(s) installed` });
 
+  if (f.configProblems?.length)
+    add({
+      id: 'config',
+      title: 'node configuration',
+      level: 'fail',
+      detail: f.configProblems.join('; '),
+      fix: 'correct the file (archy-quadlet config shows what is in force): every verb refuses to run until then',
+    });
+  else if (f.configProblems) add({ id: 'config', title: 'node configuration', level: 'ok', detail: 'readable' });
   const strays = (f.catalogs?.entryPoints ?? []).flatMap((e) => {
     const apps = (f.catalogs?.apps ?? []).filter((a) => a.catalog !== e.catalog).map((a) => a.app);
     return apps.length > 0 ? [{ ...e, apps }] : [];
@@ -446,7 +457,7 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
         )
         .join('; '),
       fix: first.pinned
-        ? `archy-quadlet setup${first.name.includes('hook') ? ' --system' : ''} --apps ${from} (or set catalog: ${from} in the configuration and run setup again)`
+        ? `archy-quadlet setup${first.name.includes('hook') ? ' --system' : first.name.includes('watch') ? ' --watch' : ''} --apps ${from} (or set catalog: ${from} in the configuration and run setup again)`
         : `set catalog: ${from} in ~/.config/archy-quadlet/config.yml (archy-quadlet config shows what is in force)`,
     });
   } else

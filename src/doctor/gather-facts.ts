@@ -1,6 +1,7 @@
 import { access, constants, readdir, readFile, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { readNodeConfig } from '../config/node-config.js';
 import { execa } from 'execa';
 import type { Paths } from '../paths.js';
 import { findQuadlet, parseGeneratorStderr } from '../output/quadlet-generator.js';
@@ -264,7 +265,7 @@ export async function gatherFacts(
   ].flatMap((e) => {
     if (e.text === undefined) return [];
     const pinned = appsDirOf(e.text);
-    return [{ name: e.name, catalog: pinned ?? configured, pinned: pinned !== undefined }];
+    return [{ name: e.name, catalog: pinned ? resolve(pinned) : configured, pinned: pinned !== undefined }];
   });
 
   return {
@@ -306,5 +307,6 @@ export async function gatherFacts(
     state: stateFact,
     ...(missingSecrets ? { missingSecrets } : {}),
     ...(installedCatalogs ? { catalogs: { entryPoints, apps: installedCatalogs } } : {}),
+    configProblems: readNodeConfig(env, home).problems.map((p) => `${p.file}:${p.line}: ${p.message}`),
   };
 }

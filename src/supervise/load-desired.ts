@@ -136,7 +136,12 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     }
   }
   if (changed && o.writeCache) await writeRenderCache(paths.stateDir, cache).catch(() => undefined);
-  const apps = withoutClashes(ids.map((id) => byId.get(id)!));
+  const apps = withoutClashes(ids.map((id) => byId.get(id)!)).map((app): DesiredApp => {
+    if (app.id !== network.name || !app.rendered) return app;
+    // Its own network would be named like the node network (both `<name>.network`).
+    const { rendered: _rendered, ...rest } = app;
+    return { ...rest, error: `app id "${app.id}" is the node network's name (nodeNetwork.name in the configuration)` };
+  });
   // The node network, from the first app that links to another on: its file then stays.
   const linking = apps.some(
     (a) =>

@@ -179,6 +179,8 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   if (needsPodman(desired, units, files, { nowMs, nowMono })) {
     // Containers too: one left from an older run may be in the way of a start.
     [observed.secrets, observed.containers] = await Promise.all([d.podman.secrets(), d.podman.containers()]);
+    // Which secrets hold rendered config files: those of an app gone or a template dropped go too.
+    if (d.templateInputs && observed.templateInputs === undefined) observed.templateInputs = await d.templateInputs();
     if (desired.apps.some((a) => a.intent === 'absent')) {
       [observed.networks, observed.images] = await Promise.all([d.podman.networks(), d.podman.images()]);
       if (desired.apps.some((a) => a.intent === 'absent' && a.purge)) observed.volumes = await d.podman.volumes();

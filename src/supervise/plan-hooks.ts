@@ -41,8 +41,16 @@ const LABEL: Record<DesiredHook['point'], string> = {
  * `batch` is the app's steps so far.
  */
 export function planRunningHooks(app: DesiredApp, o: Observed, batch: Step[]): Step[] {
+  // Started, restarted or stopped in this batch, or waiting to be (for its config files, its
+  // secrets): not the container a hook of this version may run in.
   const moving = new Set(
-    batch.flatMap((s) => (s.kind === 'start' || s.kind === 'restart' || s.kind === 'stop' ? s.units : [])),
+    batch.flatMap((s) =>
+      s.kind === 'start' || s.kind === 'restart' || s.kind === 'stop'
+        ? s.units
+        : s.kind === 'wait' && s.unit
+          ? [s.unit]
+          : [],
+    ),
   );
   for (const hook of app.rendered?.hooks ?? []) {
     if (hook.point === 'preUninstall') continue;

@@ -387,7 +387,6 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
         steps.push({ kind: 'wait', app: id, unit: svc, reason: `unit is ${u.activeState}` });
     }
   }
-  if (reset.length > 0) steps.push({ kind: 'resetFailed', app: id, units: reset, reason: 'failed: starting it again' });
   // Started once its secrets exist: the next batch renders their ids into its units, and a
   // start now would be followed at once by a restart for that file change.
   const creating = steps.some((s) => s.kind === 'ensureSecret');
@@ -398,6 +397,14 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
   const rendering = creating
     ? { steps: [], waiting: new Set<string>() }
     : templateSteps(app, o, new Set([...start, ...restart]));
+  // A failed one that waits is reset, and counted a failure, when it does start: not now.
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const s = steps[i]!;
+    if (s.kind === 'setBackoff' && rendering.waiting.has(s.unit)) steps.splice(i, 1);
+  }
+  const resetting = reset.filter((u) => !rendering.waiting.has(u));
+  if (resetting.length > 0)
+    steps.push({ kind: 'resetFailed', app: id, units: resetting, reason: 'failed: starting it again' });
   for (const unit of [...start, ...restart].filter((u) => rendering.waiting.has(u)))
     steps.push({ kind: 'wait', app: id, unit, reason: 'its config files are being rendered first' });
   const starting = start.filter((u) => !rendering.waiting.has(u));
@@ -417,8 +424,9 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
   }
   steps.unshift(...rendering.steps);
   // A file no longer rendered (its template or container left the manifest): its secret goes.
+  // Not while the manifest is unusable: the app runs on its last good units, which mount them.
   const wanted = new Set((app.rendered?.containers ?? []).flatMap((c) => (c.templates ?? []).map((t) => t.secret)));
-  for (const secret of renderedFilesOf(app, o).filter((n) => !wanted.has(n)))
+  for (const secret of app.rendered ? renderedFilesOf(app, o).filter((n) => !wanted.has(n)) : [])
     steps.push({
       kind: 'removeRenderedFile',
       app: id,

@@ -12,6 +12,11 @@ export interface WatchOptions {
   debounceMs: number;
   signal: AbortSignal;
   onPass?: (trigger: string, report: PassReport | Error) => void;
+  /**
+   * The node configuration's files: when one changes the watcher ends ('config-changed'), so
+   * that its service restarts it with the new catalog rather than keep the one it started with.
+   */
+  configFiles?: string[];
 }
 
 /**
@@ -19,9 +24,17 @@ export interface WatchOptions {
  * every `intervalMs` regardless. One pass at a time; on abort (SIGTERM) the current pass
  * finishes and the watcher closes.
  */
-export async function watchAndReconcile(sv: Supervisor, o: WatchOptions): Promise<void> {
+export async function watchAndReconcile(sv: Supervisor, o: WatchOptions): Promise<'stopped' | 'config-changed'> {
   await makeDir(sv.paths.stateDir, 0o700);
-  const watcher = chokidarWatch([sv.paths.appsDir, sv.paths.stateDir], { ignoreInitial: true, persistent: true });
+  const configFiles = new Set((o.configFiles ?? []).map((f) => resolve(f)));
+  const watcher = chokidarWatch([sv.paths.appsDir, sv.paths.stateDir, ...configFiles], {
+    ignoreInitial: true,
+    persistent: true,
+  });
+  let configChanged: (() => void) | undefined;
+  const changedConfig = new Promise<void>((r) => {
+    configChanged = r;
+  });
   let running: Promise<void> | undefined;
   let again: string | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -47,6 +60,10 @@ export async function watchAndReconcile(sv: Supervisor, o: WatchOptions): Promis
   };
   const stateDir = resolve(sv.paths.stateDir);
   const onChange = (path: string) => {
+    if (configFiles.has(resolve(path))) {
+      configChanged?.();
+      return;
+    }
     // In the state directory only the intents matter: the pass itself writes the rest
     // (backoff, render cache, the copy of the state), and must not trigger itself.
     if (resolve(dirname(path)) === stateDir && basename(path) !== STATE_FILE) return;
@@ -58,12 +75,14 @@ export async function watchAndReconcile(sv: Supervisor, o: WatchOptions): Promis
   await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   runPass('start');
   const interval = setInterval(() => runPass('interval'), o.intervalMs);
-  await new Promise<void>((resolve) => {
-    if (o.signal.aborted) resolve();
-    o.signal.addEventListener('abort', () => resolve(), { once: true });
+  const ended = await new Promise<'stopped' | 'config-changed'>((resolve) => {
+    if (o.signal.aborted) resolve('stopped');
+    o.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+    void changedConfig.then(() => resolve('config-changed'));
   });
   clearInterval(interval);
   clearTimeout(timer);
   await watcher.close();
   while (running) await running;
+  return ended;
 }

@@ -257,3 +257,17 @@ describe('catalog', () => {
     expect(catalogs(undefined)?.level).toBe('n/a');
   });
 });
+
+describe('config', () => {
+  it('fails on a malformed configuration file, naming it; ok when readable', () => {
+    const results = runChecks({
+      ...node(),
+      configProblems: ['/etc/archy-quadlet/config.yml:2: catalog: must be an absolute path'],
+    });
+    expect(results.find((r) => r.id === 'config')).toMatchObject({
+      level: 'fail',
+      detail: '/etc/archy-quadlet/config.yml:2: catalog: must be an absolute path',
+    });
+    expect(runChecks({ ...node(), configProblems: [] }).find((r) => r.id === 'config')?.level).toBe('ok');
+  });
+});

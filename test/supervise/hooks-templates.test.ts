@@ -466,6 +466,43 @@ describe('planning templates', () => {
     expect(planSteps({ apps: [a] }, waiting).map((s) => s.kind)).toEqual(['wait']);
   });
 
+  it('a failed container waiting for its file is neither reset nor counted a failure yet; no hook runs in it', () => {
+    const a = withTemplate();
+    a.rendered!.hooks = [
+      {
+        point: 'postUpdate',
+        unit: hookUnit('a', 'postUpdate'),
+        container: 'a-web',
+        service: 'a-web.service',
+        argv: ['true'],
+        timeoutSec: 5,
+      },
+    ];
+    a.rendered!.version = '2.0';
+    a.installedVersion = '1.0';
+    const failed = converged([a], 'failed');
+    failed.templateInputs = {};
+    failed.secrets = { 'a-web-tmpl-1': 'a' };
+    expect(planSteps({ apps: [a] }, failed).map((s) => s.kind)).toEqual(['renderTemplate', 'wait']);
+    // Running the old version, its unit changed and its file stale: the update's hook waits for the new container.
+    const running = converged([a]);
+    running.templateInputs = { 'a-web-tmpl-1': 'K1' };
+    running.secrets = { 'a-web-tmpl-1': 'a' };
+    running.files.a![0]!.mtimeMono = 200 * S;
+    expect(planSteps({ apps: [a] }, running).map((s) => s.kind)).toEqual(['renderTemplate', 'wait']);
+  });
+
+  it('an app held on a broken manifest keeps its rendered files', () => {
+    const a = withTemplate();
+    const o = converged([a]);
+    o.templateInputs = { 'a-web-tmpl-1': 'K2' };
+    o.secrets = { 'a-web-tmpl-1': 'a' };
+    const { rendered: _r, ...held } = a;
+    expect(
+      planSteps({ apps: [{ ...held, error: 'manifest broken' }] }, o).filter((s) => s.kind === 'removeRenderedFile'),
+    ).toEqual([]);
+  });
+
   it('a rendered file goes when it is no longer rendered, and with its app (purge or not)', () => {
     const a = withTemplate();
     const o = converged([a]);
