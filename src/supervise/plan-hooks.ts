@@ -149,20 +149,21 @@ function failedHook(
   onFailure: 'hold' | 'proceed',
 ): Step[] {
   const base = { app: app.id, unit: hook.unit } as const;
+  const done = (reason: string): Step => ({
+    kind: 'hookDone',
+    app: app.id,
+    point: hook.point,
+    key,
+    unit: hook.unit,
+    reason,
+  });
   if (u.result === 'signal' || u.result === 'core-dump') {
     // Killed (kill -9, the OOM killer), not a failure of its own: run again, with backoff.
     const failures = (o.backoff[hook.unit]?.failures ?? 0) + 1;
     if (onFailure === 'proceed' && failures > UNINSTALL_HOOK_TRIES)
       // An uninstall the user asked for does not wait forever on a hook that keeps dying.
       return [
-        {
-          kind: 'hookDone',
-          app: app.id,
-          point: hook.point,
-          key,
-          unit: hook.unit,
-          reason: `${name} was killed ${failures} times: uninstalling anyway`,
-        },
+        done(`${name} was killed ${failures} times: uninstalling anyway`),
         { kind: 'clearBackoff', ...base, reason: `${name} given up` },
       ];
     const delaySec = Math.min(BACKOFF.capSec, BACKOFF.baseSec * 2 ** (failures - 1));
@@ -189,16 +190,7 @@ function failedHook(
         ? `exit code ${u.execMainStatus}`
         : u.result;
   if (onFailure === 'proceed')
-    return [
-      {
-        kind: 'hookDone',
-        app: app.id,
-        point: hook.point,
-        key,
-        unit: hook.unit,
-        reason: `${name} failed (${why}): uninstalling anyway (its output is kept for explain)`,
-      },
-    ];
+    return [done(`${name} failed (${why}): uninstalling anyway (its output is kept for explain)`)];
   const failedMs = o.nowMs - (o.nowMono - u.inactiveEnterMono) / 1000;
   if (app.restartRequestedAt !== undefined && app.restartRequestedAt > failedMs)
     return [

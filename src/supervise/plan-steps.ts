@@ -520,18 +520,30 @@ function missingBindFiles(
     ...(c?.envFiles ?? []),
   ];
   const own = filesOf(byService.get(svc)).filter((p) => missing.has(p));
+  const required = firstRequired(app, svc, (dep) => {
+    const path = filesOf(byService.get(dep)).find((p) => missing.has(p));
+    return path ? { service: dep, path } : undefined;
+  });
+  return required ? { own, required } : { own };
+}
+
+/**
+ * The first unit the container requires, all the way down (breadth first), for which `found`
+ * says something: what it says. A start would start every one of them (Requires=).
+ */
+function firstRequired<T>(app: DesiredApp, svc: string, found: (service: string) => T | undefined): T | undefined {
+  const byService = new Map((app.rendered?.containers ?? []).map((c) => [c.service, c]));
   const seen = new Set([svc]);
   const queue = [...(byService.get(svc)?.requires ?? [])];
   while (queue.length > 0) {
     const dep = queue.shift()!;
     if (seen.has(dep)) continue;
     seen.add(dep);
-    const c = byService.get(dep);
-    const path = filesOf(c).find((p) => missing.has(p));
-    if (path) return { own, required: { service: dep, path } };
-    queue.push(...(c?.requires ?? []));
+    const hit = found(dep);
+    if (hit !== undefined) return hit;
+    queue.push(...(byService.get(dep)?.requires ?? []));
   }
-  return { own };
+  return undefined;
 }
 
 function envFileOf(app: DesiredApp, path: string): boolean {
@@ -540,19 +552,11 @@ function envFileOf(app: DesiredApp, path: string): boolean {
 
 /** A unit the container requires, all the way down, that is down and backing off; undefined when none. */
 function requiredBackingOff(app: DesiredApp, svc: string, o: Observed): string | undefined {
-  const byService = new Map((app.rendered?.containers ?? []).map((c) => [c.service, c]));
-  const seen = new Set([svc]);
-  const queue = [...(byService.get(svc)?.requires ?? [])];
-  while (queue.length > 0) {
-    const dep = queue.shift()!;
-    if (seen.has(dep)) continue;
-    seen.add(dep);
+  return firstRequired(app, svc, (dep) => {
     const state = o.units[dep]?.activeState;
     const b = o.backoff[dep];
-    if ((state === 'failed' || state === 'inactive') && b && o.nowMs < b.notBeforeMs) return dep;
-    queue.push(...(byService.get(dep)?.requires ?? []));
-  }
-  return undefined;
+    return (state === 'failed' || state === 'inactive') && b && o.nowMs < b.notBeforeMs ? dep : undefined;
+  });
 }
 
 function busyPortsOf(app: DesiredApp, svc: string, o: Observed): string[] {
