@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { requireLab } from '../support/lab.js';
 import { asUser, waitFor } from '../support/lab-user.js';
-import { useLabNode, waitHttp } from '../support/node.js';
+import { reboot, useLabNode, waitHttp } from '../support/node.js';
 
 // test/lab-apps/hooked against the lab's real systemd user manager and rootless Podman: an
 // init container that must finish before the server may start (the server's health check
@@ -233,5 +233,30 @@ describe.runIf(enabled)('hooks, an init container and a template in the lab', ()
       return s?.state === 'running' && !s.held && (await lines('marker.created')).length === 1 ? true : undefined;
     });
     expect(await lines('post-install.runs')).toEqual(['run', 'run']);
+  }, 300_000);
+
+  it('a reboot in the middle of a post-install hook: it runs again after the boot, its marker made once', async () => {
+    await node().aq(['uninstall', APP]);
+    await reconcileUntil('the app to be gone', async () =>
+      (await node().status(APP)) === undefined ? true : undefined,
+    );
+    await asUser(['podman', 'volume', 'rm', 'hooked-data']);
+    await writeEnv({ GREETING: 'hello', HOOK_SLEEP: '30', HOOK_EXIT: '0', HOOK_MARK: 'from-env' });
+    await node().aq(['install', APP]);
+    await reconcileUntil('the post-install hook to run', async () =>
+      (await unit(HOOK)).SubState === 'running' && (await lines('post-install.runs')).length === 1 ? true : undefined,
+    );
+    await reboot();
+    // Started at boot by systemd; the hook's transient unit did not survive the reboot.
+    await reconcileUntil(
+      'the post-install hook to be recorded after the boot',
+      async () => {
+        const state = JSON.parse(String((await asUser(['cat', join(node().stateDir, 'state.json')])).stdout));
+        return state.apps[APP].hooksDone?.postInstall ? true : undefined;
+      },
+      150_000,
+    );
+    expect(await lines('post-install.runs')).toEqual(['run', 'run']);
+    expect(await lines('marker.created')).toEqual(['created']);
   }, 300_000);
 });
