@@ -381,33 +381,30 @@ function wantMounts(app: AppSpec, plan: ContainerPlan, dataDir: string): WantMou
       readOnly: b.readOnly === true,
     });
   });
-  (s.tmpfs ?? []).forEach((t, i) =>
+  for (const [i, t] of (s.tmpfs ?? []).entries())
     out.push({
       destination: normalizePath(t.target),
       field: `tmpfs[${i}]`,
       kind: 'tmpfs',
       source: 'tmpfs',
       readOnly: false,
-    }),
-  );
-  (s.secretFiles ?? []).forEach((f, i) =>
+    });
+  for (const [i, f] of (s.secretFiles ?? []).entries())
     out.push({
       destination: normalizePath(f.target),
       field: `secretFiles[${i}]`,
       kind: 'secret',
       source: `secret ${f.secret}`,
       readOnly: true,
-    }),
-  );
-  plan.templates.forEach((t, i) =>
+    });
+  for (const [i, t] of plan.templates.entries())
     out.push({
       destination: normalizePath(t.spec.target),
       field: `templates[${i}]`,
       kind: 'secret',
       source: `template ${t.spec.template}`,
       readOnly: true,
-    }),
-  );
+    });
   return out;
 }
 

@@ -119,6 +119,7 @@ function inspect(over: (j: InspectJson) => void = () => {}): InspectJson {
   return j;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: inspect JSON fixtures are edited freely in these tests
 type InspectJson = Record<string, any>;
 
 function compare(j: InspectJson, container = ELECTRUMX, dataDir = DATA_DIR): AdoptReport {
