@@ -5,7 +5,8 @@ import { parseRef } from '../graph/interface-ref.js';
 import { sortErrors } from '../manifest/validate-manifest.js';
 
 /**
- * Checks across apps (pure): two apps must never generate the same systemd unit (the app
+ * Checks across apps (pure): two apps must never generate the same systemd unit nor name two
+ * containers alike (the app
  * whose id sorts later is the one reported, so an app already in place keeps working), and
  * what apps require must be provided, as exported, without cycles, and two apps that are not
  * alternatives must not publish one host port (unless `hostPorts: false`: install checks
@@ -13,6 +14,7 @@ import { sortErrors } from '../manifest/validate-manifest.js';
  */
 export function checkCatalog(apps: CatalogApp[], options: { hostPorts?: boolean } = {}): CatalogApp[] {
   const owner = new Map<string, string>();
+  const containerOwner = new Map<string, string>();
   const unique = [...apps]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
     .map((entry) => {
@@ -30,8 +32,29 @@ export function checkCatalog(apps: CatalogApp[], options: { hostPorts?: boolean 
           });
         }
       }
+      // Podman container names are one namespace per user (containerName may be anything).
+      const names = new Set<string>();
+      for (const [i, c] of entry.result.app.containers.entries()) {
+        const other = containerOwner.get(c.containerName);
+        const clash =
+          other !== undefined && other !== entry.id
+            ? `app "${other}"`
+            : names.has(c.containerName)
+              ? 'another of its containers'
+              : undefined;
+        if (clash)
+          errors.push({
+            file: entry.file,
+            line: 1,
+            col: 1,
+            field: `containers[${i}].${c.spec.containerName ? 'containerName' : 'name'}`,
+            message: `container name ${c.containerName} is also used by ${clash}`,
+          });
+        names.add(c.containerName);
+      }
       if (errors.length > 0) return { ...entry, result: { ok: false as const, errors } };
       for (const unit of serviceNames(entry.result.app)) owner.set(unit, entry.id);
+      for (const c of entry.result.app.containers) containerOwner.set(c.containerName, entry.id);
       return entry;
     });
   const linked = checkInterfaces(unique);

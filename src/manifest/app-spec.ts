@@ -32,6 +32,7 @@ export interface ContainerPlan {
   unitBase: string;
   /** The systemd service Quadlet generates: `<unitBase>.service`. */
   service: string;
+  /** The Podman container's name: the manifest's containerName, else the unit base. */
   containerName: string;
   build?: { unitBase: string; service: string; imageTag: string };
   /** An init container: runs to completion before the others start (Type=oneshot). */
@@ -69,7 +70,7 @@ export function toAppSpec(m: Manifest): AppSpec {
       spec,
       unitBase,
       service: `${unitBase}.service`,
-      containerName: unitBase,
+      containerName: spec.containerName ?? unitBase,
       ...(spec.build
         ? {
             build: {

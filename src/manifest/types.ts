@@ -9,6 +9,8 @@ export type SelinuxLabel = 'shared' | 'private' | 'none';
 export interface SecretSpec {
   length?: number;
   alphabet?: 'alphanumeric' | 'hex' | 'base64url';
+  /** `archy-quadlet adopt`: the file holding its value on a node being adopted (relative to the data root). */
+  adoptFrom?: { file: string; stripNewline?: boolean };
 }
 
 export interface VolumeSpec {
@@ -133,6 +135,10 @@ export interface ContainerSpec {
   memory?: string;
   init?: boolean;
   oneshot?: boolean;
+  /** The Podman container's name when not the default (`archy-bitcoin-ui`). */
+  containerName?: string;
+  /** `archy-quadlet adopt`: the name of the container running it today, when not its own. */
+  adoptFrom?: string;
   network?: 'host' | 'none';
   environmentFiles?: string[];
   templates?: TemplateFileSpec[];

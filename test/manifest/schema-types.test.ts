@@ -20,6 +20,7 @@ const TYPES_FILE = new URL('../../src/manifest/types.ts', import.meta.url);
 const SCHEMA_OBJECT_OF: Record<string, string> = {
   Manifest: '',
   SecretSpec: '/properties/secrets/additionalProperties',
+  'SecretSpec.adoptFrom': '/properties/secrets/additionalProperties/properties/adoptFrom',
   VolumeSpec: '/properties/volumes/additionalProperties',
   ProvidedInterfaceSpec: '/properties/provides/additionalProperties',
   RequiredInterfaceSpec: '/properties/requires/additionalProperties',
