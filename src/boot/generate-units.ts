@@ -53,6 +53,12 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
   try {
     for (const app of desired.apps) {
       if (app.intent === 'absent') continue;
+      // Being adopted, its old containers maybe not yet out of the way (or being put back):
+      // a unit started at boot would delete the one of the same name (podman run --replace).
+      if (app.adoption?.phase === 'retiring' || app.adoption?.phase === 'rollingBack') {
+        report.skipped.push({ app: app.id, why: `being adopted (${app.adoption.phase}): the next pass goes on` });
+        continue;
+      }
       if (!app.rendered) {
         report.skipped.push({ app: app.id, why: app.error ?? 'manifest unusable' });
         continue;

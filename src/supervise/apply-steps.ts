@@ -221,6 +221,55 @@ export function makeExecutors(d: ApplyDeps): Executors {
       // What its hooks printed (a wallet's seed, say) goes with the app.
       if (forgotten && d.hookLogDir) await rm(join(d.hookLogDir, s.app), { recursive: true, force: true });
     },
+    async retireContainer(s) {
+      // First: podman-restart.service must not start it again at the next boot.
+      await d.podman.setRestartPolicy(s.container, 'no');
+      if (s.running) {
+        await stopDetached(s.container, s.timeoutSec); // renamed by a later pass, once stopped
+        return;
+      }
+      await d.podman.renameContainer(s.container, s.aside);
+    },
+    async restoreContainer(s) {
+      // Under its aside name until the very end: a pass that sees the aside name left knows
+      // the restore is not finished, and does it again (each part is idempotent).
+      if (s.start) await d.podman.startContainer(s.aside);
+      await d.podman.setRestartPolicy(s.aside, s.restartPolicy);
+      await d.podman.renameContainer(s.aside, s.container);
+    },
+    async adoptSwitch(s) {
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (a?.adoption?.phase === 'retiring')
+          a.adoption = { ...a.adoption, phase: 'starting', switchedAtMs: Date.now() };
+      });
+    },
+    async adoptDone(s) {
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (a?.adoption?.phase !== 'starting') return;
+        // From now on the app's: a purge removes them (they carry none of our labels).
+        const volumes = [...new Set([...(a.adoptedVolumes ?? []), ...(a.adoption.volumes ?? [])])].sort();
+        if (volumes.length > 0) a.adoptedVolumes = volumes;
+        delete a.adoption;
+      });
+    },
+    async adoptRollBack(s) {
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (a?.adoption && a.adoption.phase !== 'rolledBack')
+          a.adoption = { ...a.adoption, phase: 'rollingBack', reason: s.why };
+      });
+    },
+    async adoptRolledBack(s) {
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (a?.adoption?.phase === 'rollingBack') {
+          a.adoption = { ...a.adoption, phase: 'rolledBack' };
+          a.intent = 'absent';
+        }
+      });
+    },
     async wait() {},
   };
 }

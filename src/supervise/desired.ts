@@ -8,7 +8,7 @@ import type { RenderLinks } from '../graph/app-graph.js';
 import { UnitValueError } from '../render/escape.js';
 import { appDataDir, type Paths } from '../paths.js';
 import type { Desired, DesiredApp, DesiredHook, RenderedApp } from './types.js';
-import type { SupervisorState } from './state-store.js';
+import { intentOf, type SupervisorState } from './state-store.js';
 
 /** What should be, from the state (intents) and the catalog (manifests). Pure. */
 export function buildDesired(
@@ -20,15 +20,7 @@ export function buildDesired(
   const apps = Object.entries(state.apps)
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([id, intent]): DesiredApp => {
-      const base: DesiredApp = {
-        id,
-        intent: intent.intent,
-        purge: intent.purge === true,
-        ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
-        ...(intent.installedAt ? { installedAt: intent.installedAt } : {}),
-        ...(intent.installedVersion ? { installedVersion: intent.installedVersion } : {}),
-        ...(intent.hooksDone ? { hooksDone: intent.hooksDone } : {}),
-      };
+      const base = intentOf(id, intent);
       const entry = catalog.get(id);
       if (!entry)
         return { ...base, error: `no manifest for "${id}" in ${paths.appsDir}: its units are kept as they are` };

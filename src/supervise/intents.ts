@@ -54,6 +54,10 @@ export async function changeIntent(
       : undefined;
   await changeState(sv, (state) => {
     const current = state.apps[appId];
+    if (installable && current?.adoption && current.adoption.phase !== 'rolledBack')
+      throw new IntentError(
+        `"${appId}" is being adopted (${current.adoption.phase}): wait until it is done or rolled back`,
+      );
     if (installable) {
       const order = installOrder(state, catalog!, appId, links);
       refuseHostPortClashes(state, catalog!, order);
@@ -80,9 +84,15 @@ export async function changeIntent(
       }
       return;
     }
+    if (current?.adoption && current.adoption.phase !== 'rolledBack')
+      throw new IntentError(
+        `"${appId}" is being adopted (${current.adoption.phase}): wait until it is done or rolled back (archy-quadlet status ${appId})`,
+      );
     if (!current || (current.intent === 'absent' && change !== 'uninstall' && change !== 'purge')) {
       throw new IntentError(`"${appId}" is not installed (archy-quadlet install ${appId})`);
     }
+    // Uninstalling an app whose adoption was rolled back: only its record goes (the old containers are the user's).
+    if (current.adoption && (change === 'uninstall' || change === 'purge')) delete current.adoption;
     if (catalog && current.intent !== 'absent') cascadeTo(state, catalog, appId, change, links);
     if (change === 'uninstall' || change === 'purge')
       state.apps[appId] = { ...current, intent: 'absent', purge: change === 'purge' || current.purge === true };
@@ -236,4 +246,25 @@ async function checkInstallable(sv: Supervisor, appId: string): Promise<true> {
 function printable(s: string): string {
   const clean = s.replace(/[\u0000-\u001f\u007f]/g, '?');
   return clean.length > 64 ? `${clean.slice(0, 61)}...` : clean;
+}
+
+/**
+ * What an install of the app would refuse now (a required interface no installed app provides,
+ * a host port another installed app publishes), or undefined: `adopt` installs an app in place
+ * of its old containers, and refuses the same.
+ */
+export async function installRefusal(
+  sv: Supervisor,
+  appId: string,
+  state: SupervisorState,
+): Promise<string | undefined> {
+  const catalog = await loadLinkedCatalog(sv);
+  const scratch = structuredClone(state);
+  try {
+    refuseHostPortClashes(scratch, catalog, installOrder(scratch, catalog, appId, {}));
+    return undefined;
+  } catch (e) {
+    if (e instanceof IntentError) return e.message;
+    throw e;
+  }
 }

@@ -4,7 +4,7 @@ import type { Paths } from '../paths.js';
 import { appDataDir } from '../paths.js';
 import type { ManifestValidator } from '../manifest/validate-manifest.js';
 import type { CatalogApp } from '../catalog/load-catalog.js';
-import type { SupervisorState } from './state-store.js';
+import { intentOf, type SupervisorState } from './state-store.js';
 import type { Desired, DesiredApp } from './types.js';
 import { buildId, cacheKey, linkedKey, readRenderCache, writeRenderCache } from './render-cache.js';
 import { interfacesOf, linksOf, providersOf, type AppInterfaces, type RenderLinks } from '../graph/app-graph.js';
@@ -160,18 +160,6 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
 async function readTemplates(appDir: string, paths: string[]): Promise<Record<string, string | null>> {
   const texts = await Promise.all(paths.map((p) => readFile(join(appDir, p), 'utf8').catch(() => null)));
   return Object.fromEntries(paths.map((p, i) => [p, texts[i]!]));
-}
-
-function intentOf(id: string, intent: SupervisorState['apps'][string]): DesiredApp {
-  return {
-    id,
-    intent: intent.intent,
-    purge: intent.purge === true,
-    ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
-    ...(intent.installedAt ? { installedAt: intent.installedAt } : {}),
-    ...(intent.installedVersion ? { installedVersion: intent.installedVersion } : {}),
-    ...(intent.hooksDone ? { hooksDone: intent.hooksDone } : {}),
-  };
 }
 
 /** Two apps must never generate the same unit: the app whose id sorts later is held, with the reason. */

@@ -10,6 +10,7 @@ import {
 import { planUnitDir, writesFiles, type UnitDirPlan } from '../output/plan-unit-dir.js';
 import { isSupportService, NODE_UNITS_DIR, servicesOfUnitFiles } from '../names.js';
 import { leftoverHookSteps, planRunningHooks, planUninstallHook } from './plan-hooks.js';
+import { adoptionInFlight, planAdoptionGate, planRetiring, planRollingBack } from './plan-adoption.js';
 
 /** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
 export const BACKOFF = { baseSec: 5, capSec: 300, healthySec: 60 } as const;
@@ -170,12 +171,21 @@ export function checkContext(app: DesiredApp, desired: Desired): Array<{ name: s
 
 function planFiles(app: DesiredApp, o: Observed): Step[] {
   const existing = o.files[app.id] ?? [];
-  if (app.intent === 'absent') {
+  // Adoption: no unit file while an old container has its unit's container name (Quadlet's
+  // --replace would delete it); none left after a rollback.
+  if (app.adoption?.phase === 'retiring') return [];
+  if (app.intent === 'absent' || app.adoption?.phase === 'rollingBack') {
     const owned = existing.filter((f) => f.owned);
     if (owned.length === 0) return [];
     if (servicesOf(app, o).some((s) => isUp(o.units[s]))) return []; // stop first, remove after
     return owned.map(
-      (f) => ({ kind: 'removeUnit', app: app.id, path: `${app.id}/${f.name}`, reason: 'app uninstalled' }) as const,
+      (f) =>
+        ({
+          kind: 'removeUnit',
+          app: app.id,
+          path: `${app.id}/${f.name}`,
+          reason: app.intent === 'absent' ? 'app uninstalled' : 'adoption rolled back',
+        }) as const,
     );
   }
   const plan = unitFilePlan(app, o.files);
@@ -201,6 +211,23 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
 type ProviderDown = (service: string) => string | undefined;
 
 function planApp(app: DesiredApp, o: Observed, providerDown: ProviderDown): Step[] {
+  switch (app.adoption?.phase) {
+    case 'retiring':
+      return planRetiring(app, o);
+    case 'starting':
+      return planAdoptionGate(app, o, planAppAsUsual(app, o, providerDown));
+    case 'rollingBack': {
+      const all = servicesOf(app, o);
+      const stopping = planStopped(app, o, [...all.filter(isSupportService), ...containerServicesOf(app, o)]);
+      const gone = !all.some((s) => isUp(o.units[s])) && !(o.files[app.id] ?? []).some((f) => f.owned);
+      return planRollingBack(app, o, stopping, gone);
+    }
+    default:
+      return planAppAsUsual(app, o, providerDown);
+  }
+}
+
+function planAppAsUsual(app: DesiredApp, o: Observed, providerDown: ProviderDown): Step[] {
   const plan = unitFilePlan(app, o.files);
   if (plan && plan.conflicts.length > 0) {
     // Never started from a file someone else wrote, never overwritten: a person decides.
@@ -236,7 +263,16 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
   const id = app.id;
   if (app.rendered && o.secrets) {
     for (const s of app.rendered.secrets) {
-      if (!(s.name in o.secrets))
+      if (!(s.name in o.secrets) && app.importedSecrets?.includes(s.name))
+        // Its value is the old node's (a database's password fixed at its init): a new one
+        // would lock the app out of its own data.
+        steps.push({
+          kind: 'wait',
+          app: id,
+          held: true,
+          reason: `secret ${s.name}, imported at adoption, is missing: create it again with its old value (podman secret create ${s.name} FILE)`,
+        });
+      else if (!(s.name in o.secrets))
         steps.push({
           kind: 'ensureSecret',
           app: id,
@@ -625,7 +661,8 @@ function planStopped(app: DesiredApp, o: Observed, services: string[]): Step[] {
 function planAbsent(app: DesiredApp, o: Observed): Step[] {
   // Everything the manifest or the files say the app has: a unit whose file was deleted
   // may still be running.
-  const hook = planUninstallHook(app, o);
+  // A rolled-back adoption was never the app's install: no uninstall hook, and its record stays (status says why).
+  const hook = app.adoption ? [] : planUninstallHook(app, o);
   if (hook.length > 0) return hook; // before anything stops: it runs in a running container
   const all = servicesOf(app, o);
   const containers = [...new Set([...containerServicesOf(app, o), ...all.filter((s) => !isSupportService(s))])];
@@ -666,7 +703,13 @@ function planAbsent(app: DesiredApp, o: Observed): Step[] {
         steps.push({ kind: 'removeSecret', app: app.id, secret: name, reason: 'purge: app secret' });
     }
   }
-  if (steps.length === 0 && !app.orphan)
+  if (app.purge) {
+    // Adopted volumes existed before the app was ours: they carry no label, only the record.
+    for (const name of app.adoptedVolumes ?? [])
+      if (o.volumes && name in o.volumes && o.volumes[name] !== app.id)
+        steps.push({ kind: 'removeVolume', app: app.id, volume: name, reason: 'purge: app data (adopted volume)' });
+  }
+  if (steps.length === 0 && !app.orphan && !app.adoption)
     steps.push({
       kind: 'forgetApp',
       app: app.id,
@@ -725,6 +768,9 @@ export function needsPodman(
   clock?: { nowMs: number; nowMono: number },
 ): boolean {
   return desired.apps.some((app) => {
+    // An adoption looks at the old containers on every pass until it ends.
+    if (adoptionInFlight(app)) return true;
+    if (app.adoption) return false; // rolled back: nothing left to do
     // A restart asked for: the pass must know that the secrets it reads (and the files
     // rendered from them) are there before it restarts anything.
     if (

@@ -25,6 +25,7 @@ export interface Podman {
   secretValue(name: string): Promise<string>;
   /** Creates or replaces a secret holding a rendered template, labelled with the key of its inputs. */
   putTemplateSecret(name: string, app: string, value: string, inputKey: string): Promise<void>;
+  /** Every volume of the user by name → its app, '' for a volume archy-quadlet did not label (an adopted one, say). */
   volumes(): Promise<Record<string, string>>;
   removeVolume(name: string): Promise<void>;
   /** Every container of the user (not only ours: one of another name owner can be in the way), by name. */
@@ -38,6 +39,18 @@ export interface Podman {
   images(): Promise<Record<string, string>>;
   removeImage(id: string): Promise<void>;
   removeContainer(name: string): Promise<void>;
+  /** `podman inspect` of these containers (those that exist), as Podman prints each: for adopt. */
+  inspectContainers(names: string[]): Promise<unknown[]>;
+  /** Sets a container's restart policy (`podman update --restart`). */
+  setRestartPolicy(container: string, policy: string): Promise<void>;
+  renameContainer(from: string, to: string): Promise<void>;
+  /** Starts a stopped container (Podman's own start: for an old container a rollback returns). */
+  startContainer(name: string): Promise<void>;
+  /**
+   * Creates (or replaces) one of our secrets from a file's exact bytes: Podman reads the file
+   * itself, so nothing of the value passes through this process.
+   */
+  importSecret(name: string, app: string, file: string): Promise<string>;
   /** A container's health check; undefined when it has none. Throws when there is no such container. */
   health(container: string): Promise<ContainerHealth | undefined>;
   /** The container's last exit in the past day (Podman's `died` events outlive the unit's state). */
@@ -144,11 +157,15 @@ export function podmanCli(bin = 'podman'): Podman {
       );
     },
     async volumes() {
-      return byLabel(
-        await run(['volume', 'ls', '--filter', MANAGED, '--format', 'json']),
+      const all = JSON.parse((await run(['volume', 'ls', '--format', 'json'])) || '[]') as Array<
+        Record<string, unknown>
+      >;
+      const ours = byLabel(
+        JSON.stringify(all),
         (x) => String(x.Name),
         (x) => x.Labels,
       );
+      return Object.fromEntries(all.map((x) => [String(x.Name), ours[String(x.Name)] ?? '']));
     },
     async removeVolume(name) {
       await run(['volume', 'rm', '--force', name]);
@@ -227,6 +244,48 @@ export function podmanCli(bin = 'podman'): Podman {
     },
     async removeContainer(name) {
       await run(['rm', '--force', '--ignore', name]);
+    },
+    async inspectContainers(names) {
+      if (names.length === 0) return [];
+      const existing = new Set((await run(['ps', '--all', '--format', '{{.Names}}'])).split('\n').map((x) => x.trim()));
+      const found = names.filter((n) => existing.has(n));
+      if (found.length === 0) return [];
+      return JSON.parse((await run(['container', 'inspect', ...found])) || '[]') as unknown[];
+    },
+    async setRestartPolicy(container, policy) {
+      const want = policy || 'no';
+      const current = async () =>
+        (
+          await run(['inspect', '--type', 'container', '--format', '{{.HostConfig.RestartPolicy.Name}}', container])
+        ).trim();
+      // Set already (by an earlier step of the same adoption): nothing to do. `podman update`
+      // of a container that has just exited can fail in runc ("container not running").
+      if ((await current()) === want) return;
+      try {
+        await run(['update', '--restart', want, container]);
+      } catch (e) {
+        if ((await current()) !== want) throw e;
+      }
+    },
+    async renameContainer(from, to) {
+      await run(['rename', from, to]);
+    },
+    async startContainer(name) {
+      await run(['start', name]);
+    },
+    async importSecret(name, app, file) {
+      const out = await run([
+        'secret',
+        'create',
+        '--replace',
+        '--label',
+        `${LABEL_APP}=${app}`,
+        '--label',
+        `${LABEL_MANAGED_BY}=archy-quadlet`,
+        name,
+        file,
+      ]);
+      return out.trim();
     },
     async secretNames() {
       return new Set(await secretNames(PROBE_TIMEOUT_MS));

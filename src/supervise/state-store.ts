@@ -3,7 +3,7 @@ import { makeDir } from '../fs/make-dir.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
-import type { BackoffEntry, Intent } from './types.js';
+import type { Adoption, BackoffEntry, DesiredApp, Intent } from './types.js';
 
 /** The user's intent per installed app: with the manifests, the whole truth. */
 export interface AppIntent {
@@ -18,6 +18,12 @@ export interface AppIntent {
   catalog?: string;
   /** Hooks that have run, by point: the key of the occasion each last ran for (see plan-hooks.ts). */
   hooksDone?: Record<string, string>;
+  /** An adoption in progress or rolled back (see Adoption in types.ts). */
+  adoption?: Adoption;
+  /** Secrets imported by adopt: never generated anew. */
+  importedSecrets?: string[];
+  /** Volumes that existed before adoption, recorded as the app's (a purge removes them). */
+  adoptedVolumes?: string[];
 }
 
 export interface SupervisorState {
@@ -116,4 +122,20 @@ export async function readBackoff(stateDir: string): Promise<Record<string, Back
 export async function writeBackoff(stateDir: string, units: Record<string, BackoffEntry>): Promise<void> {
   await makeDir(stateDir, 0o700);
   await writeFileAtomic(join(stateDir, BACKOFF_FILE), `${JSON.stringify({ version: 1, units }, null, 2)}\n`, 0o600);
+}
+
+/** What the state records of one app, as the supervisor's plain data (no manifest yet). */
+export function intentOf(id: string, intent: AppIntent): DesiredApp {
+  return {
+    id,
+    intent: intent.intent,
+    purge: intent.purge === true,
+    ...(intent.restartRequestedAt !== undefined ? { restartRequestedAt: intent.restartRequestedAt } : {}),
+    ...(intent.installedAt ? { installedAt: intent.installedAt } : {}),
+    ...(intent.installedVersion ? { installedVersion: intent.installedVersion } : {}),
+    ...(intent.hooksDone ? { hooksDone: intent.hooksDone } : {}),
+    ...(intent.adoption ? { adoption: intent.adoption } : {}),
+    ...(intent.importedSecrets?.length ? { importedSecrets: intent.importedSecrets } : {}),
+    ...(intent.adoptedVolumes?.length ? { adoptedVolumes: intent.adoptedVolumes } : {}),
+  };
 }

@@ -11,6 +11,9 @@ export type AppState =
   | 'partial'
   | 'waiting'
   | 'held'
+  | 'adopting'
+  | 'rolling-back'
+  | 'not-adopted'
   | 'uninstalling'
   | 'not-installed';
 
@@ -48,6 +51,8 @@ export interface AppView {
    * archy-quadlet did not write, new units Quadlet rejects, a missing file bind source).
    */
   held?: string[];
+  /** An adoption in progress (`adopting`, `rolling-back`) or rolled back (`not-adopted`), and why it was rolled back. */
+  adoption?: { phase: string; since: string; reason?: string };
 }
 
 export function unitState(u: UnitStatus | undefined): UnitState {
@@ -129,7 +134,11 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
     });
     const states = units.filter((u) => containers.includes(u.unit)).map((u) => u.state);
     let state: AppState;
-    if (app.intent === 'absent') state = 'uninstalling';
+    const phase = app.adoption?.phase;
+    if (phase === 'retiring' || phase === 'starting') state = 'adopting';
+    else if (phase === 'rollingBack') state = 'rolling-back';
+    else if (phase === 'rolledBack') state = 'not-adopted';
+    else if (app.intent === 'absent') state = 'uninstalling';
     else if (states.includes('failed')) state = 'failed';
     else if (states.includes('starting') || states.includes('restarting')) state = 'starting';
     else if (states.includes('stopping')) state = 'stopping';
@@ -148,11 +157,13 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
         ? `waiting for ${down.iface} (${down.provider} is ${unitState(observed.units[app.rendered!.needs.find((n) => n.iface === down.iface)!.service!])})`
         : undefined;
     if (waiting && (state === 'stopped' || state === 'partial')) state = 'waiting';
+    const transitional = phase !== undefined;
     // Held: it should run, does not, and no pass will start it until a person acts.
     const hold = holds.get(app.id);
     const held = hold?.reasons.length ? hold.reasons : undefined;
     if (
       held &&
+      !transitional &&
       app.intent === 'running' &&
       !hold!.starting &&
       (state === 'stopped' || state === 'partial' || state === 'waiting' || state === 'failed')
@@ -167,7 +178,10 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
       id: app.id,
       desired: app.intent,
       state,
-      converged: (app.intent === 'running' && state === 'running') || (app.intent === 'stopped' && state === 'stopped'),
+      converged:
+        phase === 'rolledBack' ||
+        (!transitional &&
+          ((app.intent === 'running' && state === 'running') || (app.intent === 'stopped' && state === 'stopped'))),
       units,
       ...(failed ? { lastFailure: `${failed.unit}: ${failed.failure}` } : {}),
       ...(backoff
@@ -182,6 +196,15 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
       ...(app.rendered?.provides.length ? { provides: app.rendered.provides } : {}),
       ...(waiting ? { waiting } : {}),
       ...(held ? { held } : {}),
+      ...(app.adoption
+        ? {
+            adoption: {
+              phase: app.adoption.phase,
+              since: app.adoption.startedAt,
+              ...(app.adoption.reason ? { reason: app.adoption.reason } : {}),
+            },
+          }
+        : {}),
     };
   });
 }

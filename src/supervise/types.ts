@@ -97,6 +97,39 @@ export interface Need {
   service?: string;
 }
 
+/**
+ * An adoption (`archy-quadlet adopt`): the app's old containers (plain `podman run` ones) are
+ * replaced by its units, safely at every point (see plan-adoption.ts). Kept in the state file.
+ * - retiring: the old containers are stopped (restart policy no first) and renamed aside; no unit file is written yet.
+ * - starting: the units start; once they are healthy the old containers are removed (never their volumes).
+ * - rollingBack: they did not become healthy: units stopped and removed, the old containers renamed back and started as they were.
+ * - rolledBack: done rolling back; the app is not installed, and status says why.
+ */
+export interface Adoption {
+  phase: 'retiring' | 'starting' | 'rollingBack' | 'rolledBack';
+  containers: AdoptedContainer[];
+  /** When the adoption began (ISO time). */
+  startedAt: string;
+  /** Wall-clock ms when the units were allowed to start: the origin of the deadline (kept across reboots). */
+  switchedAtMs?: number;
+  /** Why it was rolled back. */
+  reason?: string;
+  /** Volumes of the old containers the units reuse: recorded as the app's (adoptedVolumes) once adopted, not before. */
+  volumes?: string[];
+}
+
+export interface AdoptedContainer {
+  /** Its name when adoption began (the unit's container takes it). */
+  name: string;
+  /** The name it is kept under until the units are healthy. */
+  aside: string;
+  /** Its restart policy when adoption began: restored on a rollback. */
+  restartPolicy: string;
+  /** Whether it was running: started again on a rollback. */
+  wasRunning: boolean;
+  stopTimeoutSec: number;
+}
+
 export interface DesiredApp {
   id: string;
   intent: Intent;
@@ -115,6 +148,12 @@ export interface DesiredApp {
   installedVersion?: string;
   /** Hooks that have run, by point: the key of the occasion each last ran for. */
   hooksDone?: Record<string, string>;
+  /** An adoption in progress, or rolled back (see Adoption). */
+  adoption?: Adoption;
+  /** Secrets imported at adoption: never generated anew (their value is the old node's). */
+  importedSecrets?: string[];
+  /** Volumes that existed before adoption (so carry none of our labels), recorded as the app's: a purge removes them too. */
+  adoptedVolumes?: string[];
 }
 
 export interface Desired {
@@ -243,6 +282,22 @@ type StepArgs = {
    */
   clearStaleContainer: { unit: string; container: string; running: boolean; timeoutSec: number };
   removeVolume: { volume: string };
+  /**
+   * Adoption: takes an old container out of the way of the app's unit. Its restart policy is
+   * set to no first (podman-restart.service would start it at boot); running, it is stopped in
+   * the background (its stop timeout); stopped, it is renamed to `aside`.
+   */
+  retireContainer: { container: string; aside: string; running: boolean; timeoutSec: number };
+  /** Adoption rolled back: the old container, kept as `aside`, started (if it ran), its restart policy restored, renamed back. */
+  restoreContainer: { container: string; aside: string; restartPolicy: string; start: boolean };
+  /** Adoption: every old container is out of the way; the units may be written and started. */
+  adoptSwitch: Record<never, never>;
+  /** Adoption: the units are healthy and the old containers removed. */
+  adoptDone: Record<never, never>;
+  /** Adoption: the units did not become healthy; what was there is put back. */
+  adoptRollBack: { why: string };
+  /** Adoption: rolled back, the old containers running as before. */
+  adoptRolledBack: Record<never, never>;
   removeNetwork: { network: string };
   removeImage: { image: string };
   removeSecret: { secret: string };

@@ -50,4 +50,36 @@ describe.runIf(enabled)('generateUnits', () => {
     expect(existsSync(join(dirs[1], 'slowstop.service'))).toBe(true);
     expect(existsSync(join(dirs[1], 'web.service'))).toBe(false);
   });
+
+  it('generates no unit of an app being adopted whose old containers may still hold its names, nor of one rolling back', async () => {
+    root = mkdtempSync(join(tmpdir(), 'aq-boot-'));
+    const appsDir = join(root, 'apps');
+    cpSync(new URL('../lab-apps', import.meta.url), appsDir, { recursive: true });
+    const paths = resolvePaths({
+      env: { XDG_CONFIG_HOME: join(root, 'config'), XDG_STATE_HOME: join(root, 'state') },
+      home: root,
+      bundledAppsDir: appsDir,
+    });
+    mkdirSync(paths.stateDir, { recursive: true });
+    const adopting = (phase: string) => ({
+      intent: 'running',
+      installedAt: '2026-01-01T00:00:00Z',
+      adoption: { phase, startedAt: '2026-01-01T00:00:00Z', containers: [] },
+    });
+    writeFileSync(
+      join(paths.stateDir, 'state.json'),
+      JSON.stringify({
+        version: 1,
+        apps: { keeper: adopting('retiring'), keepstack: adopting('rollingBack'), web: adopting('starting') },
+      }),
+    );
+    const dirs = ['normal', 'early', 'late'].map((d) => join(root, d)) as [string, string, string];
+    for (const d of dirs) mkdirSync(d);
+    const report = await generateUnits({ paths, dirs, quadletBin: QUADLET_BIN, runtimeDir: root });
+    // Once the old containers are out of the way (starting), its units start at boot like any app's.
+    expect(report.apps).toEqual(['web']);
+    expect(report.skipped.map((s) => s.app).sort()).toEqual(['keeper', 'keepstack']);
+    expect(report.skipped[0]!.why).toMatch(/being adopted/);
+    expect(existsSync(join(dirs[1], 'keeper.service'))).toBe(false);
+  });
 });

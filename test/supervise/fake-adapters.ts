@@ -116,6 +116,11 @@ export function fakePodman(): Podman & { called: string[] } {
     images: rec('images', {}),
     removeImage: rec('removeImage', undefined),
     removeContainer: rec('removeContainer', undefined),
+    inspectContainers: rec('inspectContainers', []),
+    setRestartPolicy: rec('setRestartPolicy', undefined),
+    renameContainer: rec('renameContainer', undefined),
+    startContainer: rec('startContainer', undefined),
+    importSecret: rec('importSecret', 'f00d'.repeat(6)),
   } as unknown as Podman & { called: string[] };
 }
 
