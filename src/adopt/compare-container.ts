@@ -188,7 +188,7 @@ const SECRETS_DIR = '/run/secrets';
 
 export function compareContainer(
   existing: ExistingContainer,
-  want: { app: AppSpec; plan: ContainerPlan; dataDir: string },
+  want: { app: AppSpec; plan: ContainerPlan; dataDir: string; importedSecrets?: ReadonlySet<string> },
 ): AdoptReport {
   const { app, plan } = want;
   const spec = plan.spec;
@@ -313,7 +313,11 @@ export function compareContainer(
     const r = parseRef(ref);
     // A secret the app owns is generated at install: its value would differ from the old one,
     // which data (a database's password) may depend on, unless the secret is made from it first.
-    if ('own' in r)
+    if ('own' in r && want.importedSecrets?.has(r.own))
+      notes.push(
+        `${k} would come from the secret ${app.names.secrets[r.own] ?? ref}, imported from the old node's file`,
+      );
+    else if ('own' in r)
       notes.push(
         `${k} would come from the secret ${app.names.secrets[r.own] ?? ref}, generated anew unless it is created first with the old value`,
       );
@@ -335,7 +339,7 @@ export function compareContainer(
 
   if (existing.restartPolicy && existing.restartPolicy !== 'no')
     notes.push(
-      `restart policy ${existing.restartPolicy}: systemd restarts it instead (the old container must be removed, or podman-restart would start it again at boot)`,
+      `restart policy ${existing.restartPolicy}: set to no first (podman-restart would start it again at boot), and systemd restarts the app instead`,
     );
   if (existing.labels[LABEL_MANAGED_BY] === 'archy-quadlet')
     notes.push(`already labelled as managed by archy-quadlet (app ${existing.labels[LABEL_APP] ?? 'unknown'})`);

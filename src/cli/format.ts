@@ -9,3 +9,11 @@ export function formatError(e: ManifestError): string {
 export function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
+
+/** What status and explain say of an adoption. */
+export function adoptionLine(x: { phase: string; since: string; reason?: string }): string {
+  if (x.phase === 'rolledBack')
+    return `adoption rolled back (begun ${x.since}): ${x.reason ?? 'no reason recorded'}; the old containers run as before`;
+  if (x.phase === 'rollingBack') return `adoption failed, rolling back: ${x.reason ?? ''}`;
+  return `being adopted since ${x.since} (${x.phase === 'retiring' ? 'old containers being stopped' : 'units starting'})`;
+}

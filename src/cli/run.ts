@@ -243,6 +243,56 @@ doctor: 5 a warning, 6 a failed check.`,
   );
 
   program
+    .command('adopt')
+    .description(
+      'take over an app that runs as plain `podman run` containers: compare them with the manifest, ' +
+        'import its secrets, then replace them by its units (rolled back if they do not become healthy)',
+    )
+    .argument('<app>', 'app id')
+    .addOption(appsOption())
+    .option('--dry-run', 'print the comparison and the plan; change nothing')
+    .option(
+      '--secret <name=file>',
+      "import the file's exact bytes into the app's secret NAME (repeatable; wins over the manifest's adoptFrom)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--wait', 'block until the app is adopted or rolled back, showing what happens')
+    .option('--timeout <seconds>', 'with --wait: give up after this long (exit 4)', parsePositiveInt)
+    .option('--json', 'print a JSON report')
+    .addHelpText(
+      'after',
+      `
+The old containers are found by the manifest's container names (or containers[].adoptFrom). Refused,
+with nothing changed, when a mount of theirs has no counterpart in the manifest (same volume name or
+host path), the image repository, user or user namespace differ, or a secret file is missing.
+Exit: 0; 1 refused (the problems are printed); 3 a step failed; 4 --wait gave up.
+
+Examples:
+  archy-quadlet adopt electrumx --dry-run
+  archy-quadlet adopt bitcoin-knots --secret rpc-password=/var/lib/archipelago/secrets/bitcoin-rpc-password --wait`,
+    )
+    .action(
+      async (
+        app: string,
+        opts: { apps?: string; dryRun?: boolean; secret?: string[]; wait?: boolean; timeout?: number; json?: boolean },
+      ) => {
+        const { adoptCommand } = await import('./adopt-command.js');
+        setExit(
+          await adoptCommand({
+            io,
+            paths: pathsFor(opts.apps),
+            json: Boolean(opts.json),
+            app,
+            dryRun: Boolean(opts.dryRun),
+            secrets: opts.secret ?? [],
+            wait: Boolean(opts.wait),
+            timeoutSec: opts.timeout,
+          }),
+        );
+      },
+    );
+
+  program
     .command('reconcile')
     .description('one pass: compare what should run with what systemd says runs, and issue the steps between them')
     .addOption(appsOption())

@@ -1,7 +1,7 @@
 import type { CliIo } from './io.js';
 import type { Paths } from '../paths.js';
 import { EXIT } from './exit-codes.js';
-import { formatError, json } from './format.js';
+import { adoptionLine, formatError, json } from './format.js';
 import { createLogger } from '../supervise/logger.js';
 import {
   createSupervisor,
@@ -25,13 +25,13 @@ export interface SuperviseArgs {
   json: boolean;
 }
 
-function supervisorFor(a: SuperviseArgs): Supervisor {
+export function supervisorFor(a: SuperviseArgs): Supervisor {
   // Step logs go to stderr (JSON for journald, short lines on a terminal); results to stdout.
   return createSupervisor(a.paths, a.io.env, createLogger({ human: a.io.isTty, write: a.io.stderr }));
 }
 
 /** Maps the library's errors to messages and exit codes; nothing else is caught. */
-async function guarded(a: SuperviseArgs, fn: () => Promise<number>): Promise<number> {
+export async function guarded(a: SuperviseArgs, fn: () => Promise<number>): Promise<number> {
   try {
     return await fn();
   } catch (e) {
@@ -88,7 +88,7 @@ export async function intentCommand(
  * stopping): a line rewritten in place on a terminal, a line per change otherwise, JSON
  * events on stderr with --json; says where the app was if it gives up.
  */
-async function waitPrinting(
+export async function waitPrinting(
   sv: Supervisor,
   a: SuperviseArgs & { app: string; change: IntentChange; timeoutSec?: number | undefined },
   first: PassReport,
@@ -153,7 +153,7 @@ function summary(app: string, change: IntentChange, r: PassReport, v: AppView | 
   ].join('\n');
 }
 
-function outcomeJson(o: { step: Step; ok: boolean; error?: string; ms: number; pass?: number }) {
+export function outcomeJson(o: { step: Step; ok: boolean; error?: string; ms: number; pass?: number }) {
   const { content: _content, ...rest } = o.step as Step & { content?: string };
   return { ...rest, ok: o.ok, ms: o.ms, ...(o.error ? { error: o.error } : {}), ...(o.pass ? { pass: o.pass } : {}) };
 }
@@ -233,6 +233,7 @@ export async function statusCommand(a: SuperviseArgs & { app?: string }): Promis
       for (const h of v.held ?? []) a.io.stdout(`  held: ${h}\n`);
       if (v.backoff) a.io.stdout(`  backing off: ${v.backoff}\n`);
       if (v.error) a.io.stdout(`  manifest problem: ${v.error}\n`);
+      if (v.adoption) a.io.stdout(`  ${adoptionLine(v.adoption)}\n`);
     }
     return EXIT.ok;
   });
