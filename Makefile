@@ -46,7 +46,7 @@ GATE_REPORT = ARCHY_GATE_META="$$(cat out/gate-meta.json)" node scripts/gate-rep
 gate: build lab lab-install
 	@mkdir -p out && rm -rf out/gate
 	@node scripts/gate-meta.mjs > out/gate-meta.json
-	ARCHY_ITERATIONS=$(ARCHY_ITERATIONS) $(NODE_BIN)/vitest run test/lifecycle test/chaos --reporter=default --reporter=json --outputFile.json=out/gate/vitest.json; \
+	ARCHY_ITERATIONS=$(ARCHY_ITERATIONS) $(NODE_BIN)/vitest run test/lifecycle test/chaos test/adopt --reporter=default --reporter=json --outputFile.json=out/gate/vitest.json; \
 	status=$$?; node scripts/vitest-tap.mjs out/gate/vitest.json out/gate/gate.tap && $(GATE_REPORT) && exit $$status
 
 # A release: 20 iterations; the matrix is checked in (docs/gate-matrix.md).
