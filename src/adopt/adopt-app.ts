@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Supervisor, PassReport } from '../supervise/supervisor.js';
 import { changeState, requestPass } from '../supervise/supervisor.js';
@@ -78,6 +78,15 @@ export async function planAdoption(sv: Supervisor, appId: string, o: AdoptOption
     );
   if (current && current.intent !== 'absent')
     throw new IntentError(`"${appId}" is installed already: adopt takes over an app archy-quadlet does not run yet`);
+  if (current && current.intent === 'absent' && current.adoption?.phase !== 'rolledBack')
+    throw new IntentError(`"${appId}" is still being uninstalled: adopt it once that is done`);
+  // Unit files of the app left on disk would be turned into units at the next boot (Podman's
+  // own generator), whose `podman run --replace` deletes a container of the same name.
+  const leftover = await readdir(join(sv.paths.unitRoot, appId)).catch(() => [] as string[]);
+  if (leftover.length > 0)
+    throw new IntentError(
+      `unit files of "${appId}" are on disk (${join(sv.paths.unitRoot, appId)}): uninstall it, or move them away, before adopting`,
+    );
   if (!(await listCatalog(sv.paths.appsDir)).includes(appId))
     throw new IntentError(`no app "${appId}" in the catalog ${sv.paths.appsDir}`);
   const entry = await loadCatalogApp(sv.paths.appsDir, appId, await sv.validator());
@@ -252,7 +261,8 @@ export async function adoptApp(
     const now = state.apps[appId];
     if (now && (now.intent !== 'absent' || (now.adoption && now.adoption.phase !== 'rolledBack')))
       throw new IntentError(`"${appId}" was installed or adopted by another process meanwhile; nothing more was done`);
-    const volumes = plan.volumes.reused.filter((v) => existingVolumes[v] !== appId);
+    // Only volumes nobody labelled: one labelled for another app is that app's.
+    const volumes = plan.volumes.reused.filter((v) => existingVolumes[v] === '');
     state.apps[appId] = {
       intent: plan.intent,
       installedAt,

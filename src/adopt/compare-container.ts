@@ -30,6 +30,8 @@ export interface ExistingContainer {
   ports: ExistingPort[];
   /** `HostConfig.RestartPolicy.Name`, e.g. unless-stopped. */
   restartPolicy: string;
+  /** `HostConfig.AutoRemove` (`podman run --rm`): stopping it would delete it. */
+  autoRemove?: boolean;
   /** `State.Status`, e.g. running, exited. */
   state: string;
   labels: Record<string, string>;
@@ -145,6 +147,7 @@ export function parseInspect(json: unknown): ExistingContainer {
     mounts,
     ports,
     restartPolicy: str(obj(host.RestartPolicy).Name),
+    ...(host.AutoRemove === true ? { autoRemove: true } : {}),
     state: str(obj(root.State).Status),
     labels,
   };
@@ -337,6 +340,10 @@ export function compareContainer(
       `user namespace: the container runs with --userns=${existing.userns}, the manifest with Podman's default: its files would belong to other ids`,
     );
 
+  if (existing.autoRemove)
+    problems.push(
+      'the container was run with --rm: stopping it would delete it, and a rollback could not bring it back (re-create it without --rm first)',
+    );
   if (existing.restartPolicy && existing.restartPolicy !== 'no')
     notes.push(
       `restart policy ${existing.restartPolicy}: set to no first (podman-restart would start it again at boot), and systemd restarts the app instead`,

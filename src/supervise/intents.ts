@@ -145,6 +145,10 @@ function installOrder(state: SupervisorState, catalog: CatalogApp[], appId: stri
           `${id} provides ${iface}, which ${current.app} already provides on this node (one provider per interface): ` +
             `uninstall ${current.app} first, or install ${id} --replace (its dependents then use ${id})`,
         );
+      if (inFlight(state, current.app))
+        throw new IntentError(
+          `${current.app} is being adopted: wait until that is done or rolled back before replacing it`,
+        );
       state.apps[current.app] = { ...state.apps[current.app]!, intent: 'absent', purge: false };
     }
     for (const [iface, need] of Object.entries(me.interfaces.requires).sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -220,6 +224,12 @@ function cascadeTo(
     change === 'stop' ? state.apps[id]?.intent === 'running' : state.apps[id]?.intent !== 'absent',
   );
   if (affected.length === 0) return;
+  // An app being adopted goes on with the intent it was adopted with: never changed under it.
+  const adopting = affected.filter((id) => inFlight(state, id));
+  if (adopting.length > 0)
+    throw new IntentError(
+      `${adopting.join(', ')} need${adopting.length === 1 ? 's' : ''} ${appId} and ${adopting.length === 1 ? 'is' : 'are'} being adopted: wait until that is done or rolled back`,
+    );
   const verb = change === 'stop' ? 'stop' : change === 'purge' ? 'uninstall --purge' : 'uninstall';
   if (!o.cascade) {
     const how = change === 'stop' ? 'running' : 'installed';
@@ -267,4 +277,9 @@ export async function installRefusal(
     if (e instanceof IntentError) return e.message;
     throw e;
   }
+}
+
+function inFlight(state: SupervisorState, id: string): boolean {
+  const phase = state.apps[id]?.adoption?.phase;
+  return phase !== undefined && phase !== 'rolledBack';
 }

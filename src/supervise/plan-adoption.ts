@@ -99,11 +99,6 @@ export function planAdoptionGate(app: DesiredApp, o: Observed, usual: Step[]): S
     )
       return [rollBack(id, `${c.service} was not healthy within its start timeout (${c.startTimeoutSec} s)`)];
   }
-  // A safety net on the wall clock (it survives a reboot): units that never even start.
-  const longest = Math.max(0, ...containers.map((c) => c.startTimeoutSec));
-  const deadlineMs = (adoption.switchedAtMs ?? o.nowMs) + (longest + ADOPT_DEADLINE_GRACE_SEC) * 1000;
-  if (o.nowMs > deadlineMs)
-    return [rollBack(id, `the units did not settle within ${longest + ADOPT_DEADLINE_GRACE_SEC} s`)];
   const settled =
     containers.length > 0 &&
     containers.every((c) => {
@@ -113,7 +108,15 @@ export function planAdoptionGate(app: DesiredApp, o: Observed, usual: Step[]): S
       return app.intent === 'running' ? u.activeState === 'active' : u.activeState === 'inactive';
     }) &&
     !usual.some((s) => s.kind === 'writeUnit' || s.kind === 'removeUnit' || s.kind === 'daemonReload');
-  if (!settled) return usual;
+  if (!settled) {
+    // A safety net on the wall clock (it survives a reboot): units that never even start.
+    // Looked at only while unsettled: units that are healthy are never rolled back for time.
+    const longest = Math.max(0, ...containers.map((c) => c.startTimeoutSec));
+    const deadlineMs = (adoption.switchedAtMs ?? o.nowMs) + (longest + ADOPT_DEADLINE_GRACE_SEC) * 1000;
+    if (o.nowMs > deadlineMs)
+      return [rollBack(id, `the units did not settle within ${longest + ADOPT_DEADLINE_GRACE_SEC} s`)];
+    return usual;
+  }
   if (!o.containers) return [...usual, { kind: 'wait', app: id, reason: 'looking at the old containers' }];
   const removals: Step[] = adoption.containers
     .filter((c) => o.containers![c.aside] !== undefined && o.containers![c.aside]!.app === undefined)

@@ -380,4 +380,13 @@ describe('parseImageRef', () => {
     expect(parseImageRef('localhost:5000/x/y:1')).toEqual({ repository: 'localhost:5000/x/y', tag: '1' });
     expect(parseImageRef('quay.io/a/b@sha256:abc')).toEqual({ repository: 'quay.io/a/b', tag: '@sha256:abc' });
   });
+
+  it('refuses a container run with --rm: stopping it would delete it, and a rollback could not bring it back', () => {
+    const r = compare(
+      inspect((j) => {
+        (j.HostConfig as Record<string, unknown>).AutoRemove = true;
+      }),
+    );
+    expect(r.problems.some((p) => p.includes('--rm'))).toBe(true);
+  });
 });

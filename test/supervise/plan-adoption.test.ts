@@ -167,6 +167,12 @@ describe('adoption: the units start, health-gated', () => {
     expect(kinds(planSteps(d, o))).toEqual(['adoptRollBack']);
   });
 
+  it('never rolls back healthy units for time: past the deadline (a reboot, a clock jump) they are adopted', () => {
+    const { d, o } = started();
+    o.nowMs = 1_000_000 + (60 + ADOPT_DEADLINE_GRACE_SEC + 600) * 1000;
+    expect(kinds(planSteps(d, o))).toEqual(['removeContainer']);
+  });
+
   it('adopts a stopped old container stopped: units loaded, not started', () => {
     const a = adopting('starting', { intent: 'stopped' }, { switchedAtMs: 1_000_000 });
     const o = converged([a]);
