@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { requireLab } from '../support/lab.js';
-import { asUser } from '../support/lab-user.js';
+import { asUser, waitFor } from '../support/lab-user.js';
 import { useLabNode, waitHttp } from '../support/node.js';
 
 // A daemon-reload that never happened (the manager re-executed as it came, or the pass was
@@ -28,6 +28,9 @@ describe.runIf(enabled)('a lost daemon-reload', () => {
       /"step":"daemonReload","reason":"systemd has not loaded web.service, which Quadlet generates from the files on disk"/,
     );
     expect(await waitHttp(18081)).toBe('ok\n');
+    // The server answers before its health check has passed; until then the unit is
+    // `starting` and a pass rightly reports it in progress.
+    await waitFor('web to be running', async () => ((await node().status('web'))?.state === 'running' ? true : undefined), 60_000, 500);
     // Converged: the next pass has nothing to do (no reload loop).
     expect((await node().aq(['reconcile'])).stdout).toMatch(/converged: nothing to do|0 step\(s\) applied; converged/);
   }, 120_000);
