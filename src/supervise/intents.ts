@@ -17,6 +17,8 @@ export interface LinkOptions {
   replace?: boolean;
   /** stop, uninstall, purge: stop (or uninstall, keeping their data) the apps that need this one, first. */
   cascade?: boolean;
+  /** The change is an adoption: a missing provider is adopted (or installed) first, never pulled in. */
+  adopting?: boolean;
 }
 
 export class IntentError extends Error {
@@ -156,10 +158,13 @@ function installOrder(state: SupervisorState, catalog: CatalogApp[], appId: stri
       if (need.optional || providers[iface] || installing) continue;
       const candidates = catalogProviders(iface, all);
       if (!o.withDependencies || candidates.length === 0) {
+        const some = `${candidates.length > 1 ? 'one of ' : ''}${candidates.join(', ')}`;
         const which =
-          candidates.length > 0
-            ? `install ${candidates.length > 1 ? 'one of ' : ''}${candidates.join(', ')} first, or install ${appId} --with-dependencies`
-            : 'no app in the catalog provides it';
+          candidates.length === 0
+            ? 'no app in the catalog provides it'
+            : o.adopting
+              ? `adopt (or install) ${some} first`
+              : `install ${some} first, or install ${appId} --with-dependencies`;
         throw new IntentError(`${id} needs ${iface}, which no installed app provides: ${which}`);
       }
       visit(candidates[0]!, [...trail, id]);
@@ -271,7 +276,7 @@ export async function installRefusal(
   const catalog = await loadLinkedCatalog(sv);
   const scratch = structuredClone(state);
   try {
-    refuseHostPortClashes(scratch, catalog, installOrder(scratch, catalog, appId, {}));
+    refuseHostPortClashes(scratch, catalog, installOrder(scratch, catalog, appId, { adopting: true }));
     return undefined;
   } catch (e) {
     if (e instanceof IntentError) return e.message;
