@@ -30,7 +30,12 @@ describe.runIf(enabled)('a lost daemon-reload', () => {
     expect(await waitHttp(18081)).toBe('ok\n');
     // The server answers before its health check has passed; until then the unit is
     // `starting` and a pass rightly reports it in progress.
-    await waitFor('web to be running', async () => ((await node().status('web'))?.state === 'running' ? true : undefined), 60_000, 500);
+    await waitFor(
+      'web to be running',
+      async () => ((await node().status('web'))?.state === 'running' ? true : undefined),
+      60_000,
+      500,
+    );
     // Converged: the next pass has nothing to do (no reload loop).
     expect((await node().aq(['reconcile'])).stdout).toMatch(/converged: nothing to do|0 step\(s\) applied; converged/);
   }, 120_000);
