@@ -4,6 +4,7 @@ import { listCatalog, loadCatalogApp, type CatalogApp } from '../catalog/load-ca
 import { checkCatalog, hostPortClashes, portPosition } from '../catalog/catalog-checks.js';
 import { catalogProviders, dependentsOf, interfacesOf, providersOf, type GraphApp } from '../graph/app-graph.js';
 import type { SupervisorState } from './state-store.js';
+import type { ObservedContainer } from './types.js';
 import { isAppId } from '../names.js';
 import type { ManifestError } from '../manifest/types.js';
 
@@ -54,6 +55,11 @@ export async function changeIntent(
     change === 'install' || change === 'stop' || change === 'uninstall' || change === 'purge'
       ? await loadLinkedCatalog(sv)
       : undefined;
+  // Podman's own view, read before the lock too: a container not ours that holds a name the
+  // units would take (the units' `podman run --replace` would delete it, at the first start
+  // or at a boot).
+  // Podman that cannot answer does not stop an install: the planner checks again before a start.
+  const containers = installable ? await sv.podman.containers().catch(() => ({})) : undefined;
   await changeState(sv, (state) => {
     const current = state.apps[appId];
     if (installable && current?.adoption && current.adoption.phase !== 'rolledBack')
@@ -63,6 +69,7 @@ export async function changeIntent(
     if (installable) {
       const order = installOrder(state, catalog!, appId, links);
       refuseHostPortClashes(state, catalog!, order);
+      refuseNamesInUse(state, catalog!, order, containers!);
       for (const id of order) {
         const was = state.apps[id];
         const kept = was && was.intent !== 'absent' ? was : undefined;
@@ -246,6 +253,37 @@ function cascadeTo(
   for (const id of affected) {
     const was = state.apps[id]!;
     state.apps[id] = change === 'stop' ? { ...was, intent: 'stopped' } : { ...was, intent: 'absent', purge: false };
+  }
+}
+
+/**
+ * Refuses an install whose containers would take the name of a container archy-quadlet does
+ * not own (or another app's): an old node's own container, or the one an adoption rolled back
+ * to. Its unit's `podman run --replace` would delete that container, writable layer and all.
+ * An app installed already is the planner's to deal with (it waits, and says so).
+ */
+function refuseNamesInUse(
+  state: SupervisorState,
+  catalog: CatalogApp[],
+  order: string[],
+  containers: Record<string, ObservedContainer>,
+): void {
+  for (const id of order) {
+    const was = state.apps[id];
+    if (was && was.intent !== 'absent') continue;
+    const entry = catalog.find((e) => e.id === id);
+    if (!entry?.result.ok) continue;
+    for (const c of entry.result.app.containers) {
+      const found = containers[c.containerName];
+      if (!found || found.app === id) continue;
+      const owner = found.app ? `a container of ${found.app}` : 'a container archy-quadlet does not own';
+      throw new IntentError(
+        `a container named ${c.containerName} is already there (${owner}): ` +
+          (found.app
+            ? `uninstall ${found.app} first`
+            : `archy-quadlet adopt ${id} takes it over, keeping its data; or remove or rename it`),
+      );
+    }
   }
 }
 

@@ -133,6 +133,34 @@ describe('install and the interfaces an app requires', () => {
     );
   });
 
+  it('refuses an install whose container name a container it does not own holds (an old node, a rolled-back adoption)', async () => {
+    catalog();
+    node.sv.podman.containers = async () => ({ 'bitcoin-core': { state: 'running', ports: [] } });
+    await refused(
+      'bitcoin-core',
+      'install',
+      'a container named bitcoin-core is already there (a container archy-quadlet does not own): archy-quadlet adopt bitcoin-core takes it over, keeping its data; or remove or rename it',
+    );
+    // Also for a provider --with-dependencies would pull in.
+    await refused(
+      'lnd',
+      'install',
+      'a container named bitcoin-core is already there (a container archy-quadlet does not own): archy-quadlet adopt bitcoin-core takes it over, keeping its data; or remove or rename it',
+      { withDependencies: true },
+    );
+    // Another app's container of that name.
+    node.sv.podman.containers = async () => ({ lnd: { app: 'other', state: 'exited', ports: [] } });
+    node.install('bitcoin-core');
+    await refused(
+      'lnd',
+      'install',
+      'a container named lnd is already there (a container of other): uninstall other first',
+    );
+    // Its own container, left from an earlier install: the planner clears it; no refusal.
+    node.sv.podman.containers = async () => ({ lnd: { app: 'lnd', state: 'exited', ports: [] } });
+    expect(intents(await change('lnd', 'install'))).toEqual({ 'bitcoin-core': 'running', lnd: 'running' });
+  });
+
   it('--with-dependencies installs the default provider first, transitively', async () => {
     catalog();
     const s = await change('btcpay', 'install', { withDependencies: true });
