@@ -215,7 +215,8 @@ describe.runIf(enabled)('the production gate', () => {
           gateIt(i, 'stop', a, async (t0) => {
             // Never blocks: returns once the stop is issued, and the node reports "stopping".
             const r = await node().aq(['stop', a.id]);
-            expect(r.stdout).toMatch(
+            // The whole summary on a mismatch (a failed step's error is at its end).
+            expect(r.stdout, r.stdout).toMatch(
               new RegExp(`^${a.id}: stop recorded; \\d+ step\\(s\\) issued; now (stopping|stopped)`, 'm'),
             );
             await waitFor(
