@@ -28,7 +28,7 @@ export interface ExistingContainer {
   userns: string;
   mounts: ExistingMount[];
   ports: ExistingPort[];
-  /** `HostConfig.RestartPolicy.Name`, e.g. unless-stopped. */
+  /** `HostConfig.RestartPolicy`, as `--restart` takes it: unless-stopped, on-failure:3... */
   restartPolicy: string;
   /** `HostConfig.AutoRemove` (`podman run --rm`): stopping it would delete it. */
   autoRemove?: boolean;
@@ -146,7 +146,7 @@ export function parseInspect(json: unknown): ExistingContainer {
     userns: str(host.UsernsMode),
     mounts,
     ports,
-    restartPolicy: str(obj(host.RestartPolicy).Name),
+    restartPolicy: restartPolicyOf(obj(host.RestartPolicy).Name, obj(host.RestartPolicy).MaximumRetryCount),
     ...(host.AutoRemove === true ? { autoRemove: true } : {}),
     state: str(obj(root.State).Status),
     labels,
@@ -514,4 +514,14 @@ export function formatAdoptReport(r: AdoptReport): string {
   for (const p of r.problems) lines.push(`  problem: ${p}`);
   for (const n of r.notes) lines.push(`  note: ${n}`);
   return lines.join('\n');
+}
+
+/**
+ * A restart policy as `podman run --restart` and `podman update --restart` take it: the name,
+ * with on-failure's retry count when it has one (a rollback restores it whole).
+ */
+export function restartPolicyOf(name: unknown, maximumRetryCount: unknown): string {
+  const n = typeof name === 'string' ? name : '';
+  const count = typeof maximumRetryCount === 'number' ? maximumRetryCount : Number(maximumRetryCount);
+  return n === 'on-failure' && Number.isInteger(count) && count > 0 ? `on-failure:${count}` : n;
 }

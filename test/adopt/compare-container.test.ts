@@ -7,6 +7,7 @@ import {
   formatAdoptReport,
   parseImageRef,
   parseInspect,
+  restartPolicyOf,
   type AdoptReport,
 } from '../../src/adopt/compare-container.js';
 
@@ -157,6 +158,17 @@ describe('parseInspect', () => {
       },
       { type: 'bind', source: '/var/lib/archipelago/electrumx/config/', destination: '/etc/electrumx', rw: true },
     ]);
+  });
+
+  it('reads on-failure with its retry count, as --restart takes it back on a rollback', () => {
+    const policy = (Name: unknown, MaximumRetryCount: unknown) =>
+      parseInspect({ HostConfig: { RestartPolicy: { Name, MaximumRetryCount } } }).restartPolicy;
+    expect(policy('on-failure', 3)).toBe('on-failure:3');
+    expect(policy('on-failure', 0)).toBe('on-failure');
+    expect(policy('always', 5)).toBe('always');
+    expect(policy('no', 0)).toBe('no');
+    expect(policy(undefined, 'x')).toBe('');
+    expect(restartPolicyOf('on-failure', '2')).toBe('on-failure:2');
   });
 
   it('is tolerant of missing fields, and reads --tmpfs mounts from HostConfig.Tmpfs', () => {
