@@ -1,5 +1,6 @@
 import { LABEL_APP, LABEL_MANAGED_BY } from '../render/render-app.js';
 import type { HostPort, ObservedContainer } from './types.js';
+import { restartPolicyOf } from '../adopt/compare-container.js';
 
 /** A container's health check, as `podman inspect` reports it. */
 export interface ContainerHealth {
@@ -168,7 +169,10 @@ export function podmanCli(bin = 'podman'): Podman {
       return Object.fromEntries(all.map((x) => [String(x.Name), ours[String(x.Name)] ?? '']));
     },
     async removeVolume(name) {
-      await run(['volume', 'rm', '--force', name]);
+      // Without --force, which would remove every container using the volume with it: one of
+      // another app's (lnd's data mounted by btcpay) or one archy-quadlet does not own. A
+      // volume in use fails the step, with Podman's list of its users, until it is free.
+      await run(['volume', 'rm', name]);
     },
     async containers() {
       const out: Record<string, ObservedContainer> = {};
@@ -254,10 +258,21 @@ export function podmanCli(bin = 'podman'): Podman {
     },
     async setRestartPolicy(container, policy) {
       const want = policy || 'no';
-      const current = async () =>
-        (
-          await run(['inspect', '--type', 'container', '--format', '{{.HostConfig.RestartPolicy.Name}}', container])
-        ).trim();
+      const current = async () => {
+        const [name, count] = (
+          await run([
+            'inspect',
+            '--type',
+            'container',
+            '--format',
+            '{{.HostConfig.RestartPolicy.Name}}|{{.HostConfig.RestartPolicy.MaximumRetryCount}}',
+            container,
+          ])
+        )
+          .split('|')
+          .map((x) => x.trim());
+        return restartPolicyOf(name, count) || 'no';
+      };
       // Set already (by an earlier step of the same adoption): nothing to do. `podman update`
       // of a container that has just exited can fail in runc ("container not running").
       if ((await current()) === want) return;
