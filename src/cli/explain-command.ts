@@ -1,7 +1,7 @@
 import type { CliIo } from './io.js';
 import type { Paths } from '../paths.js';
 import { EXIT } from './exit-codes.js';
-import { adoptionLine, json } from './format.js';
+import { adoptionLine, json, pullLines } from './format.js';
 import { createLogger } from '../supervise/logger.js';
 import { createSupervisor } from '../supervise/supervisor.js';
 import { checkAppId } from '../supervise/intents.js';
@@ -55,6 +55,7 @@ export async function explainCommand(a: { io: CliIo; paths: Paths; app: string; 
     );
   if (v?.backoff) out.push(`backing off: ${v.backoff}`);
   for (const h of v?.held ?? []) out.push(`held: ${h}`);
+  out.push(...pullLines(v?.pulls ?? []));
   if (v?.adoption) out.push(adoptionLine(v.adoption));
   if (x.templates.length > 0) out.push(`\n-- config files rendered from templates (secrets redacted)`);
   for (const t of x.templates)
@@ -63,6 +64,11 @@ export async function explainCommand(a: { io: CliIo; paths: Paths; app: string; 
   for (const h of x.hooks) {
     out.push(`${h.point} in ${h.container}: ${h.state}${h.ranFor ? `; last ran for ${h.ranFor}` : ''}`);
     for (const line of h.output) out.push(`  | ${line}`);
+  }
+  if (x.pulls.length > 0) out.push(`\n-- last pull of each new image (before an update's switch)`);
+  for (const p of x.pulls) {
+    out.push(`${p.container} (${p.unit}):`);
+    for (const line of p.output) out.push(`  | ${line}`);
   }
   out.push(`\n-- diagnosis`);
   if (findings.length === 0) out.push('nothing wrong found');

@@ -1,7 +1,7 @@
 import type { CliIo } from './io.js';
 import type { Paths } from '../paths.js';
 import { EXIT } from './exit-codes.js';
-import { adoptionLine, formatError, json } from './format.js';
+import { adoptionLine, formatError, json, pullLines } from './format.js';
 import { createLogger } from '../supervise/logger.js';
 import {
   createSupervisor,
@@ -233,6 +233,7 @@ export async function statusCommand(a: SuperviseArgs & { app?: string }): Promis
       for (const h of v.held ?? []) a.io.stdout(`  held: ${h}\n`);
       if (v.backoff) a.io.stdout(`  backing off: ${v.backoff}\n`);
       if (v.error) a.io.stdout(`  manifest problem: ${v.error}\n`);
+      for (const l of pullLines(v.pulls ?? [])) a.io.stdout(`  ${l}\n`);
       if (v.adoption) a.io.stdout(`  ${adoptionLine(v.adoption)}\n`);
     }
     return EXIT.ok;

@@ -1,3 +1,4 @@
+import { pullableContainers, pullLogName, pullUnitOf } from '../supervise/plan-pulls.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -27,6 +28,8 @@ export interface Explanation {
   templates: Array<{ container: string; template: string; secret: string; redacted: string }>;
   /** Hooks: where each stands, and what its last run printed. */
   hooks: Array<{ point: string; container: string; ranFor?: string; unit: string; state: string; output: string[] }>;
+  /** The last pull of each container's new image before an update (plan-pulls.ts): what Podman printed. */
+  pulls: Array<{ container: string; unit: string; output: string[] }>;
 }
 
 /** Lines of a hook's output shown. */
@@ -205,6 +208,13 @@ export async function explainApp(
       output: log.split('\n').filter(Boolean).slice(-HOOK_OUTPUT_LINES),
     });
   }
+  const pulls: Explanation['pulls'] = [];
+  for (const c of app ? pullableContainers(app) : []) {
+    const unit = pullUnitOf(c.service);
+    const log = await readFile(join(sv.paths.stateDir, 'hooks', appId, pullLogName(unit)), 'utf8').catch(() => '');
+    if (log.trim())
+      pulls.push({ container: c.containerName, unit, output: log.split('\n').filter(Boolean).slice(-10) });
+  }
   const statusView = app ? computeStatus({ apps: [app] }, view.observed)[0] : undefined;
   return {
     app: appId,
@@ -217,5 +227,6 @@ export async function explainApp(
     evidence: { app: appId, units, unprivilegedPortStart: portStart, subidsOk: subOk },
     templates,
     hooks,
+    pulls,
   };
 }

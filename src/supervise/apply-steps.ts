@@ -7,7 +7,8 @@ import type { Systemctl } from './systemctl.js';
 import type { Podman } from './podman.js';
 import { generateSecret } from './generate-secret.js';
 import { parseTemplate, renderTemplate } from '../templates/config-template.js';
-import { HOOK_DESCRIPTION_PREFIX } from './systemctl.js';
+import { HOOK_DESCRIPTION_PREFIX, PULL_DESCRIPTION_PREFIX } from './systemctl.js';
+import { PULL_TIMEOUT_SEC, pullLogName } from './plan-pulls.js';
 import type { SupervisorState } from './state-store.js';
 import type { BackoffStore } from './supervisor.js';
 
@@ -185,6 +186,15 @@ export function makeExecutors(d: ApplyDeps): Executors {
         if (!/no such secret/i.test(e.message)) throw e;
       });
       await d.recordTemplateInput?.(s.secret, undefined);
+    },
+    async pullImage(s) {
+      const dir = join(d.hookLogDir ?? '/tmp', s.app);
+      await makeDir(dir, 0o700);
+      await runDetached(s.unit, ['podman', 'pull', s.image], {
+        description: `${PULL_DESCRIPTION_PREFIX} of ${s.app} [${s.image}]`,
+        timeoutSec: PULL_TIMEOUT_SEC,
+        outputFile: join(dir, pullLogName(s.unit)),
+      });
     },
     async runHook(s) {
       const dir = join(d.hookLogDir ?? '/tmp', s.app);

@@ -1,10 +1,12 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readUnitDir, type ExistingFile } from '../fs/unit-dir.js';
 import type { Desired, Observed, ObservedFile } from './types.js';
 import type { Systemctl } from './systemctl.js';
 import type { Podman } from './podman.js';
-import { appsToCheck, checkContext, needsPodman } from './plan-steps.js';
+import { appsToCheck, checkContext, needsPodman, unitFilePlan } from './plan-steps.js';
+import { pullableContainers, pullLogName, pullUnitOf } from './plan-pulls.js';
+import { adoptionInFlight } from './plan-adoption.js';
 import type { BackoffEntry, HostPort } from './types.js';
 import { isAppId, NODE_UNITS_DIR, serviceOfUnitFile } from '../names.js';
 import type { AppUnits } from '../output/check-units.js';
@@ -85,6 +87,8 @@ export interface ObserveDeps {
   missingFiles?: (paths: string[]) => Promise<string[]>;
   /** The recorded input keys of rendered templates (see secret-ids.ts); read only when an app has templates. */
   templateInputs?: () => Promise<Record<string, string>>;
+  /** Where hooks' and pulls' output is kept (`<dir>/<app>/...`): a failed pull's reason is read there. */
+  hookLogDir?: string;
 }
 
 /** The paths given that are not there as a file: missing, unreadable, or a directory. */
@@ -109,6 +113,9 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   for (const app of desired.apps) {
     for (const svc of app.rendered?.services ?? []) known.add(svc);
     for (const h of app.rendered?.hooks ?? []) known.add(h.unit);
+    // Every app's and container's: one left by a pull of an app since stopped or uninstalled,
+    // or of a container since turned to `pull: never`, is cleared too.
+    for (const c of app.rendered?.containers ?? []) known.add(pullUnitOf(c.service));
   }
   const shown = d.systemctl.show([...known].sort());
   // Awaited below, after the files are read: until then a failure must not count as unhandled
@@ -167,6 +174,46 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
     );
     const rejected = await d.quadlet.rejections(apps);
     if (rejected && Object.keys(rejected).length > 0) observed.rejectedRenders = rejected;
+  }
+  // Running apps' images not in the store, among the containers whose unit files are about to
+  // change: pulled first (plan-pulls.ts). A no-op pass asks Podman nothing.
+  const toProbe = new Set<string>();
+  for (const app of desired.apps.filter((a) => a.intent === 'running' && !adoptionInFlight(a))) {
+    const pullable = pullableContainers(app);
+    if (pullable.length === 0) continue;
+    const changing = new Set(
+      (unitFilePlan(app, files)?.changes ?? [])
+        .filter((c) => c.action === 'create' || c.action === 'update')
+        .map((c) => c.name),
+    );
+    for (const c of pullable) if (changing.has(c.file)) toProbe.add(c.image!);
+  }
+  if (toProbe.size > 0) {
+    const refs = [...toProbe].sort();
+    const present = await Promise.all(refs.map((r) => d.podman.imageExists(r)));
+    observed.missingImages = refs.filter((_, i) => !present[i]);
+  }
+  // A failed pull's reason, for the wait that reports it: the last line of its output.
+  if (d.hookLogDir) {
+    const failed = desired.apps.flatMap((a) =>
+      pullableContainers(a)
+        .map((c) => pullUnitOf(c.service))
+        .filter((u) => units[u]?.activeState === 'failed')
+        .map((u) => ({ app: a.id, unit: u })),
+    );
+    for (const f of failed) {
+      const text = await readFile(join(d.hookLogDir, f.app, pullLogName(f.unit)), 'utf8').catch(() => '');
+      const last = text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .pop();
+      if (!last) continue;
+      observed.pullFailures = {
+        ...observed.pullFailures,
+        [f.unit]: last.length > 300 ? `${last.slice(0, 297)}...` : last,
+      };
+    }
   }
   // Containers about to start: the host ports they publish and the files they bind must be there.
   const toStart = desired.apps

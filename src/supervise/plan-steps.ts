@@ -11,6 +11,7 @@ import { planUnitDir, writesFiles, type UnitDirPlan } from '../output/plan-unit-
 import { isSupportService, NODE_UNITS_DIR, servicesOfUnitFiles } from '../names.js';
 import { leftoverHookSteps, planRunningHooks, planUninstallHook } from './plan-hooks.js';
 import { adoptionInFlight, planAdoptionGate, planRetiring, planRollingBack } from './plan-adoption.js';
+import { planPulls, type PullPlan } from './plan-pulls.js';
 
 /** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
 export const BACKOFF = { baseSec: 5, capSec: 300, healthySec: 60 } as const;
@@ -192,6 +193,8 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
   // Held (reported by planApp): a file we did not write has one of our names, or the real
   // generator rejects the new files. The last good files stay as they are.
   if (!plan || plan.conflicts.length > 0 || (o.rejectedRenders?.[app.id] !== undefined && writesFiles(plan))) return [];
+  // A running app's new images are pulled first (planned with the app): its files wait.
+  if (pullPending(app, o)) return [];
   return plan.changes.flatMap((c): Step[] => {
     const path = `${app.id}/${c.name}`;
     if (c.action === 'create')
@@ -222,9 +225,53 @@ function planApp(app: DesiredApp, o: Observed, providerDown: ProviderDown): Step
       const gone = !all.some((s) => isUp(o.units[s])) && !(o.files[app.id] ?? []).some((f) => f.owned);
       return planRollingBack(app, o, stopping, gone);
     }
-    default:
-      return planAppAsUsual(app, o, providerDown);
+    default: {
+      const pulls = pullsOf(app, o);
+      if (!pulls || pulls.steps.length === 0) return planAppAsUsual(app, o, providerDown);
+      if (!pulls.blocking) {
+        // Finished or unneeded pull units go; an uninstall forgets the app only after that.
+        const usual = planAppAsUsual(app, o, providerDown).filter((s) => s.kind !== 'forgetApp');
+        return [...pulls.steps, ...usual];
+      }
+      // A new app (no file yet) has nothing else to do while its images are pulled.
+      if (!(o.files[app.id] ?? []).some((f) => f.owned)) return pulls.steps;
+      // An app being updated goes on as it is, on its current files, meanwhile: no hook runs
+      // (a postUpdate hook of the new version would run in the old container) and no config
+      // file its current units mount is removed.
+      const hookUnits = new Set((app.rendered?.hooks ?? []).map((h) => h.unit));
+      const onHook = (s: Step) =>
+        s.kind === 'runHook' ||
+        s.kind === 'hookDone' ||
+        ('units' in s && s.units.every((u) => hookUnits.has(u))) ||
+        ('unit' in s && s.unit !== undefined && hookUnits.has(s.unit));
+      const usual = planAppAsUsual(app, o, providerDown).filter((s) => s.kind !== 'removeRenderedFile' && !onHook(s));
+      return [...pulls.steps, ...usual];
+    }
   }
+}
+
+/**
+ * The pulls before a running app's changed unit files are written, or the clearing of pull
+ * units no longer needed (plan-pulls.ts); undefined for an app being adopted, with nothing
+ * rendered, or whose files are held (a file it did not write, a render Quadlet
+ * rejects: nothing would be written, so nothing is pulled).
+ */
+function pullsOf(app: DesiredApp, o: Observed): PullPlan | undefined {
+  if (adoptionInFlight(app) || !app.rendered) return undefined;
+  const plan = unitFilePlan(app, o.files);
+  if (app.intent === 'running' && (!plan || plan.conflicts.length > 0 || o.rejectedRenders?.[app.id] !== undefined))
+    return undefined;
+  const changing = new Set(
+    app.intent !== 'running'
+      ? []
+      : (plan?.changes ?? []).filter((c) => c.action === 'create' || c.action === 'update').map((c) => c.name),
+  );
+  return planPulls(app, o, changing);
+}
+
+/** New images are being pulled (or wait to be) before the app's changed unit files are written. */
+export function pullPending(app: DesiredApp, o: Observed): boolean {
+  return app.intent === 'running' && pullsOf(app, o)?.blocking === true;
 }
 
 function planAppAsUsual(app: DesiredApp, o: Observed, providerDown: ProviderDown): Step[] {

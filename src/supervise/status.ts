@@ -1,5 +1,8 @@
 import type { Desired, Observed, Step, UnitStatus } from './types.js';
-import { containerServicesOf, planSteps, servicesOf } from './plan-steps.js';
+import { containerServicesOf, planSteps, pullPending, servicesOf } from './plan-steps.js';
+import { pullableContainers, pullRunning, pullUnitOf } from './plan-pulls.js';
+
+const transitionalPhase = (phase: string | undefined) => phase !== undefined && phase !== 'rolledBack';
 
 export type UnitState = 'running' | 'starting' | 'restarting' | 'stopping' | 'stopped' | 'failed' | 'missing';
 export type AppState =
@@ -11,6 +14,7 @@ export type AppState =
   | 'partial'
   | 'waiting'
   | 'held'
+  | 'updating'
   | 'adopting'
   | 'rolling-back'
   | 'not-adopted'
@@ -51,6 +55,11 @@ export interface AppView {
    * archy-quadlet did not write, new units Quadlet rejects, a missing file bind source).
    */
   held?: string[];
+  /**
+   * New images being pulled before the switch to the new units (the running version stays up;
+   * the app is `updating`), or whose pull failed and is tried again (`retryInSec`).
+   */
+  pulls?: Array<{ image: string; state: 'pulling' | 'failed'; failures?: number; retryInSec?: number }>;
   /** An adoption in progress (`adopting`, `rolling-back`) or rolled back (`not-adopted`), and why it was rolled back. */
   adoption?: { phase: string; since: string; reason?: string };
 }
@@ -157,6 +166,31 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
         ? `waiting for ${down.iface} (${down.provider} is ${unitState(observed.units[app.rendered!.needs.find((n) => n.iface === down.iface)!.service!])})`
         : undefined;
     if (waiting && (state === 'stopped' || state === 'partial')) state = 'waiting';
+    // Pulls before the switch (plan-pulls.ts): the pull unit runs, or a failed one waits out
+    // its backoff; while any is pending the app is `updating` on its current units.
+    const pending = !transitionalPhase(phase) && pullPending(app, observed);
+    const pulls: NonNullable<AppView['pulls']> = pending
+      ? pullableContainers(app).flatMap((c): NonNullable<AppView['pulls']> => {
+          const unit = pullUnitOf(c.service);
+          const u = observed.units[unit];
+          if (!(observed.missingImages ?? []).includes(c.image!)) return [];
+          if (u && u.loadState !== 'not-found' && u.hookKey === c.image && pullRunning(u))
+            return [{ image: c.image!, state: 'pulling' }];
+          const b = observed.backoff[unit];
+          if (b)
+            return [
+              {
+                image: c.image!,
+                state: 'failed',
+                failures: b.failures,
+                retryInSec: Math.max(0, Math.ceil((b.notBeforeMs - observed.nowMs) / 1000)),
+              },
+            ];
+          return [{ image: c.image!, state: 'pulling' }];
+        })
+      : [];
+    if (pending)
+      state = state === 'running' ? 'updating' : state === 'stopped' || state === 'partial' ? 'starting' : state;
     const transitional = phase !== undefined;
     // Held: it should run, does not, and no pass will start it until a person acts.
     const hold = holds.get(app.id);
@@ -181,6 +215,7 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
       converged:
         phase === 'rolledBack' ||
         (!transitional &&
+          !pending &&
           ((app.intent === 'running' && state === 'running') || (app.intent === 'stopped' && state === 'stopped'))),
       units,
       ...(failed ? { lastFailure: `${failed.unit}: ${failed.failure}` } : {}),
@@ -196,6 +231,7 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
       ...(app.rendered?.provides.length ? { provides: app.rendered.provides } : {}),
       ...(waiting ? { waiting } : {}),
       ...(held ? { held } : {}),
+      ...(pulls.length > 0 ? { pulls } : {}),
       ...(app.adoption
         ? {
             adoption: {

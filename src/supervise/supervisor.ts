@@ -98,6 +98,7 @@ export async function currentView(sv: Supervisor): Promise<View> {
     templateInputs: () => readTemplateInputs(sv.paths.stateDir),
     clock: sv.clock,
     backoff: await readBackoff(sv.paths.stateDir),
+    hookLogDir: join(sv.paths.stateDir, 'hooks'),
   });
   return { state, desired, observed };
 }

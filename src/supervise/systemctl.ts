@@ -67,8 +67,12 @@ export function parseShow(text: string): Record<string, UnitStatus> {
 /** The description of a hook's transient unit ends in `[key]`: the occasion it runs for. */
 export const HOOK_DESCRIPTION_PREFIX = 'archy-quadlet hook';
 
+/** The description of a pull's transient unit ends in `[image]`. */
+export const PULL_DESCRIPTION_PREFIX = 'archy-quadlet pull';
+
 function hookKeyOf(description: string | undefined): string | undefined {
-  if (!description?.startsWith(HOOK_DESCRIPTION_PREFIX)) return undefined;
+  if (!description?.startsWith(HOOK_DESCRIPTION_PREFIX) && !description?.startsWith(PULL_DESCRIPTION_PREFIX))
+    return undefined;
   return /\[([^\]]+)\]$/.exec(description)?.[1];
 }
 

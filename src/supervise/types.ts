@@ -176,7 +176,7 @@ export interface UnitStatus {
   inactiveEnterMono: number;
   /** systemd holds a job for it (a start waiting for its provider to be active). */
   jobQueued?: true;
-  /** A hook's transient unit: the occasion it runs for (from its description, `... [key]`). */
+  /** A hook's or a pull's transient unit: the occasion it runs for, or the image it pulls (its description's `... [key]`). */
   hookKey?: string;
 }
 
@@ -259,6 +259,13 @@ export interface Observed {
   networks?: Record<string, string>;
   /** Images built for our apps (id → app); undefined when not looked at. */
   images?: Record<string, string>;
+  /**
+   * Registry images of running apps' containers whose unit files are about to change that
+   * are not in the store (a pull comes first); undefined when none was looked at.
+   */
+  missingImages?: string[];
+  /** Failed pull units → the last line of their output (Podman's message). */
+  pullFailures?: Record<string, string>;
   backoff: Record<string, BackoffEntry>;
 }
 
@@ -305,6 +312,8 @@ type StepArgs = {
   renderTemplate: DesiredTemplate;
   /** Removes a rendered config file's Podman secret (its app is gone, or it is no longer rendered) and forgets its inputs. */
   removeRenderedFile: { secret: string };
+  /** Pulls a container's new image in a transient unit (podman pull), without waiting for it: see plan-pulls.ts. */
+  pullImage: { unit: string; image: string };
   /** Runs a hook in a transient unit (podman exec in the container), without waiting for it. */
   runHook: { point: DesiredHook['point']; unit: string; argv: string[]; timeoutSec: number; key: string };
   /**

@@ -67,3 +67,20 @@ describe('parseShowBlocks on real output', () => {
     expect(blocks).toEqual({ 'a.service': { Id: 'a.service', Environment: 'A=1 B=2' } });
   });
 });
+
+describe('transient units of ours: the key at the end of the description', () => {
+  const show = (description: string) =>
+    parseShow(
+      `Id=archy-quadlet-x.service\nLoadState=loaded\nActiveState=active\nSubState=running\nDescription=${description}\n`,
+    )['archy-quadlet-x.service'];
+
+  it('reads the image a pull unit pulls, and the occasion a hook runs for, and nothing from another unit', async () => {
+    const { PULL_DESCRIPTION_PREFIX, HOOK_DESCRIPTION_PREFIX } = await import('../../src/supervise/systemctl.js');
+    // As the pullImage and runHook executors write them (apply-steps.ts).
+    expect(show(`${PULL_DESCRIPTION_PREFIX} of web [docker.io/library/web:2]`)?.hookKey).toBe(
+      'docker.io/library/web:2',
+    );
+    expect(show(`${HOOK_DESCRIPTION_PREFIX} postInstall of web [install T1]`)?.hookKey).toBe('install T1');
+    expect(show('Some service [not ours]')?.hookKey).toBeUndefined();
+  });
+});
