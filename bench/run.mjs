@@ -3,6 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { benchRender } from './render.mjs';
 import { benchSupervise } from './supervise.mjs';
+import { benchUpdate } from './update.mjs';
 
 const header = [
   `# archy-quadlet benchmarks`,
@@ -16,6 +17,7 @@ const lab = process.getuid?.() === 0 && existsSync(new URL('../../shared/lab/as-
 const rows = [
   ...(process.env.BENCH_NOOP_ONLY ? [] : benchRender()),
   ...(lab ? benchSupervise() : ['| supervisor benchmarks: skipped (need root and ../shared/lab) | | | |']),
+  ...(lab && !process.env.BENCH_NOOP_ONLY ? await benchUpdate() : []),
 ];
 const text = [...header, ...rows, ''].join('\n');
 process.stdout.write(text);

@@ -6,6 +6,7 @@ import type { ManifestResult, ManifestValidator } from '../manifest/validate-man
 import { parseYamlSource } from '../manifest/yaml-source.js';
 import { referenceProblem } from '../manifest/semantic-checks.js';
 import { parseTemplate } from '../templates/config-template.js';
+import { buildContextHash } from './build-context.js';
 
 export const MANIFEST_FILE = 'manifest.yml';
 
@@ -45,8 +46,26 @@ export async function loadCatalogApp(appsDir: string, id: string, validator: Man
   const templates = await loadTemplates(result.app, dir, text, file);
   const errors = [...fsErrors, ...templates.errors];
   if (errors.length > 0) return { id, file, dir, result: { ok: false, errors } };
-  if (Object.keys(templates.texts).length === 0) return { id, file, dir, result };
-  return { id, file, dir, result: { ...result, app: { ...result.app, templateTexts: templates.texts } } };
+  const app = await withBuildHashes(result.app, dir);
+  if (Object.keys(templates.texts).length === 0) return { id, file, dir, result: { ...result, app } };
+  return { id, file, dir, result: { ...result, app: { ...app, templateTexts: templates.texts } } };
+}
+
+/**
+ * Each local build's image tag gains the hash of its build context's content
+ * (`:1.0.0-<hash>`): a changed Containerfile or page is a new image, so an update, with no
+ * version bump (see build-context.ts).
+ */
+async function withBuildHashes(app: AppSpec, dir: string): Promise<AppSpec> {
+  if (!app.containers.some((c) => c.build)) return app;
+  const containers = await Promise.all(
+    app.containers.map(async (c) => {
+      if (!c.build || !c.spec.build) return c;
+      const hash = await buildContextHash(join(dir, c.spec.build.context));
+      return { ...c, build: { ...c.build, imageTag: `${c.build.imageTag}-${hash}` } };
+    }),
+  );
+  return { ...app, containers };
 }
 
 /**

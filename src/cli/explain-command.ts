@@ -1,7 +1,7 @@
 import type { CliIo } from './io.js';
 import type { Paths } from '../paths.js';
 import { EXIT } from './exit-codes.js';
-import { adoptionLine, json, pullLines } from './format.js';
+import { adoptionLine, updateLine, json, pullLines } from './format.js';
 import { createLogger } from '../supervise/logger.js';
 import { createSupervisor } from '../supervise/supervisor.js';
 import { checkAppId } from '../supervise/intents.js';
@@ -56,6 +56,7 @@ export async function explainCommand(a: { io: CliIo; paths: Paths; app: string; 
   if (v?.backoff) out.push(`backing off: ${v.backoff}`);
   for (const h of v?.held ?? []) out.push(`held: ${h}`);
   out.push(...pullLines(v?.pulls ?? []));
+  if (v?.update) out.push(updateLine(v.update).replace('<app>', v.id));
   if (v?.adoption) out.push(adoptionLine(v.adoption));
   if (x.templates.length > 0) out.push(`\n-- config files rendered from templates (secrets redacted)`);
   for (const t of x.templates)

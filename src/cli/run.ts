@@ -243,6 +243,52 @@ doctor: 5 a warning, 6 a failed check.`,
   );
 
   program
+    .command('update')
+    .description(
+      'update installed apps to their manifests now: new images pulled first while the old version runs, ' +
+        'the new units health-gated, rolled back to the last good set if they do not become healthy in time',
+    )
+    .argument('[app]', 'app id (default: every installed app)')
+    .addOption(appsOption())
+    .option('--check', 'list what an update would change (images, unit file diffs); change nothing')
+    .option('--retry', 'try again a version that was rolled back (it is not tried again on its own)')
+    .option('--wait', 'block until the update is done or rolled back, showing what happens')
+    .option('--timeout <seconds>', 'with --wait: give up after this long (exit 4)', parsePositiveInt)
+    .option('--json', 'print a JSON report')
+    .addHelpText(
+      'after',
+      `
+Every pass updates an app whose manifest changed the same way: this verb runs one now, and
+says how it went. Exit: 0; 1 not installed; 3 a step failed, or (with --wait) the update was
+rolled back; 4 --wait gave up.
+
+Examples:
+  archy-quadlet update --check
+  archy-quadlet update mempool --wait
+  archy-quadlet update mempool --retry --wait`,
+    )
+    .action(
+      async (
+        app: string | undefined,
+        opts: { apps?: string; check?: boolean; retry?: boolean; wait?: boolean; timeout?: number; json?: boolean },
+      ) => {
+        const { updateCommand } = await import('./update-command.js');
+        setExit(
+          await updateCommand({
+            io,
+            paths: pathsFor(opts.apps),
+            json: Boolean(opts.json),
+            ...(app !== undefined ? { app } : {}),
+            check: Boolean(opts.check),
+            retry: Boolean(opts.retry),
+            wait: Boolean(opts.wait),
+            timeoutSec: opts.timeout,
+          }),
+        );
+      },
+    );
+
+  program
     .command('adopt')
     .description(
       'take over an app that runs as plain `podman run` containers: compare them with the manifest, ' +

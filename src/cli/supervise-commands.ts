@@ -1,7 +1,7 @@
 import type { CliIo } from './io.js';
 import type { Paths } from '../paths.js';
 import { EXIT } from './exit-codes.js';
-import { adoptionLine, formatError, json, pullLines } from './format.js';
+import { adoptionLine, updateLine, formatError, json, pullLines } from './format.js';
 import { createLogger } from '../supervise/logger.js';
 import {
   createSupervisor,
@@ -90,7 +90,7 @@ export async function intentCommand(
  */
 export async function waitPrinting(
   sv: Supervisor,
-  a: SuperviseArgs & { app: string; change: IntentChange; timeoutSec?: number | undefined },
+  a: SuperviseArgs & { app: string; change: IntentChange | 'update'; timeoutSec?: number | undefined },
   first: PassReport,
 ): Promise<PassReport> {
   let shown = false;
@@ -234,6 +234,7 @@ export async function statusCommand(a: SuperviseArgs & { app?: string }): Promis
       if (v.backoff) a.io.stdout(`  backing off: ${v.backoff}\n`);
       if (v.error) a.io.stdout(`  manifest problem: ${v.error}\n`);
       for (const l of pullLines(v.pulls ?? [])) a.io.stdout(`  ${l}\n`);
+      if (v.update) a.io.stdout(`  ${updateLine(v.update).replace('<app>', v.id)}\n`);
       if (v.adoption) a.io.stdout(`  ${adoptionLine(v.adoption)}\n`);
     }
     return EXIT.ok;

@@ -68,6 +68,15 @@ export interface DoctorFacts {
     entryPoints: Array<{ name: string; catalog: string; pinned: boolean }>;
     apps: Array<{ app: string; catalog: string }>;
   };
+  /** Volume snapshots kept from each app's last update (snapshotBeforeUpdate), with their size and the free space beside them. */
+  snapshots?: { apps: Array<{ app: string; bytes: number }>; freeBytes?: number };
+}
+
+/** Snapshots beyond this share of the free space they sit on are a warning: they are meant for small volumes. */
+const SNAPSHOT_SHARE_OF_FREE = 0.1;
+
+function mb(bytes: number): string {
+  return `${(bytes / 1_000_000).toFixed(1)} MB`;
 }
 
 const MIN_PODMAN = [5, 4];
@@ -489,6 +498,23 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
         '(a new value: restore the old one first, with podman secret create, if data was encrypted with it)',
     });
   else add({ id: 'secrets', title: 'secrets', level: 'ok', detail: 'every secret of the installed apps exists' });
+  const snaps = f.snapshots;
+  if (snaps && snaps.apps.length > 0) {
+    const total = snaps.apps.reduce((n, x) => n + x.bytes, 0);
+    const detail = `${mb(total)} kept from the last update of ${snaps.apps.map((x) => `${x.app} (${mb(x.bytes)})`).join(', ')}`;
+    const heavy = snaps.freeBytes !== undefined && total > snaps.freeBytes * SNAPSHOT_SHARE_OF_FREE;
+    add({
+      id: 'snapshots',
+      title: 'update snapshots',
+      level: heavy ? 'warn' : 'ok',
+      detail: heavy ? `${detail}: more than a tenth of the ${mb(snaps.freeBytes!)} free` : detail,
+      ...(heavy
+        ? {
+            fix: 'snapshotBeforeUpdate is for small volumes (a database, a wallet): unmark a large one in its manifest',
+          }
+        : {}),
+    });
+  } else if (snaps) add({ id: 'snapshots', title: 'update snapshots', level: 'ok', detail: 'none kept' });
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { access, constants, readdir, readFile, stat } from 'node:fs/promises';
+import { access, constants, readdir, readFile, stat, statfs } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { readNodeConfig } from '../config/node-config.js';
@@ -222,6 +222,7 @@ export async function gatherFacts(
     rejected = rejectedFiles(String(dry.stderr));
   }
 
+  const snapshots = await snapshotFacts(join(paths.stateDir, 'snapshots'));
   const node = process.execPath;
   const hook = await systemHookState(node);
   const unitState = reachable
@@ -271,6 +272,7 @@ export async function gatherFacts(
   return {
     user,
     uid,
+    snapshots,
     ...(podmanVersion !== undefined ? { podmanVersion } : {}),
     ...(quadletBin ? { quadletBin } : {}),
     podmanUserGenerator: userGen,
@@ -309,4 +311,17 @@ export async function gatherFacts(
     ...(installedCatalogs ? { catalogs: { entryPoints, apps: installedCatalogs } } : {}),
     configProblems: readNodeConfig(env, home).problems.map((p) => `${p.file}:${p.line}: ${p.message}`),
   };
+}
+
+/** The snapshot files kept per app (the last update's), and the free space of their file system. */
+async function snapshotFacts(dir: string): Promise<NonNullable<DoctorFacts['snapshots']>> {
+  const apps: Array<{ app: string; bytes: number }> = [];
+  for (const app of (await readdir(dir).catch(() => [] as string[])).sort()) {
+    let bytes = 0;
+    for (const f of await readdir(join(dir, app)).catch(() => [] as string[]))
+      bytes += (await stat(join(dir, app, f)).catch(() => undefined))?.size ?? 0;
+    if (bytes > 0) apps.push({ app, bytes });
+  }
+  const fs = await statfs(dir).catch(() => undefined);
+  return { apps, ...(fs ? { freeBytes: fs.bavail * fs.bsize } : {}) };
 }

@@ -15,6 +15,8 @@ export interface SecretSpec {
 
 export interface VolumeSpec {
   labels?: Record<string, string>;
+  /** Exported before an update's new containers start, put back on its rollback. */
+  snapshotBeforeUpdate?: boolean;
 }
 
 export interface BuildSpec {

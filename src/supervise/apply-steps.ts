@@ -1,5 +1,5 @@
 import { makeDir } from '../fs/make-dir.js';
-import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { chmod, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import type { Desired, Step, StepKind, StepOf } from './types.js';
@@ -11,6 +11,8 @@ import { HOOK_DESCRIPTION_PREFIX, PULL_DESCRIPTION_PREFIX } from './systemctl.js
 import { PULL_TIMEOUT_SEC, pullLogName } from './plan-pulls.js';
 import type { SupervisorState } from './state-store.js';
 import type { BackoffStore } from './supervisor.js';
+import { readLastGood, removeLastGood, writeLastGood } from './last-good-store.js';
+import { filesHash } from './plan-update.js';
 
 export type Executors = { [K in StepKind]: (step: StepOf<K>) => Promise<void> };
 
@@ -33,6 +35,8 @@ export interface ApplyDeps {
   recordTemplateInput?: (secret: string, key: string | undefined) => Promise<void>;
   /** Where each hook's output is kept (`<dir>/<app>/<point>.log`), for explain. */
   hookLogDir?: string;
+  /** Where the apps' last good sets are kept (see last-good-store.ts). */
+  stateDir?: string;
 }
 
 /** How a hook's transient unit runs: kept after it ends (its result is read), bounded, its output in a file. */
@@ -196,6 +200,15 @@ export function makeExecutors(d: ApplyDeps): Executors {
         outputFile: join(dir, pullLogName(s.unit)),
       });
     },
+    async buildImage(s) {
+      const dir = join(d.hookLogDir ?? '/tmp', s.app);
+      await makeDir(dir, 0o700);
+      await runDetached(s.unit, s.argv, {
+        description: `${PULL_DESCRIPTION_PREFIX} of ${s.app} [${s.image}]`,
+        timeoutSec: PULL_TIMEOUT_SEC,
+        outputFile: join(dir, pullLogName(s.unit)),
+      });
+    },
     async runHook(s) {
       const dir = join(d.hookLogDir ?? '/tmp', s.app);
       await makeDir(dir, 0o700);
@@ -221,15 +234,119 @@ export function makeExecutors(d: ApplyDeps): Executors {
     },
     async forgetApp(s) {
       let forgotten = false;
+      let purged = false;
       await d.changeState((state) => {
         // Installed again since this pass looked: the new intent stays.
         if (state.apps[s.app]?.intent === 'absent') {
+          purged = state.apps[s.app]?.purge === true;
           delete state.apps[s.app];
           forgotten = true;
         }
       });
       // What its hooks printed (a wallet's seed, say) goes with the app.
       if (forgotten && d.hookLogDir) await rm(join(d.hookLogDir, s.app), { recursive: true, force: true });
+      if (forgotten && d.stateDir) await removeLastGood(d.stateDir, s.app);
+      // Snapshots are data: they go with a purge, and stay (like the volumes) otherwise.
+      if (forgotten && d.stateDir && purged) await rm(snapshotDir(d.stateDir, s.app), { recursive: true, force: true });
+    },
+    async beginUpdate(s) {
+      const set = d.stateDir ? await readLastGood(d.stateDir, s.app) : undefined;
+      if (!set || set.hash !== s.fromHash) {
+        // Its set is gone (or damaged): nothing to go back to, so the update goes on ungated.
+        await d.changeState((state) => {
+          const a = state.apps[s.app];
+          if (a) delete a.lastGood;
+        });
+        return;
+      }
+      // The image each container runs now, by id: a rollback restores it even if its tag moved.
+      const names = set.rendered.containers.map((c) => c.containerName);
+      const inspected = (await d.podman.inspectContainers(names)) as Array<{ Name?: string; Image?: string }>;
+      const images: NonNullable<typeof set.images> = { ...set.images };
+      for (const c of set.rendered.containers) {
+        const id = inspected.find((x) => x.Name === c.containerName)?.Image;
+        if (c.image && id) images[c.service] = { ref: c.image, id };
+      }
+      await writeLastGood(d.stateDir!, s.app, { ...set, images });
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (!a || a.intent !== 'running') return;
+        a.update = {
+          phase: 'switching',
+          toHash: s.toHash,
+          fromHash: s.fromHash,
+          ...(s.toVersion ? { toVersion: s.toVersion } : {}),
+          ...(set.rendered.version ? { fromVersion: set.rendered.version } : {}),
+          startedAt: (a.update?.phase === 'switching' && a.update.startedAt) || new Date().toISOString(),
+          switchedAtMs: Date.now(),
+        };
+      });
+    },
+    async recordLastGood(s) {
+      const rendered = d.desired.apps.find((a) => a.id === s.app)?.rendered;
+      if (!rendered || filesHash(rendered.files) !== s.hash || !d.stateDir)
+        throw new Error(`the rendering of ${s.app} changed since this pass looked: recorded by a later pass`);
+      const previous = await readLastGood(d.stateDir, s.app);
+      const recordedAt = new Date().toISOString();
+      await writeLastGood(d.stateDir, s.app, {
+        version: 1,
+        hash: s.hash,
+        rendered,
+        ...(previous?.hash === s.hash && previous.images ? { images: previous.images } : {}),
+        recordedAt,
+      });
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (!a) return;
+        a.lastGood = { hash: s.hash, recordedAt, ...(rendered.version ? { version: rendered.version } : {}) };
+        if ((a.update?.phase === 'switching' && a.update.toHash === s.hash) || a.update?.phase === 'rolledBack')
+          delete a.update;
+      });
+    },
+    async updateRollBack(s) {
+      const set = d.stateDir ? await readLastGood(d.stateDir, s.app) : undefined;
+      // Each tag back on the image that ran (a rebuilt or re-pulled tag moved): one gone
+      // since cannot be, and the tag is left as it is.
+      for (const { ref, id } of Object.values(set?.images ?? {}))
+        await d.podman.tagImage(id, ref).catch(() => undefined);
+      for (const c of set?.rendered.containers ?? []) d.backoff.clear(c.service);
+      for (const c of d.desired.apps.find((a) => a.id === s.app)?.rendered?.containers ?? [])
+        d.backoff.clear(c.service);
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (a?.update?.phase === 'switching') a.update = { ...a.update, phase: 'rollingBack', reason: s.why };
+      });
+    },
+    async snapshotVolumes(s) {
+      const dir = snapshotDir(d.stateDir, s.app);
+      // The last update's only: an older snapshot goes first.
+      await rm(dir, { recursive: true, force: true });
+      await makeDir(dir, 0o700);
+      for (const volume of s.volumes) {
+        const tmp = join(dir, `.${volume}.tar.tmp`);
+        await d.podman.exportVolume(volume, tmp);
+        await chmod(tmp, 0o600);
+        await rename(tmp, join(dir, `${volume}.tar`));
+      }
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (a?.update?.phase === 'switching')
+          a.update = { ...a.update, snapshot: { volumes: s.volumes, at: new Date().toISOString() } };
+      });
+    },
+    async restoreVolumes(s) {
+      const dir = snapshotDir(d.stateDir, s.app);
+      for (const volume of s.volumes) await d.podman.restoreVolume(volume, join(dir, `${volume}.tar`));
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (a?.update?.phase === 'rollingBack') a.update = { ...a.update, restored: true };
+      });
+    },
+    async updateRolledBack(s) {
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (a?.update?.phase === 'rollingBack') a.update = { ...a.update, phase: 'rolledBack' };
+      });
     },
     async retireContainer(s) {
       // First: podman-restart.service must not start it again at the next boot.
@@ -282,6 +399,12 @@ export function makeExecutors(d: ApplyDeps): Executors {
     },
     async wait() {},
   };
+}
+
+/** Where an app's volume snapshots are kept (the last update's only): `<stateDir>/snapshots/<app>`. */
+export function snapshotDir(stateDir: string | undefined, app: string): string {
+  if (!stateDir) throw new Error('no state directory to keep snapshots in');
+  return join(stateDir, 'snapshots', app);
 }
 
 export interface StepOutcome {

@@ -2,7 +2,7 @@ import { dirname, join, normalize } from 'node:path';
 import type { AppSpec } from '../manifest/app-spec.js';
 import { serviceNames } from '../manifest/app-spec.js';
 import type { CatalogApp } from '../catalog/load-catalog.js';
-import { LinkError, renderApp, templateInput } from '../render/render-app.js';
+import { LABEL_APP, LABEL_MANAGED_BY, LinkError, renderApp, templateInput } from '../render/render-app.js';
 import { durationMs } from '../manifest/measures.js';
 import type { RenderLinks } from '../graph/app-graph.js';
 import { UnitValueError } from '../render/escape.js';
@@ -58,6 +58,7 @@ function renderedOf(
   return {
     files,
     version: app.manifest.version,
+    ...snapshotVolumesOf(app),
     ...(hooks.length > 0 ? { hooks } : {}),
     containers: dependencyOrder(app).map((c) => ({
       service: c.service,
@@ -66,7 +67,7 @@ function renderedOf(
       stopTimeoutSec: c.stopTimeoutSec,
       startTimeoutSec: c.startTimeoutSec,
       ...(c.build
-        ? { image: c.build.imageTag, buildService: c.build.service }
+        ? { image: c.build.imageTag, buildService: c.build.service, buildArgv: buildArgv(app, c, entry.dir) }
         : c.spec.image
           ? { image: c.spec.image, pull: c.spec.pull ?? 'missing' }
           : {}),
@@ -208,4 +209,39 @@ function hooksOf(app: AppSpec): DesiredHook[] {
 /** `archy-quadlet-hook-<app>-post-install.service`. */
 export function hookUnit(app: string, point: string): string {
   return `archy-quadlet-hook-${app}-${point.replace(/[A-Z]/g, (x) => `-${x.toLowerCase()}`)}.service`;
+}
+
+/**
+ * The `podman build` a container's .build unit runs (render-app.ts: ImageTag, File,
+ * SetWorkingDirectory, Target, the ownership labels, PodmanArgs), for the build that comes
+ * before an update's switch: the unit itself cannot run it then (Image=x.build makes the
+ * container require it, so restarting it restarts the running app).
+ */
+function buildArgv(app: AppSpec, c: AppSpec['containers'][number], appDir: string): string[] {
+  const b = c.spec.build!;
+  const context = join(appDir, b.context);
+  const args = Object.entries(b.args ?? {}).sort(([x], [y]) => (x < y ? -1 : 1));
+  return [
+    'podman',
+    'build',
+    '--tag',
+    c.build!.imageTag,
+    '--file',
+    join(context, b.containerfile ?? 'Containerfile'),
+    '--label',
+    `${LABEL_APP}=${app.id}`,
+    '--label',
+    `${LABEL_MANAGED_BY}=archy-quadlet`,
+    ...(b.target ? ['--target', b.target] : []),
+    ...args.map(([k, v]) => `--build-arg=${k}=${v}`),
+    context,
+  ];
+}
+
+function snapshotVolumesOf(app: AppSpec): { snapshotVolumes?: string[] } {
+  const names = Object.entries(app.manifest.volumes ?? {})
+    .filter(([, v]) => v.snapshotBeforeUpdate === true)
+    .map(([v]) => app.names.volumes[v]!.name)
+    .sort();
+  return names.length > 0 ? { snapshotVolumes: names } : {};
 }

@@ -4,6 +4,7 @@ import type { Paths } from '../paths.js';
 import { appDataDir } from '../paths.js';
 import type { ManifestValidator } from '../manifest/validate-manifest.js';
 import type { CatalogApp } from '../catalog/load-catalog.js';
+import { buildContextsOf, buildContextStamp } from '../catalog/build-context.js';
 import { intentOf, type SupervisorState } from './state-store.js';
 import type { Desired, DesiredApp } from './types.js';
 import { buildId, cacheKey, linkedKey, readRenderCache, writeRenderCache } from './render-cache.js';
@@ -11,6 +12,8 @@ import { interfacesOf, linksOf, providersOf, type AppInterfaces, type RenderLink
 import type { NodeFacts } from '../graph/node-facts.js';
 import { NODE_NETWORK, NODE_NETWORK_SUBNET } from '../names.js';
 import { readSecretIds } from './secret-ids.js';
+import { filesHash } from './plan-update.js';
+import { readLastGood } from './last-good-store.js';
 
 export interface LoadDesiredOptions {
   /** Refresh the render cache file when it changed (the boot generator only reads it). */
@@ -39,7 +42,7 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     ids.map((id) => readFile(join(paths.appsDir, id, 'manifest.yml'), 'utf8').catch(() => undefined)),
   );
   // The texts of the templates the app had when last rendered: one changed is a cache miss.
-  const baseKeyOf = async (id: string, text: string, templates: string[] | undefined) =>
+  const baseKeyOf = async (id: string, text: string, templates: string[] | undefined, builds: string[] | undefined) =>
     cacheKey({
       build,
       manifest: text,
@@ -47,12 +50,13 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
       dataDir: appDataDir(paths, id),
       startAtBoot: state.apps[id]!.intent === 'running',
       ...(templates?.length ? { templates: await readTemplates(join(paths.appsDir, id), templates) } : {}),
+      ...(builds?.length ? { builds: await stampBuilds(join(paths.appsDir, id), builds) } : {}),
     });
   const baseKeys = new Map<string, string>();
   for (const [i, id] of ids.entries()) {
     const text = texts[i];
     if (text === undefined) continue;
-    baseKeys.set(id, await baseKeyOf(id, text, cache.entries[id]?.templates));
+    baseKeys.set(id, await baseKeyOf(id, text, cache.entries[id]?.templates, cache.entries[id]?.builds));
   }
 
   // 1. Each app's interfaces: from the cache while its manifest is unchanged.
@@ -112,10 +116,13 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
       byId.set(app.id, app);
       const entry = catalog.get(app.id);
       const templates = entry?.result.ok ? Object.keys(entry.result.app.templateTexts ?? {}).sort() : undefined;
+      const builds = entry?.result.ok ? buildContextsOf(entry.result.app) : undefined;
       const text = texts[ids.indexOf(app.id)];
-      // Keyed by the templates it has now (they may differ from those it had).
+      // Keyed by the templates and build contexts it has now (they may differ from those it had).
       const base =
-        text !== undefined && templates?.length ? await baseKeyOf(app.id, text, templates) : baseKeys.get(app.id);
+        text !== undefined && (templates?.length || builds?.length)
+          ? await baseKeyOf(app.id, text, templates, builds)
+          : baseKeys.get(app.id);
       const ifaces = interfaces.get(app.id);
       if (app.rendered && base !== undefined && ifaces) {
         cache.entries[app.id] = {
@@ -123,6 +130,7 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
           key: linkedKey(base, links.get(app.id)!),
           interfaces: ifaces,
           ...(templates?.length ? { templates } : {}),
+          ...(builds?.length ? { builds } : {}),
           rendered: app.rendered,
         };
         changed = true;
@@ -136,7 +144,8 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     }
   }
   if (changed && o.writeCache) await writeRenderCache(paths.stateDir, cache).catch(() => undefined);
-  const apps = withoutClashes(ids.map((id) => byId.get(id)!)).map((app): DesiredApp => {
+  const chosen = await Promise.all(ids.map((id) => withLastGoodSet(paths.stateDir, byId.get(id)!)));
+  const apps = withoutClashes(chosen).map((app): DesiredApp => {
     if (app.id !== network.name || !app.rendered) return app;
     // Its own network would be named like the node network (both `<name>.network`).
     const { rendered: _rendered, ...rest } = app;
@@ -155,6 +164,33 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     apps,
     nodeFiles: renderNodeUnits(network.subnet, network.name).map(({ name, content }) => ({ name, content })),
   };
+}
+
+/**
+ * An app whose update is being, or was, rolled back: its desired rendering is its last good
+ * set while the manifest renders the files that failed (see plan-update.ts); the new
+ * rendering is kept aside (`heldBack`) for status and `update --check`.
+ */
+async function withLastGoodSet(stateDir: string, app: DesiredApp): Promise<DesiredApp> {
+  const u = app.update;
+  if (!app.rendered || (u?.phase !== 'rollingBack' && u?.phase !== 'rolledBack')) return app;
+  if (filesHash(app.rendered.files) !== u.toHash) {
+    // The manifest changed since: a new update (through the gate), or back to the last good
+    // set, when a rolled-back record no longer says anything of the app.
+    if (u.phase === 'rolledBack' && filesHash(app.rendered.files) === app.lastGoodHash) {
+      const { update: _stale, ...rest } = app;
+      return rest;
+    }
+    return app;
+  }
+  const set = await readLastGood(stateDir, app.id);
+  if (!set) return app;
+  return { ...app, rendered: set.rendered, heldBack: app.rendered };
+}
+
+async function stampBuilds(appDir: string, contexts: string[]): Promise<Record<string, string>> {
+  const stamps = await Promise.all(contexts.map((c) => buildContextStamp(join(appDir, c))));
+  return Object.fromEntries(contexts.map((c, i) => [c, stamps[i]!]));
 }
 
 async function readTemplates(appDir: string, paths: string[]): Promise<Record<string, string | null>> {

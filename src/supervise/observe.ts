@@ -5,7 +5,7 @@ import type { Desired, Observed, ObservedFile } from './types.js';
 import type { Systemctl } from './systemctl.js';
 import type { Podman } from './podman.js';
 import { appsToCheck, checkContext, needsPodman, unitFilePlan } from './plan-steps.js';
-import { pullableContainers, pullLogName, pullUnitOf } from './plan-pulls.js';
+import { buildFileOf, pullableContainers, pullLogName, pullUnitOf } from './plan-pulls.js';
 import { adoptionInFlight } from './plan-adoption.js';
 import type { BackoffEntry, HostPort } from './types.js';
 import { isAppId, NODE_UNITS_DIR, serviceOfUnitFile } from '../names.js';
@@ -186,7 +186,8 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
         .filter((c) => c.action === 'create' || c.action === 'update')
         .map((c) => c.name),
     );
-    for (const c of pullable) if (changing.has(c.file)) toProbe.add(c.image!);
+    for (const c of pullable)
+      if (changing.has(c.file) || (c.buildService && changing.has(buildFileOf(c.buildService)))) toProbe.add(c.image!);
   }
   if (toProbe.size > 0) {
     const refs = [...toProbe].sort();

@@ -187,7 +187,7 @@ function rollBack(app: string, why: string): Step {
 }
 
 /** How a unit failed since it was started, or undefined while it has not. */
-function failureOf(u: UnitStatus): string | undefined {
+export function failureOf(u: UnitStatus): string | undefined {
   const restarted = u.subState === 'auto-restart' || u.nRestarts > 0;
   if (u.activeState !== 'failed' && !restarted) return undefined;
   const what: Record<string, string> = {

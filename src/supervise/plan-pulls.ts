@@ -14,9 +14,20 @@ export function pullUnitOf(service: string): string {
   return `archy-quadlet-pull-${service}`;
 }
 
-/** Containers whose image a pull would fetch from a registry (not built here, not Pull=never). */
+/**
+ * Containers whose new image is fetched before an update's switch: from a registry (not
+ * Pull=never), or built here (a local build's tag names its context's content: a new tag
+ * is a new image to build).
+ */
 export function pullableContainers(app: DesiredApp): DesiredContainer[] {
-  return (app.rendered?.containers ?? []).filter((c) => c.image && !c.buildService && c.pull !== 'never');
+  return (app.rendered?.containers ?? []).filter(
+    (c) => c.image && (c.buildArgv !== undefined || (!c.buildService && c.pull !== 'never')),
+  );
+}
+
+/** The .build file a build service is generated from (`x-build.service` → `x.build`). */
+export function buildFileOf(buildService: string): string {
+  return `${buildService.replace(/-build\.service$/, '')}.build`;
 }
 
 /** The file a pull unit's output goes to, in the app's hook log directory. */
@@ -51,13 +62,20 @@ export function planPulls(app: DesiredApp, o: Observed, changing: Set<string>): 
   const steps: Step[] = [];
   let blocking = false;
   const pullable = new Set(pullableContainers(app));
+  const installed = (o.files[app.id] ?? []).some((f) => f.owned);
   // Every container's: a pull started before the manifest turned to `pull: never` or a local
   // build is cleared too.
   for (const c of app.rendered?.containers ?? []) {
     const unit = pullUnitOf(c.service);
     const u = o.units[unit];
     const loaded = u !== undefined && u.loadState !== 'not-found';
-    const missing = pullable.has(c) && changing.has(c.file) && (o.missingImages ?? []).includes(c.image!);
+    // A local build is built first only for an update: at an install its .build unit builds
+    // it once, before the container's first start.
+    const missing =
+      pullable.has(c) &&
+      (changing.has(c.file) || (c.buildService !== undefined && changing.has(buildFileOf(c.buildService)))) &&
+      (o.missingImages ?? []).includes(c.image!) &&
+      (!c.buildArgv || installed);
     const backoff = o.backoff[unit];
     if (!missing) {
       // Pulled, or no longer wanted (the manifest went back, the app stops or goes): the unit
@@ -89,7 +107,8 @@ export function planPulls(app: DesiredApp, o: Observed, changing: Set<string>): 
     }
     if (loaded && u.hookKey === image) {
       if (pullRunning(u)) {
-        steps.push({ kind: 'wait', ...base, reason: `pulling ${image} (the running version stays up meanwhile)` });
+        const doing = c.buildArgv ? 'building' : 'pulling';
+        steps.push({ kind: 'wait', ...base, reason: `${doing} ${image} (the running version stays up meanwhile)` });
         continue;
       }
       if (u.activeState === 'active' || u.activeState === 'failed') {
@@ -108,7 +127,7 @@ export function planPulls(app: DesiredApp, o: Observed, changing: Set<string>): 
             ...base,
             failures,
             notBeforeMs: o.nowMs + delaySec * 1000,
-            reason: `pull of ${image} failed ${failures} time(s): next try no sooner than ${delaySec} s`,
+            reason: `${c.buildArgv ? 'build' : 'pull'} of ${image} failed ${failures} time(s): next try no sooner than ${delaySec} s`,
           },
           u.activeState === 'failed'
             ? { kind: 'resetFailed', app: app.id, units: [unit], reason: `pull of ${image} failed` }
@@ -116,7 +135,7 @@ export function planPulls(app: DesiredApp, o: Observed, changing: Set<string>): 
           {
             kind: 'wait',
             ...base,
-            reason: `pull of ${image} failed (${why}): the running version stays; next try in ${delaySec} s`,
+            reason: `${c.buildArgv ? 'build' : 'pull'} of ${image} failed (${why}): the running version stays; next try in ${delaySec} s`,
           },
         );
         continue;
@@ -131,12 +150,22 @@ export function planPulls(app: DesiredApp, o: Observed, changing: Set<string>): 
       });
       continue;
     }
-    steps.push({
-      kind: 'pullImage',
-      ...base,
-      image,
-      reason: `new image ${image} pulled before the switch (the running version stays up)`,
-    });
+    steps.push(
+      c.buildArgv
+        ? {
+            kind: 'buildImage',
+            ...base,
+            image,
+            argv: c.buildArgv,
+            reason: `new image ${image} built before the switch (the running version stays up)`,
+          }
+        : {
+            kind: 'pullImage',
+            ...base,
+            image,
+            reason: `new image ${image} pulled before the switch (the running version stays up)`,
+          },
+    );
   }
   return { blocking, steps };
 }

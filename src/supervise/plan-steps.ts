@@ -11,7 +11,15 @@ import { planUnitDir, writesFiles, type UnitDirPlan } from '../output/plan-unit-
 import { isSupportService, NODE_UNITS_DIR, servicesOfUnitFiles } from '../names.js';
 import { leftoverHookSteps, planRunningHooks, planUninstallHook } from './plan-hooks.js';
 import { adoptionInFlight, planAdoptionGate, planRetiring, planRollingBack } from './plan-adoption.js';
-import { planPulls, type PullPlan } from './plan-pulls.js';
+import { buildFileOf, planPulls, type PullPlan } from './plan-pulls.js';
+import {
+  beginUpdateStep,
+  planUpdateRollingBack,
+  planUpdateSwitch,
+  planVolumeStep,
+  restorePending,
+  snapshotPending,
+} from './plan-update.js';
 
 /** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
 export const BACKOFF = { baseSec: 5, capSec: 300, healthySec: 60 } as const;
@@ -26,7 +34,9 @@ const SEC = 1_000_000; // µs
 export function planSteps(desired: Desired, observed: Observed): Step[] {
   const apps = withOrphans(desired, observed);
   const fileSteps = [...planNodeFiles(desired, observed), ...apps.flatMap((app) => planFiles(app, observed))];
-  if (fileSteps.length > 0) return [...fileSteps, { kind: 'daemonReload', reason: 'unit files changed' }];
+  if (fileSteps.some((s) => s.kind === 'writeUnit' || s.kind === 'removeUnit'))
+    return [...fileSteps, { kind: 'daemonReload', reason: 'unit files changed' }];
+  if (fileSteps.length > 0) return fileSteps; // updates recorded before their files are written
   const outdated = apps.flatMap((app) => servicesOf(app, observed)).filter((s) => observed.units[s]?.needDaemonReload);
   if (outdated.length > 0) {
     return [{ kind: 'daemonReload', reason: `systemd holds outdated definitions of ${outdated.join(', ')}` }];
@@ -195,7 +205,7 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
   if (!plan || plan.conflicts.length > 0 || (o.rejectedRenders?.[app.id] !== undefined && writesFiles(plan))) return [];
   // A running app's new images are pulled first (planned with the app): its files wait.
   if (pullPending(app, o)) return [];
-  return plan.changes.flatMap((c): Step[] => {
+  const steps = plan.changes.flatMap((c): Step[] => {
     const path = `${app.id}/${c.name}`;
     if (c.action === 'create')
       return [{ kind: 'writeUnit', app: app.id, path, content: c.after!, reason: 'unit file missing' }];
@@ -208,6 +218,11 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
       return [{ kind: 'removeUnit', app: app.id, path, reason: 'no longer rendered from the manifest' }];
     return [];
   });
+  // A running app's update is recorded first, alone: its files are written by the next batch,
+  // after its snapshot if it takes one (a reboot before that boots the old units).
+  const begin = steps.length > 0 ? beginUpdateStep(app, o) : undefined;
+  if (begin) return [begin];
+  return snapshotPending(app) ? [] : steps;
 }
 
 /** Why a provider's service is not up (nor started in this batch); undefined when it is. */
@@ -227,11 +242,11 @@ function planApp(app: DesiredApp, o: Observed, providerDown: ProviderDown): Step
     }
     default: {
       const pulls = pullsOf(app, o);
-      if (!pulls || pulls.steps.length === 0) return planAppAsUsual(app, o, providerDown);
+      if (!pulls || pulls.steps.length === 0) return gated(app, o, planAppAsUsual(app, o, providerDown));
       if (!pulls.blocking) {
         // Finished or unneeded pull units go; an uninstall forgets the app only after that.
         const usual = planAppAsUsual(app, o, providerDown).filter((s) => s.kind !== 'forgetApp');
-        return [...pulls.steps, ...usual];
+        return gated(app, o, [...pulls.steps, ...usual]);
       }
       // A new app (no file yet) has nothing else to do while its images are pulled.
       if (!(o.files[app.id] ?? []).some((f) => f.owned)) return pulls.steps;
@@ -248,6 +263,15 @@ function planApp(app: DesiredApp, o: Observed, providerDown: ProviderDown): Step
       return [...pulls.steps, ...usual];
     }
   }
+}
+
+/** A running app being updated: its usual steps, through the update's gate (plan-update.ts). */
+function gated(app: DesiredApp, o: Observed, usual: Step[]): Step[] {
+  if (app.intent !== 'running') return usual;
+  if (snapshotPending(app) || restorePending(app)) return planVolumeStep(app, o, containerServicesOf(app, o));
+  if (app.update?.phase === 'switching') return planUpdateSwitch(app, o, usual);
+  if (app.update?.phase === 'rollingBack') return planUpdateRollingBack(app, o, usual);
+  return usual;
 }
 
 /**
@@ -347,10 +371,12 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
     switch (u.activeState) {
       case 'active':
       case 'reloading': {
-        const fileName = app.rendered?.containers.find((c) => c.service === svc)?.file;
-        const file = o.files[id]?.find((f) => f.name === fileName);
+        const c = app.rendered?.containers.find((x) => x.service === svc);
+        // Its own file, or its image's .build file (a new tag: the image it runs changed).
+        const names = [c?.file, c?.buildService ? buildFileOf(c.buildService) : undefined];
+        const changed = (o.files[id] ?? []).some((f) => names.includes(f.name) && f.mtimeMono > u.execMainStartMono);
         if (app.restartRequestedAt !== undefined && startedMs(u, o) < app.restartRequestedAt) restart.push(svc);
-        else if (file && file.mtimeMono > u.execMainStartMono) restart.push(svc);
+        else if (changed) restart.push(svc);
         else if (backoff && o.nowMono - u.activeEnterMono >= BACKOFF.healthySec * SEC) {
           steps.push({ kind: 'clearBackoff', app: id, unit: svc, reason: `healthy for ${BACKOFF.healthySec} s` });
         }
@@ -661,7 +687,7 @@ function backoffStep(app: string, unit: string, prior: BackoffEntry | undefined,
   };
 }
 
-function planStopped(app: DesiredApp, o: Observed, services: string[]): Step[] {
+export function planStopped(app: DesiredApp, o: Observed, services: string[]): Step[] {
   const steps: Step[] = [];
   const stop: string[] = [];
   const reset: string[] = [];
@@ -778,7 +804,7 @@ function isUp(u: UnitStatus | undefined): boolean {
   return !!u && ['active', 'activating', 'deactivating', 'reloading'].includes(u.activeState);
 }
 
-function startedMs(u: UnitStatus, o: { nowMs: number; nowMono: number }): number {
+export function startedMs(u: UnitStatus, o: { nowMs: number; nowMono: number }): number {
   return o.nowMs - (o.nowMono - u.execMainStartMono) / 1000;
 }
 

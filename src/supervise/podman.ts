@@ -47,6 +47,12 @@ export interface Podman {
   renameContainer(from: string, to: string): Promise<void>;
   /** Starts a stopped container (Podman's own start: for an old container a rollback returns). */
   startContainer(name: string): Promise<void>;
+  /** `podman volume export` into a file (created 0600 by the caller's umask-independent rename). */
+  exportVolume(name: string, file: string): Promise<void>;
+  /** Empties a volume (inside the user namespace: its files belong to the container's users) and imports a tar into it. */
+  restoreVolume(name: string, file: string): Promise<void>;
+  /** Points a tag at an image id (`podman tag`): an update's rollback restores the image that ran. */
+  tagImage(id: string, ref: string): Promise<void>;
   /**
    * Creates (or replaces) one of our secrets from a file's exact bytes: Podman reads the file
    * itself, so nothing of the value passes through this process.
@@ -244,6 +250,12 @@ export function podmanCli(bin = 'podman'): Podman {
       );
     },
     async removeImage(id) {
+      // By id, an image with several tags (each build of a context is tagged anew; the same
+      // content again is the same image) is refused without --force, and --force would also
+      // remove containers that use it: its tags go first.
+      await run(['untag', id]).catch((e: Error) => {
+        if (!/image not known/i.test(e.message)) throw e;
+      });
       await run(['image', 'rm', '--ignore', id]);
     },
     async removeContainer(name) {
@@ -287,6 +299,20 @@ export function podmanCli(bin = 'podman'): Podman {
     },
     async startContainer(name) {
       await run(['start', name]);
+    },
+    async exportVolume(name, file) {
+      await run(['volume', 'export', '--output', file, name], undefined, 3_600_000);
+    },
+    async restoreVolume(name, file) {
+      // Emptied, not re-created: a new volume would lose its root's owner and mode. Import
+      // alone would merge, leaving files the failed version made.
+      const mount = (await run(['volume', 'inspect', '--format', '{{.Mountpoint}}', name])).trim();
+      if (!mount.startsWith('/')) throw new Error(`volume ${name} has no mount point`);
+      await run(['unshare', 'find', mount, '-mindepth', '1', '-delete'], undefined, 600_000);
+      await run(['volume', 'import', name, file], undefined, 3_600_000);
+    },
+    async tagImage(id, ref) {
+      await run(['tag', id, ref]);
     },
     async importSecret(name, app, file) {
       const out = await run([

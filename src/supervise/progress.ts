@@ -11,7 +11,16 @@ export interface ContainerFacts {
 }
 
 export interface Progress {
-  phase: 'building' | 'pulling' | 'starting' | 'waiting for health' | 'restarting' | 'stopping' | 'running' | 'stopped';
+  phase:
+    | 'building'
+    | 'pulling'
+    | 'starting'
+    | 'waiting for health'
+    | 'restarting'
+    | 'stopping'
+    | 'rolling back'
+    | 'running'
+    | 'stopped';
   unit?: string;
   detail?: string;
 }
@@ -30,6 +39,7 @@ export function imagesToProbe(app: DesiredApp, o: Observed, existing: Record<str
 }
 
 export function appProgress(app: DesiredApp, o: Observed, f: ContainerFacts): Progress {
+  if (app.update?.phase === 'rollingBack') return { phase: 'rolling back', detail: app.update.reason ?? '' };
   const containers = app.rendered?.containers ?? [];
   for (const c of containers) {
     const build = c.buildService ? o.units[c.buildService] : undefined;
@@ -63,5 +73,7 @@ export function defaultWaitSec(app: DesiredApp | undefined, change: string): num
   const start = cs.reduce((n, c) => n + c.startTimeoutSec * (c.buildService ? 2 : 1), 0);
   if (change === 'stop' || change === 'uninstall' || change === 'purge') return stop;
   if (change === 'restart') return stop + start;
+  // The new version's start, and a rollback's stop and start after its deadline.
+  if (change === 'update') return stop * 2 + start * 2 + 120;
   return start;
 }

@@ -25,6 +25,8 @@ export interface RenderCache {
       interfaces: AppInterfaces;
       /** Paths of its templates in the app's folder: their texts are part of baseKey. */
       templates?: string[];
+      /** Its local builds' contexts in the app's folder: their stamps are part of baseKey (a changed page is a new image). */
+      builds?: string[];
       rendered: NonNullable<DesiredApp['rendered']>;
     }
   >;
@@ -49,6 +51,8 @@ export function cacheKey(parts: {
   startAtBoot: boolean;
   /** Texts of the app's templates by path (a changed template renders anew). */
   templates?: Record<string, string | null>;
+  /** Stamps of the app's build contexts by path. */
+  builds?: Record<string, string>;
 }): string {
   return createHash('sha256')
     .update(
@@ -59,6 +63,7 @@ export function cacheKey(parts: {
         parts.startAtBoot,
         parts.manifest,
         ...(parts.templates ? [parts.templates] : []),
+        ...(parts.builds ? [parts.builds] : []),
       ]),
     )
     .digest('hex');

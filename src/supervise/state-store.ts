@@ -3,7 +3,7 @@ import { makeDir } from '../fs/make-dir.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
-import type { Adoption, BackoffEntry, DesiredApp, Intent } from './types.js';
+import type { Adoption, BackoffEntry, DesiredApp, Intent, Update } from './types.js';
 
 /** The user's intent per installed app: with the manifests, the whole truth. */
 export interface AppIntent {
@@ -24,6 +24,10 @@ export interface AppIntent {
   importedSecrets?: string[];
   /** Volumes that existed before adoption, recorded as the app's (a purge removes them). */
   adoptedVolumes?: string[];
+  /** An update in progress or rolled back (see Update in types.ts). */
+  update?: Update;
+  /** The unit files that last ran healthy: their hash (the set itself is in last-good/<app>.json). */
+  lastGood?: { hash: string; recordedAt: string; version?: string };
 }
 
 export interface SupervisorState {
@@ -137,5 +141,8 @@ export function intentOf(id: string, intent: AppIntent): DesiredApp {
     ...(intent.adoption ? { adoption: intent.adoption } : {}),
     ...(intent.importedSecrets?.length ? { importedSecrets: intent.importedSecrets } : {}),
     ...(intent.adoptedVolumes?.length ? { adoptedVolumes: intent.adoptedVolumes } : {}),
+    ...(intent.update ? { update: intent.update } : {}),
+    ...(intent.lastGood ? { lastGoodHash: intent.lastGood.hash } : {}),
+    ...(intent.lastGood?.version ? { lastGoodVersion: intent.lastGood.version } : {}),
   };
 }

@@ -17,6 +17,7 @@ export type AppState =
   | 'updating'
   | 'adopting'
   | 'rolling-back'
+  | 'rolled-back'
   | 'not-adopted'
   | 'uninstalling'
   | 'not-installed';
@@ -59,7 +60,13 @@ export interface AppView {
    * New images being pulled before the switch to the new units (the running version stays up;
    * the app is `updating`), or whose pull failed and is tried again (`retryInSec`).
    */
-  pulls?: Array<{ image: string; state: 'pulling' | 'failed'; failures?: number; retryInSec?: number }>;
+  pulls?: Array<{ image: string; state: 'pulling' | 'failed'; failures?: number; retryInSec?: number; build?: true }>;
+  /**
+   * An update being watched (`updating`), rolled back (`rolling-back`, then `rolled-back`: the
+   * last good set runs, the new version is not tried again until the manifest changes or
+   * `update APP --retry`), and why.
+   */
+  update?: { phase: string; since: string; toVersion?: string; fromVersion?: string; reason?: string };
   /** An adoption in progress (`adopting`, `rolling-back`) or rolled back (`not-adopted`), and why it was rolled back. */
   adoption?: { phase: string; since: string; reason?: string };
 }
@@ -174,8 +181,9 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
           const unit = pullUnitOf(c.service);
           const u = observed.units[unit];
           if (!(observed.missingImages ?? []).includes(c.image!)) return [];
+          const build = c.buildArgv ? { build: true as const } : {};
           if (u && u.loadState !== 'not-found' && u.hookKey === c.image && pullRunning(u))
-            return [{ image: c.image!, state: 'pulling' }];
+            return [{ image: c.image!, state: 'pulling', ...build }];
           const b = observed.backoff[unit];
           if (b)
             return [
@@ -184,13 +192,19 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
                 state: 'failed',
                 failures: b.failures,
                 retryInSec: Math.max(0, Math.ceil((b.notBeforeMs - observed.nowMs) / 1000)),
+                ...build,
               },
             ];
-          return [{ image: c.image!, state: 'pulling' }];
+          return [{ image: c.image!, state: 'pulling', ...build }];
         })
       : [];
     if (pending)
       state = state === 'running' ? 'updating' : state === 'stopped' || state === 'partial' ? 'starting' : state;
+    // An update (plan-update.ts): watched until healthy, or rolled back.
+    const update = app.intent === 'running' ? app.update : undefined;
+    if (update?.phase === 'switching' && state !== 'failed') state = 'updating';
+    else if (update?.phase === 'rollingBack') state = 'rolling-back';
+    else if (update?.phase === 'rolledBack' && state === 'running') state = 'rolled-back';
     const transitional = phase !== undefined;
     // Held: it should run, does not, and no pass will start it until a person acts.
     const hold = holds.get(app.id);
@@ -216,7 +230,8 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
         phase === 'rolledBack' ||
         (!transitional &&
           !pending &&
-          ((app.intent === 'running' && state === 'running') || (app.intent === 'stopped' && state === 'stopped'))),
+          ((app.intent === 'running' && (state === 'running' || state === 'rolled-back')) ||
+            (app.intent === 'stopped' && state === 'stopped'))),
       units,
       ...(failed ? { lastFailure: `${failed.unit}: ${failed.failure}` } : {}),
       ...(backoff
@@ -232,6 +247,17 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
       ...(waiting ? { waiting } : {}),
       ...(held ? { held } : {}),
       ...(pulls.length > 0 ? { pulls } : {}),
+      ...(app.update
+        ? {
+            update: {
+              phase: app.update.phase,
+              since: app.update.startedAt,
+              ...(app.update.toVersion ? { toVersion: app.update.toVersion } : {}),
+              ...(app.update.fromVersion ? { fromVersion: app.update.fromVersion } : {}),
+              ...(app.update.reason ? { reason: app.update.reason } : {}),
+            },
+          }
+        : {}),
       ...(app.adoption
         ? {
             adoption: {

@@ -18,6 +18,8 @@ import { busyPorts } from './host-ports.js';
 import { readNodeFacts, readRecordedFacts, recordFacts } from './node-facts-adapter.js';
 import { readTemplateInputs, recordSecretId, recordTemplateInput } from './secret-ids.js';
 import type { NodeFacts } from '../graph/node-facts.js';
+import { lastGoodDue } from './plan-update.js';
+import { writeLastGood } from './last-good-store.js';
 
 /** Everything a pass needs, as values: the CLI builds one, tests build one for the lab. */
 export interface Supervisor {
@@ -214,7 +216,11 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
     desired = view.desired;
     pending = planSteps(view.desired, view.observed);
     const actionable = pending.filter((s) => s.kind !== 'wait');
-    if (opts.dryRun || actionable.length === 0) break;
+    if (opts.dryRun) break;
+    if (actionable.length === 0) {
+      await recordLastGoodSets(sv, view, pending);
+      break;
+    }
     // A reload that did not clear systemd's "outdated" flag would not clear it the second
     // time either: leave it to the next pass rather than spin.
     const reloadOnly = actionable.length === 1 && actionable[0]!.kind === 'daemonReload';
@@ -232,6 +238,7 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
       recordSecretId: (name, id) => recordSecretId(sv.paths.stateDir, name, id),
       recordTemplateInput: (secret, key) => recordTemplateInput(sv.paths.stateDir, secret, key),
       hookLogDir: join(sv.paths.stateDir, 'hooks'),
+      stateDir: sv.paths.stateDir,
     });
     applied.push(await applySteps(actionable, executors, (o) => logOutcome(sv.log, o)));
     if (backoff.changed()) await writeBackoff(sv.paths.stateDir, backoff.entries());
@@ -259,6 +266,29 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
     );
   }
   return { applied, pending, converged: pending.length === 0, errors };
+}
+
+/**
+ * Bookkeeping at the end of a pass, like the render cache: apps that run settled on files
+ * that are not their last good set yet have them recorded as it (see lastGoodDue). No
+ * systemctl, no Podman: a file and the state. A failure only means a later pass does it.
+ */
+async function recordLastGoodSets(sv: Supervisor, view: View, pending: Step[]): Promise<void> {
+  for (const { app, hash } of lastGoodDue(view.desired, view.observed, pending)) {
+    const rendered = view.desired.apps.find((a) => a.id === app)!.rendered!;
+    const recordedAt = new Date(sv.clock.nowMs()).toISOString();
+    try {
+      await writeLastGood(sv.paths.stateDir, app, { version: 1, hash, rendered, recordedAt });
+      await changeState(sv, (s) => {
+        const a = s.apps[app];
+        if (a && a.intent === 'running')
+          a.lastGood = { hash, recordedAt, ...(rendered.version ? { version: rendered.version } : {}) };
+      });
+      sv.log.info({ app, hash }, 'runs healthy: its units are recorded as its last good set');
+    } catch (e) {
+      sv.log.warn({ app, err: (e as Error).message }, 'last good set not recorded (a later pass tries again)');
+    }
+  }
 }
 
 /** Crash-loop backoff as the steps of one batch leave it: set and cleared here, persisted by the pass. */

@@ -15,6 +15,8 @@ export interface DesiredContainer {
   buildService?: string;
   /** Notify=healthy: the unit stays `activating` until the health check passes. */
   readiness: boolean;
+  /** A local build's `podman build` command, as its .build unit runs it: run before an update's switch. */
+  buildArgv?: string[];
   /** Pull policy of a registry image (`missing`, `never`, ...); absent for a local build. */
   pull?: string;
   /** Host ports it publishes (fixed ones only): a start waits until they are free. */
@@ -83,6 +85,8 @@ export interface RenderedApp {
   provides: string[];
   /** Interfaces it requires, and who provides each on this node now. */
   needs: Need[];
+  /** Podman volumes exported before an update's new containers start (snapshotBeforeUpdate). */
+  snapshotVolumes?: string[];
   /** The app's version (a changed one runs the postUpdate hook). */
   version?: string;
   hooks?: DesiredHook[];
@@ -154,6 +158,44 @@ export interface DesiredApp {
   importedSecrets?: string[];
   /** Volumes that existed before adoption (so carry none of our labels), recorded as the app's: a purge removes them too. */
   adoptedVolumes?: string[];
+  /** An update in progress, or rolled back (see Update). */
+  update?: Update;
+  /** After an update's rollback: the new rendering not tried again (`rendered` is the last good set). */
+  heldBack?: RenderedApp;
+  /** The hash of the unit files that last ran healthy (`filesHash`), kept with them in the state dir. */
+  lastGoodHash?: string;
+  /** The manifest version of the last good set. */
+  lastGoodVersion?: string;
+}
+
+/**
+ * An update: a running app's unit files change (see plan-update.ts). The files that last ran
+ * healthy are kept as its last good set; the new ones must become healthy in time, or the
+ * last good set is put back. Kept in the state file.
+ * - switching: the new files are written and their units (re)started; the gate watches them.
+ * - rollingBack: they did not become healthy: the last good files are written and started again.
+ * - rolledBack: the app runs its last good set; the same new files (`toHash`) are not tried again
+ *   until the manifest changes or `archy-quadlet update APP --retry`.
+ */
+export interface Update {
+  phase: 'switching' | 'rollingBack' | 'rolledBack';
+  /** `filesHash` of the new files. */
+  toHash: string;
+  /** `filesHash` of the last good set it started from. */
+  fromHash: string;
+  /** The new manifest's version, and the one it came from. */
+  toVersion?: string;
+  fromVersion?: string;
+  /** When the update began (ISO time). */
+  startedAt: string;
+  /** Wall-clock ms when the new files were allowed to be written: the origin of the deadline. */
+  switchedAtMs: number;
+  /** Why it was rolled back. */
+  reason?: string;
+  /** The volumes exported (snapshotBeforeUpdate) once the old containers stopped: put back on a rollback. */
+  snapshot?: { volumes: string[]; at: string };
+  /** The snapshot was put back (rolling back). */
+  restored?: true;
 }
 
 export interface Desired {
@@ -314,6 +356,8 @@ type StepArgs = {
   removeRenderedFile: { secret: string };
   /** Pulls a container's new image in a transient unit (podman pull), without waiting for it: see plan-pulls.ts. */
   pullImage: { unit: string; image: string };
+  /** Builds a container's new local image in a transient unit (podman build, as its .build unit would), without waiting for it. */
+  buildImage: { unit: string; image: string; argv: string[] };
   /** Runs a hook in a transient unit (podman exec in the container), without waiting for it. */
   runHook: { point: DesiredHook['point']; unit: string; argv: string[]; timeoutSec: number; key: string };
   /**
@@ -324,6 +368,18 @@ type StepArgs = {
   setBackoff: { unit: string; failures: number; notBeforeMs: number };
   clearBackoff: { unit: string };
   forgetApp: Record<never, never>;
+  /** Update: the app's files are about to change while it runs; the gate watches the new ones (plan-update.ts). */
+  beginUpdate: { toHash: string; fromHash: string; toVersion?: string; fromVersion?: string };
+  /** The app runs healthy on these files: they (with the image ids its containers run) become its last good set. */
+  recordLastGood: { hash: string };
+  /** Update: the new files did not become healthy; the last good set is put back. */
+  updateRollBack: { why: string };
+  /** Update: the old containers are stopped; these volumes are exported (`podman volume export`) before the new ones start. */
+  snapshotVolumes: { volumes: string[] };
+  /** Update rolled back: the volumes are emptied and their snapshots imported, before the last good set starts. */
+  restoreVolumes: { volumes: string[] };
+  /** Update: rolled back, the last good set running again. */
+  updateRolledBack: Record<never, never>;
   /** Nothing to do until something in flight finishes (or a person acts); reported, not executed. */
   /** held: nothing will change until a person acts (a foreign file, a rejected render). */
   wait: { unit?: string; path?: string; held?: true };

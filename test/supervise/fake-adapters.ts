@@ -120,6 +120,9 @@ export function fakePodman(): Podman & { called: string[] } {
     setRestartPolicy: rec('setRestartPolicy', undefined),
     renameContainer: rec('renameContainer', undefined),
     startContainer: rec('startContainer', undefined),
+    tagImage: rec('tagImage', undefined),
+    exportVolume: rec('exportVolume', undefined),
+    restoreVolume: rec('restoreVolume', undefined),
     importSecret: rec('importSecret', 'f00d'.repeat(6)),
   } as unknown as Podman & { called: string[] };
 }

@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto';
+import type { Desired, DesiredApp, Observed, Step } from './types.js';
+import { failureOf } from './plan-adoption.js';
+import { planStopped, startedMs } from './plan-steps.js'; // used at call time only: the import cycle is harmless
+
+// Updates that cannot strand an app (issue 13). A running app whose unit files change is
+// updated, not just restarted:
+// - The files it ran healthy on are its last good set (recorded by the pass once the app has
+//   settled: see lastGoodDue; kept in the state dir with the rendering they came from).
+// - Before any new file is written the update is recorded (beginUpdate, alone in its batch):
+//   a kill -9 or a reboot after that finds the record and goes on from it.
+// - The gate (planUpdateSwitch) watches the new units: every container active (one with a
+//   health check is active only once healthy), none failed or restarted since the switch,
+//   within its start timeout. Then the new set becomes the last good one (recordLastGood).
+// - Otherwise updateRollBack: from then on the app's desired rendering is its last good set
+//   (load-desired.ts substitutes it), so the usual steps write and restart the old units;
+//   once they run, the app is rolled back, and the same new files are not tried again until
+//   the manifest changes or `archy-quadlet update APP --retry`.
+
+const SEC = 1_000_000; // µs
+/** A container without a health check counts as good once active this long (one that exits at once is caught). */
+export const UPDATE_SETTLE_SEC = 5;
+/** Beyond the longest start timeout, before an update whose units never settled is rolled back. */
+export const UPDATE_DEADLINE_GRACE_SEC = 120;
+
+/** The identity of a set of unit files: names and contents. */
+export function filesHash(files: ReadonlyArray<{ name: string; content: string }>): string {
+  const h = createHash('sha256');
+  for (const f of [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+    h.update(f.name).update('\0').update(f.content).update('\0');
+  return h.digest('hex').slice(0, 16);
+}
+
+/** The hash of the app's own files on disk (those archy-quadlet wrote). */
+export function diskHash(app: DesiredApp, o: Observed): string {
+  return filesHash((o.files[app.id] ?? []).filter((f) => f.owned));
+}
+
+/**
+ * The step that records an update before the app's changed files are written (planned alone
+ * for the app: its files are written in the next batch), or undefined when the change is no
+ * update: the app does not run, it is not on its last good set (never proven healthy, or
+ * edited by hand: nothing to go back to), or the files written are the last good set itself
+ * (a rollback, a repair).
+ */
+export function beginUpdateStep(app: DesiredApp, o: Observed): Step | undefined {
+  if (app.intent !== 'running' || !app.rendered || !app.lastGoodHash || app.adoption) return undefined;
+  const toHash = filesHash(app.rendered.files);
+  if (toHash === app.lastGoodHash) return undefined;
+  const u = app.update;
+  if (u?.phase === 'switching' && u.toHash === toHash) return undefined; // begun: its files are being written
+  const up = app.rendered.containers.some((c) =>
+    ['active', 'activating', 'reloading'].includes(o.units[c.service]?.activeState ?? ''),
+  );
+  if (!up) return undefined;
+  // An update under way (another new set while switching, or after a rollback): the last
+  // good set is still the one to go back to, whatever is on disk now.
+  if (!u && diskHash(app, o) !== app.lastGoodHash) return undefined;
+  const version = app.rendered.version;
+  return {
+    kind: 'beginUpdate',
+    app: app.id,
+    toHash,
+    fromHash: app.lastGoodHash,
+    ...(version ? { toVersion: version } : {}),
+    reason: `update${version ? ` to ${version}` : ''}: its units that run now are kept as the last good set`,
+  };
+}
+
+/** Steps that mean the app is still being moved (its units written, started, restarted...). */
+const MOVING = new Set<Step['kind']>([
+  'writeUnit',
+  'removeUnit',
+  'daemonReload',
+  'start',
+  'restart',
+  'resetFailed',
+  'stop',
+  'stopContainer',
+  'clearStaleContainer',
+  'renderTemplate',
+  'ensureSecret',
+  'pullImage',
+  'buildImage',
+]);
+
+/**
+ * Whether the app runs as its rendering says, every container active (for one without a
+ * health check, for UPDATE_SETTLE_SEC), with nothing left to do for it; else what it waits for.
+ */
+export function settled(app: DesiredApp, o: Observed, usual: Step[]): { ok: true } | { ok: false; why: string } {
+  const moving = usual.find((s) => s.app === app.id && MOVING.has(s.kind));
+  if (moving) return { ok: false, why: moving.reason };
+  if (!app.rendered || diskHash(app, o) !== filesHash(app.rendered.files))
+    return { ok: false, why: 'its unit files are being written' };
+  for (const c of app.rendered.containers) {
+    const u = o.units[c.service];
+    if (u?.activeState !== 'active') return { ok: false, why: `${c.service} is ${u?.activeState ?? 'not loaded'}` };
+    if (!c.readiness && !c.oneshot && o.nowMono - u.activeEnterMono < UPDATE_SETTLE_SEC * SEC)
+      return { ok: false, why: `${c.service} is active: watched for ${UPDATE_SETTLE_SEC} s before it counts` };
+  }
+  return { ok: true };
+}
+
+/**
+ * Switching: the usual steps of the app while its new units start, until they are healthy
+ * (recordLastGood: the update is done) or not (updateRollBack). Pure.
+ */
+export function planUpdateSwitch(app: DesiredApp, o: Observed, usual: Step[]): Step[] {
+  const id = app.id;
+  const update = app.update!;
+  const held = usual.find((s) => s.kind === 'wait' && s.held);
+  if (held) return [rollBack(id, held.reason)];
+  const containers = app.rendered?.containers ?? [];
+  let lastStartMs = 0;
+  for (const c of containers) {
+    const u = o.units[c.service];
+    if (!u || u.execMainStartMono <= 0) continue;
+    const startMs = startedMs(u, o);
+    lastStartMs = Math.max(lastStartMs, startMs);
+    // Started since the switch (a second of slack between the clocks): what it does now is the new version's.
+    if (startMs < update.switchedAtMs - 1000) continue;
+    const failure = failureOf(u);
+    if (failure) return [rollBack(id, `${c.service} ${failure}`)];
+    if (
+      u.activeState === 'activating' &&
+      u.subState !== 'auto-restart' &&
+      o.nowMono - u.execMainStartMono > c.startTimeoutSec * SEC
+    )
+      return [rollBack(id, `${c.service} was not healthy within its start timeout (${c.startTimeoutSec} s)`)];
+  }
+  const s = settled(app, o, usual);
+  const to = update.toVersion ? ` to ${update.toVersion}` : '';
+  if (s.ok)
+    return [
+      ...usual,
+      {
+        kind: 'recordLastGood',
+        app: id,
+        hash: update.toHash,
+        reason: `updated${to}: healthy on its new units, which become the last good set`,
+      },
+    ];
+  // A safety net on the wall clock (it survives a reboot), from the switch or the last start
+  // (a node that was off since counts from its boot): units that never even get healthy.
+  const longest = Math.max(0, ...containers.map((c) => c.startTimeoutSec));
+  const limitSec = longest + UPDATE_DEADLINE_GRACE_SEC;
+  if (o.nowMs > Math.max(update.switchedAtMs, lastStartMs) + limitSec * 1000)
+    return [rollBack(id, `not healthy within ${limitSec} s (${s.why})`)];
+  return [...usual, { kind: 'wait', app: id, reason: `updating${to}: ${s.why}` }];
+}
+
+/** Rolling back: the usual steps put the last good set back (it is the desired rendering now), until it runs. */
+export function planUpdateRollingBack(app: DesiredApp, o: Observed, usual: Step[]): Step[] {
+  const why = app.update?.reason ?? 'no reason recorded';
+  const s = settled(app, o, usual);
+  if (s.ok)
+    return [
+      ...usual,
+      { kind: 'updateRolledBack', app: app.id, reason: `rolled back: the last good set runs again (${why})` },
+    ];
+  return [...usual, { kind: 'wait', app: app.id, reason: `rolling back (${why}): ${s.why}` }];
+}
+
+function rollBack(app: string, why: string): Step {
+  return { kind: 'updateRollBack', app, why, reason: `update failed: ${why}: rolling back to the last good set` };
+}
+
+/**
+ * Apps that run settled on files that are not their last good set yet (a fresh install, an
+ * app from before last good sets, an update that the gate did not watch): the pass records
+ * them, as it keeps the render cache. Not while an update or an adoption is under way: their
+ * gates decide. `pending`: what the planner says is left to do now.
+ */
+export function lastGoodDue(desired: Desired, o: Observed, pending: Step[]): Array<{ app: string; hash: string }> {
+  return desired.apps.flatMap((app) => {
+    if (app.intent !== 'running' || !app.rendered || app.adoption) return [];
+    if (app.update && app.update.phase !== 'rolledBack') return [];
+    const hash = filesHash(app.rendered.files);
+    if (hash === app.lastGoodHash) return [];
+    if (pending.some((s) => s.app === undefined)) return []; // a node-wide reload first
+    return settled(app, o, pending).ok ? [{ app: app.id, hash }] : [];
+  });
+}
+
+/**
+ * Volumes to export before the new containers start (snapshotBeforeUpdate), while the
+ * snapshot is not taken yet: the new files wait, and the old containers are stopped first
+ * (a database is exported at rest, never mid-write).
+ */
+export function snapshotPending(app: DesiredApp): boolean {
+  return (
+    app.update?.phase === 'switching' &&
+    app.update.snapshot === undefined &&
+    (app.rendered?.snapshotVolumes?.length ?? 0) > 0
+  );
+}
+
+/** Rolling back, with a snapshot not yet put back: the containers stop, then the volumes are restored. */
+export function restorePending(app: DesiredApp): boolean {
+  return app.update?.phase === 'rollingBack' && app.update.snapshot !== undefined && app.update.restored !== true;
+}
+
+/**
+ * The app's containers stopped (as a stop of the app stops them), then the volume step:
+ * the snapshot of an update, or its restore on a rollback.
+ */
+export function planVolumeStep(app: DesiredApp, o: Observed, containerServices: string[]): Step[] {
+  const restoring = app.update?.phase === 'rollingBack';
+  const stopping = planStopped(app, o, containerServices)
+    .filter((s) => s.kind !== 'clearBackoff' && s.kind !== 'resetFailed')
+    .map((s) =>
+      s.kind === 'stop'
+        ? {
+            ...s,
+            reason: restoring
+              ? 'rolling back: stopped before its data is put back as it was before the update'
+              : 'update: stopped, so that its data is exported at rest before the new version starts',
+          }
+        : s,
+    );
+  const up = containerServices.some((svc) =>
+    ['active', 'activating', 'deactivating', 'reloading'].includes(o.units[svc]?.activeState ?? ''),
+  );
+  if (stopping.length > 0 || up)
+    return stopping.length > 0 ? stopping : [{ kind: 'wait', app: app.id, reason: 'stopping before its snapshot' }];
+  if (restoring) {
+    const volumes = app.update!.snapshot!.volumes;
+    return [
+      {
+        kind: 'restoreVolumes',
+        app: app.id,
+        volumes,
+        reason: `rolling back: ${volumes.join(', ')} put back as they were before the update`,
+      },
+    ];
+  }
+  const volumes = app.rendered!.snapshotVolumes!;
+  return [
+    {
+      kind: 'snapshotVolumes',
+      app: app.id,
+      volumes,
+      reason: `update: ${volumes.join(', ')} exported before the new version starts (put back if it is rolled back)`,
+    },
+  ];
+}

@@ -1,0 +1,333 @@
+import { describe, expect, it } from 'vitest';
+import { planSteps } from '../../src/supervise/plan-steps.js';
+import { filesHash, lastGoodDue, UPDATE_DEADLINE_GRACE_SEC } from '../../src/supervise/plan-update.js';
+import type { Desired, DesiredApp, Observed, Step } from '../../src/supervise/types.js';
+import { app, applyFake, converged, S, unit } from './fake-systemd.js';
+
+const kinds = (steps: Step[]) => steps.map((s) => s.kind);
+
+/** `a` on its last good set (v1), running healthy; and its v2 rendering. */
+function node(cs = ['web']) {
+  const v1 = app('a', 'running', cs, { rendered: { ...app('a', 'running', cs).rendered!, version: '1' } });
+  const good = filesHash(v1.rendered!.files);
+  const v2files = v1.rendered!.files.map((f) => ({ ...f, content: `${f.content}# v2\n` }));
+  const v2: DesiredApp = { ...v1, rendered: { ...v1.rendered!, files: v2files, version: '2' }, lastGoodHash: good };
+  return { v1: { ...v1, lastGoodHash: good }, v2, good, next: filesHash(v2files), o: converged([v1]) };
+}
+
+/**
+ * What the update steps' executors do to the state, and what load-desired then makes of it
+ * (the last good set desired while an update is rolled back), on top of the fake systemd.
+ */
+function step(d: Desired, o: Observed, steps: Step[], lastGood: DesiredApp): { d: Desired; o: Observed } {
+  const next = applyFake(d, o, steps);
+  let apps = next.desired.apps;
+  for (const s of steps) {
+    apps = apps.map((a): DesiredApp => {
+      if (a.id !== s.app) return a;
+      const rendered = a.heldBack ?? a.rendered!;
+      switch (s.kind) {
+        case 'beginUpdate':
+          return {
+            ...a,
+            update: {
+              phase: 'switching',
+              toHash: s.toHash,
+              fromHash: s.fromHash,
+              ...(s.toVersion ? { toVersion: s.toVersion } : {}),
+              startedAt: 'then',
+              switchedAtMs: next.observed.nowMs,
+            },
+          };
+        case 'recordLastGood': {
+          const { update: _u, ...rest } = a;
+          return { ...rest, lastGoodHash: s.hash };
+        }
+        case 'updateRollBack':
+          return {
+            ...a,
+            update: { ...a.update!, phase: 'rollingBack', reason: s.why },
+            rendered: lastGood.rendered,
+            heldBack: rendered,
+          };
+        case 'snapshotVolumes':
+          return { ...a, update: { ...a.update!, snapshot: { volumes: s.volumes, at: 'then' } } };
+        case 'restoreVolumes':
+          return { ...a, update: { ...a.update!, restored: true } };
+        case 'updateRolledBack':
+          return { ...a, update: { ...a.update!, phase: 'rolledBack' } };
+        default:
+          return a;
+      }
+    });
+  }
+  return { d: { apps }, o: next.observed };
+}
+
+describe('plan-update: an update is recorded before its files are written', () => {
+  it('a running app on its last good set: beginUpdate alone, then the files, a reload and the restart', () => {
+    const { v2, good, next, o } = node();
+    const steps = planSteps({ apps: [v2] }, o);
+    expect(steps).toEqual([
+      {
+        kind: 'beginUpdate',
+        app: 'a',
+        toHash: next,
+        fromHash: good,
+        toVersion: '2',
+        reason: 'update to 2: its units that run now are kept as the last good set',
+      },
+    ]);
+    const after = step({ apps: [v2] }, o, steps, v2);
+    expect(kinds(planSteps(after.d, after.o))).toEqual(['writeUnit', 'daemonReload']);
+  });
+
+  it('no update (plain writes) for an app that is stopped, has no last good set, or runs on files edited by hand', () => {
+    const { v2, o } = node();
+    const stopped = converged([{ ...v2, intent: 'running' }], 'inactive');
+    stopped.files = o.files;
+    expect(kinds(planSteps({ apps: [v2] }, stopped))).toEqual(['writeUnit', 'daemonReload']);
+    const { lastGoodHash: _h, ...none } = v2;
+    expect(kinds(planSteps({ apps: [none] }, o))).toEqual(['writeUnit', 'daemonReload']);
+    const edited = structuredClone(o);
+    edited.files.a![0]!.content += '# by hand\n';
+    expect(kinds(planSteps({ apps: [v2] }, edited))).toEqual(['writeUnit', 'daemonReload']);
+  });
+
+  it('writing the last good set itself (a repair) is no update', () => {
+    const { v1, o } = node();
+    const edited = structuredClone(o);
+    edited.files.a![0]! = { ...edited.files.a![0]!, content: 'x', intact: false };
+    expect(kinds(planSteps({ apps: [v1] }, edited))).toEqual(['writeUnit', 'daemonReload']);
+  });
+});
+
+describe('plan-update: the gate', () => {
+  /** v2 switched: files written, units restarted once (now at `o.nowMono`). */
+  function switched() {
+    const n = node(['db', 'web']);
+    let d: Desired = { apps: [n.v2] };
+    let o = n.o;
+    for (let i = 0; i < 6; i++) {
+      const steps = planSteps(d, o);
+      if (steps.some((s) => s.kind === 'recordLastGood' || s.kind === 'updateRollBack')) break;
+      ({ d, o } = step(
+        d,
+        o,
+        steps.filter((s) => s.kind !== 'wait'),
+        n.v1,
+      ));
+    }
+    return { ...n, d, o };
+  }
+
+  it('healthy new units (health-checked, so active means healthy): the new set becomes the last good one', () => {
+    const { d, o, next } = switched();
+    expect(d.apps[0]!.update?.phase).toBe('switching');
+    const steps = planSteps(d, o);
+    expect(steps).toContainEqual({
+      kind: 'recordLastGood',
+      app: 'a',
+      hash: next,
+      reason: 'updated to 2: healthy on its new units, which become the last good set',
+    });
+  });
+
+  it('a container without a health check is watched for a few seconds first', () => {
+    const { d, o } = switched();
+    const noCheck: Desired = {
+      apps: [
+        {
+          ...d.apps[0]!,
+          rendered: {
+            ...d.apps[0]!.rendered!,
+            containers: d.apps[0]!.rendered!.containers.map((c) => ({ ...c, readiness: false })),
+          },
+        },
+      ],
+    };
+    const waiting = planSteps(noCheck, {
+      ...o,
+      units: { ...o.units, 'a-web.service': { ...o.units['a-web.service']!, activeEnterMono: o.nowMono - 1 * S } },
+    });
+    expect(waiting.find((s) => s.kind === 'wait')?.reason).toMatch(
+      /^updating to 2: a-(db|web).service is active: watched for 5 s/,
+    );
+    expect(kinds(planSteps(noCheck, { ...o, nowMono: o.nowMono + 6 * S }))).toContain('recordLastGood');
+  });
+
+  it('a unit that fails after the switch rolls it back, with the reason; one that failed before it does not count', () => {
+    const { d, o } = switched();
+    const failed = {
+      ...o,
+      units: { ...o.units, 'a-web.service': unit('failed', { result: 'protocol', execMainStartMono: o.nowMono }) },
+    };
+    expect(planSteps(d, failed)).toEqual([
+      {
+        kind: 'updateRollBack',
+        app: 'a',
+        why: 'a-web.service did not become ready (its health check failed, or it exited first)',
+        reason:
+          'update failed: a-web.service did not become ready (its health check failed, or it exited first): rolling back to the last good set',
+      },
+    ]);
+    const restarted = {
+      ...o,
+      units: {
+        ...o.units,
+        'a-web.service': unit('activating', {
+          subState: 'auto-restart',
+          result: 'exit-code',
+          execMainStatus: 1,
+          execMainStartMono: o.nowMono,
+        }),
+      },
+    };
+    expect(planSteps(d, restarted)[0]).toMatchObject({
+      kind: 'updateRollBack',
+      why: 'a-web.service exited with status 1, and was restarted by systemd',
+    });
+    const before = {
+      ...o,
+      units: { ...o.units, 'a-db.service': unit('active', { nRestarts: 3, execMainStartMono: 10 * S }) },
+    };
+    expect(kinds(planSteps(d, before))).not.toContain('updateRollBack');
+  });
+
+  it('a unit still starting past its start timeout rolls it back', () => {
+    const { d, o } = switched();
+    const slow = {
+      ...o,
+      nowMono: o.nowMono + 61 * S,
+      nowMs: o.nowMs + 61_000,
+      units: { ...o.units, 'a-web.service': unit('activating', { subState: 'start', execMainStartMono: o.nowMono }) },
+    };
+    expect(planSteps(d, slow)[0]).toMatchObject({
+      kind: 'updateRollBack',
+      why: 'a-web.service was not healthy within its start timeout (60 s)',
+    });
+  });
+
+  it('units that never settle are rolled back on the wall clock, counted from the switch or their last start', () => {
+    const { d, o } = switched();
+    const limit = (60 + UPDATE_DEADLINE_GRACE_SEC) * 1000;
+    const stuck = { ...o, units: { ...o.units, 'a-web.service': unit('inactive', { execMainStartMono: 0 }) } };
+    const later = (ms: number) => ({ ...stuck, nowMs: stuck.nowMs + ms, nowMono: stuck.nowMono + ms * 1000 });
+    expect(kinds(planSteps(d, later(limit - 5000)))).not.toContain('updateRollBack');
+    expect(planSteps(d, later(limit + 5000))[0]).toMatchObject({
+      kind: 'updateRollBack',
+      why: expect.stringMatching(/^not healthy within 180 s/),
+    });
+  });
+
+  it('rolled back: the last good files are written and restarted; once they run the app is rolled back, and stays so', () => {
+    const { d, o, v1, good } = switched();
+    const failed = {
+      ...o,
+      units: { ...o.units, 'a-web.service': unit('failed', { result: 'protocol', execMainStartMono: o.nowMono }) },
+    };
+    let cur = step(d, failed, planSteps(d, failed), v1);
+    expect(cur.d.apps[0]!.update?.phase).toBe('rollingBack');
+    const seen: Step[] = [];
+    for (let i = 0; i < 8 && cur.d.apps[0]!.update?.phase !== 'rolledBack'; i++) {
+      const steps = planSteps(cur.d, cur.o);
+      seen.push(...steps);
+      cur = step(
+        cur.d,
+        cur.o,
+        steps.filter((s) => s.kind !== 'wait'),
+        v1,
+      );
+    }
+    expect(cur.d.apps[0]!.update?.phase).toBe('rolledBack');
+    expect(seen.filter((s) => s.kind === 'writeUnit').map((s) => s.reason)).toContain('manifest changed');
+    expect(filesHash(cur.o.files.a!)).toBe(good);
+    expect(seen.find((s) => s.kind === 'updateRolledBack')?.reason).toMatch(
+      /^rolled back: the last good set runs again \(a-web.service did not become ready/,
+    );
+    // Rolled back: converged, nothing to do, and no new update of the same files.
+    cur.o.nowMono += 10 * S;
+    expect(planSteps(cur.d, cur.o)).toEqual([]);
+    expect(lastGoodDue(cur.d, cur.o, [])).toEqual([]);
+  });
+});
+
+describe('plan-update: last good sets', () => {
+  it('an app running settled on files not yet its last good set is due; not while moving, updating or unsettled', () => {
+    const { v1, o, good } = node();
+    const { lastGoodHash: _h, ...fresh } = v1;
+    expect(lastGoodDue({ apps: [fresh] }, o, [])).toEqual([{ app: 'a', hash: good }]);
+    expect(lastGoodDue({ apps: [v1] }, o, [])).toEqual([]);
+    expect(
+      lastGoodDue({ apps: [fresh] }, o, [{ kind: 'restart', app: 'a', units: ['a-web.service'], reason: 'x' }]),
+    ).toEqual([]);
+    expect(lastGoodDue({ apps: [fresh] }, { ...o, units: { 'a-web.service': unit('activating') } }, [])).toEqual([]);
+    const updating: DesiredApp = {
+      ...fresh,
+      update: { phase: 'switching', toHash: good, fromHash: 'x', startedAt: '', switchedAtMs: 0 },
+    };
+    expect(lastGoodDue({ apps: [updating] }, o, [])).toEqual([]);
+    expect(lastGoodDue({ apps: [{ ...fresh, intent: 'stopped' }] }, o, [])).toEqual([]);
+  });
+});
+
+describe('plan-update: volumes snapshotted before the switch, put back on a rollback', () => {
+  it('the old containers stop, the volume is exported, then the new files are written and started; a rollback restores it first', () => {
+    const n = node(['db', 'web']);
+    const withSnap = (a: DesiredApp): DesiredApp => ({
+      ...a,
+      rendered: { ...a.rendered!, snapshotVolumes: ['a-data'] },
+    });
+    let d: Desired = { apps: [withSnap(n.v2)] };
+    let o = n.o;
+    const seen: Step[][] = [];
+    for (let i = 0; i < 12 && !seen.flat().some((s) => s.kind === 'recordLastGood'); i++) {
+      const steps = planSteps(d, o);
+      seen.push(steps);
+      ({ d, o } = step(
+        d,
+        o,
+        steps.filter((s) => s.kind !== 'wait' && s.kind !== 'recordLastGood'),
+        withSnap(n.v1),
+      ));
+    }
+    const order = seen
+      .flat()
+      .filter((s) => s.kind !== 'wait')
+      .map((s) => s.kind);
+    expect(order.slice(0, 3)).toEqual(['beginUpdate', 'stop', 'snapshotVolumes']);
+    expect(order.indexOf('writeUnit')).toBeGreaterThan(order.indexOf('snapshotVolumes'));
+    expect(seen.flat().find((s) => s.kind === 'stop')?.reason).toBe(
+      'update: stopped, so that its data is exported at rest before the new version starts',
+    );
+    expect(seen.flat().find((s) => s.kind === 'snapshotVolumes')).toMatchObject({ volumes: ['a-data'] });
+    // New units started (not restarted: they were stopped), then judged healthy.
+    expect(order).toContain('start');
+    expect(order.at(-1)).toBe('recordLastGood');
+
+    // The same update failing instead: stopped again, the volume restored, then the last good set.
+    const failed = {
+      ...o,
+      units: { ...o.units, 'a-web.service': unit('failed', { result: 'protocol', execMainStartMono: o.nowMono }) },
+    };
+    let cur = step(d, failed, planSteps(d, failed), withSnap(n.v1));
+    const after: Step[] = [];
+    for (let i = 0; i < 12 && cur.d.apps[0]!.update?.phase !== 'rolledBack'; i++) {
+      const steps = planSteps(cur.d, cur.o);
+      after.push(...steps);
+      cur = step(
+        cur.d,
+        cur.o,
+        steps.filter((s) => s.kind !== 'wait'),
+        withSnap(n.v1),
+      );
+    }
+    expect(cur.d.apps[0]!.update?.phase).toBe('rolledBack');
+    const kindsAfter = after.filter((s) => s.kind !== 'wait').map((s) => s.kind);
+    expect(kindsAfter).toContain('restoreVolumes');
+    const restoreAt = kindsAfter.indexOf('restoreVolumes');
+    expect(kindsAfter.slice(0, restoreAt)).toContain('stop');
+    expect(kindsAfter.slice(restoreAt)).toContain('start');
+    expect(kindsAfter.slice(0, restoreAt)).not.toContain('start');
+  });
+});
