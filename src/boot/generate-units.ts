@@ -10,6 +10,7 @@ import { readUnitDir } from '../fs/unit-dir.js';
 import { planUnitDir, unchanged } from '../output/plan-unit-dir.js';
 import { checkWithGenerator, rejection } from '../output/check-units.js';
 import { checkContext } from '../supervise/plan-steps.js';
+import { filesHash } from '../supervise/plan-update.js';
 import { NODE_UNITS_DIR, serviceOfUnitFile } from '../names.js';
 
 export interface GenerateRequest {
@@ -82,6 +83,25 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
       }
       if (unchanged(plan)) {
         report.current.push(app.id);
+        continue;
+      }
+      // An update under way boots what is on disk: the old units until its snapshot is taken
+      // (or its new image is there), the failed ones until its snapshot is put back. And an
+      // app whose data is snapshotted before updates is updated by a pass, through its gate,
+      // never at boot with no snapshot.
+      const underWay = app.update?.phase === 'switching' || app.update?.phase === 'rollingBack';
+      const snapshotted =
+        app.intent === 'running' &&
+        (app.rendered.snapshotVolumes?.length ?? 0) > 0 &&
+        app.lastGoodHash !== undefined &&
+        filesHash(onDisk.filter((f) => f.owned)) === app.lastGoodHash;
+      if (underWay || snapshotted) {
+        report.skipped.push({
+          app: app.id,
+          why: underWay
+            ? `an update is under way (${app.update!.phase}): its files on disk boot, and the next pass goes on`
+            : 'its data is snapshotted before an update: its last good units boot, and a pass updates it',
+        });
         continue;
       }
       await mkdir(join(staging, app.id));

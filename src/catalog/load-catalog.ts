@@ -46,7 +46,14 @@ export async function loadCatalogApp(appsDir: string, id: string, validator: Man
   const templates = await loadTemplates(result.app, dir, text, file);
   const errors = [...fsErrors, ...templates.errors];
   if (errors.length > 0) return { id, file, dir, result: { ok: false, errors } };
-  const app = await withBuildHashes(result.app, dir);
+  let app: AppSpec;
+  try {
+    app = await withBuildHashes(result.app, dir);
+  } catch (e) {
+    // One app's unreadable context is that app's problem, never the node's.
+    const message = `build context unreadable: ${(e as Error).message}`;
+    return { id, file, dir, result: { ok: false, errors: [{ file, line: 1, col: 1, field: 'build', message }] } };
+  }
   if (Object.keys(templates.texts).length === 0) return { id, file, dir, result: { ...result, app } };
   return { id, file, dir, result: { ...result, app: { ...app, templateTexts: templates.texts } } };
 }

@@ -1,5 +1,5 @@
 import { makeDir } from '../fs/make-dir.js';
-import { chmod, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { chmod, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import type { Desired, Step, StepKind, StepOf } from './types.js';
@@ -259,26 +259,35 @@ export function makeExecutors(d: ApplyDeps): Executors {
         });
         return;
       }
-      // The image each container runs now, by id: a rollback restores it even if its tag moved.
-      const names = set.rendered.containers.map((c) => c.containerName);
-      const inspected = (await d.podman.inspectContainers(names)) as Array<{ Name?: string; Image?: string }>;
+      // The image each container runs now, by id: a rollback restores it even if its tag
+      // moved. Not while an update is under way: its containers run the new version then,
+      // and what was pinned when it began stays.
+      const phase = d.desired.apps.find((a) => a.id === s.app)?.update?.phase;
+      const underWay = phase === 'switching' || phase === 'rollingBack';
       const images: NonNullable<typeof set.images> = { ...set.images };
-      for (const c of set.rendered.containers) {
-        const id = inspected.find((x) => x.Name === c.containerName)?.Image;
-        if (c.image && id) images[c.service] = { ref: c.image, id };
+      if (!underWay) {
+        const names = set.rendered.containers.map((c) => c.containerName);
+        const inspected = (await d.podman.inspectContainers(names)) as Array<{ Name?: string; Image?: string }>;
+        for (const c of set.rendered.containers) {
+          const id = inspected.find((x) => x.Name === c.containerName)?.Image;
+          if (c.image && id) images[c.service] = { ref: c.image, id };
+        }
+        await writeLastGood(d.stateDir!, s.app, { ...set, images });
       }
-      await writeLastGood(d.stateDir!, s.app, { ...set, images });
       await d.changeState((state) => {
         const a = state.apps[s.app];
         if (!a || a.intent !== 'running') return;
+        const was = a.update?.phase === 'switching' || a.update?.phase === 'rollingBack' ? a.update : undefined;
         a.update = {
           phase: 'switching',
           toHash: s.toHash,
           fromHash: s.fromHash,
           ...(s.toVersion ? { toVersion: s.toVersion } : {}),
           ...(set.rendered.version ? { fromVersion: set.rendered.version } : {}),
-          startedAt: (a.update?.phase === 'switching' && a.update.startedAt) || new Date().toISOString(),
+          startedAt: was?.startedAt ?? new Date().toISOString(),
           switchedAtMs: Date.now(),
+          // The data as the last good set left it, taken once per update (or put back since).
+          ...(was?.snapshot ? { snapshot: was.snapshot } : {}),
         };
       });
     },
@@ -319,27 +328,49 @@ export function makeExecutors(d: ApplyDeps): Executors {
     },
     async snapshotVolumes(s) {
       const dir = snapshotDir(d.stateDir, s.app);
-      // The last update's only: an older snapshot goes first.
-      await rm(dir, { recursive: true, force: true });
-      await makeDir(dir, 0o700);
-      for (const volume of s.volumes) {
-        const tmp = join(dir, `.${volume}.tar.tmp`);
+      // A volume the new version adds does not exist yet: nothing of it to keep.
+      const existing = await d.podman.volumes();
+      const volumes = s.volumes.filter((v) => v in existing);
+      // Taken whole beside the last update's, which goes only once this one is there.
+      const next = `${dir}.new`;
+      await rm(next, { recursive: true, force: true });
+      await makeDir(next, 0o700);
+      for (const volume of volumes) {
+        const tmp = join(next, `.${volume}.tar.tmp`);
         await d.podman.exportVolume(volume, tmp);
         await chmod(tmp, 0o600);
-        await rename(tmp, join(dir, `${volume}.tar`));
+        await rename(tmp, join(next, `${volume}.tar`));
       }
+      await rm(dir, { recursive: true, force: true });
+      await rename(next, dir);
       await d.changeState((state) => {
         const a = state.apps[s.app];
         if (a?.update?.phase === 'switching')
-          a.update = { ...a.update, snapshot: { volumes: s.volumes, at: new Date().toISOString() } };
+          a.update = { ...a.update, snapshot: { volumes, at: new Date().toISOString() } };
       });
     },
     async restoreVolumes(s) {
       const dir = snapshotDir(d.stateDir, s.app);
-      for (const volume of s.volumes) await d.podman.restoreVolume(volume, join(dir, `${volume}.tar`));
+      // Every file checked before any volume is emptied: a snapshot that is gone leaves the
+      // data as the failed version left it, and the rollback says so.
+      const missing: string[] = [];
+      for (const volume of s.volumes)
+        if (
+          !(await stat(join(dir, `${volume}.tar`)).then(
+            (st) => st.isFile() && st.size > 0,
+            () => false,
+          ))
+        )
+          missing.push(volume);
+      if (missing.length === 0)
+        for (const volume of s.volumes) await d.podman.restoreVolume(volume, join(dir, `${volume}.tar`));
       await d.changeState((state) => {
         const a = state.apps[s.app];
-        if (a?.update?.phase === 'rollingBack') a.update = { ...a.update, restored: true };
+        if (a?.update?.phase !== 'rollingBack') return;
+        const note = missing.length
+          ? `; the snapshot of ${missing.join(', ')} is missing: the data is as the failed version left it`
+          : '';
+        a.update = { ...a.update, restored: true, ...(note ? { reason: `${a.update.reason ?? ''}${note}` } : {}) };
       });
     },
     async updateRolledBack(s) {

@@ -81,6 +81,10 @@ function planNodeFiles(desired: Desired, o: Observed): Step[] {
  * their own providers: planned again until that settles (chains are short).
  */
 function planApps(apps: DesiredApp[], o: Observed): Step[] {
+  // Providers whose update is being watched or rolled back: their dependents wait for them.
+  const updating = new Set(
+    apps.filter((a) => a.update?.phase === 'switching' || a.update?.phase === 'rollingBack').map((a) => a.id),
+  );
   const live = (svc: string) => ['active', 'activating', 'reloading'].includes(o.units[svc]?.activeState ?? '');
   let starting: Set<string> | undefined; // first round: every start allowed
   let stopping = new Set<string>(); // a provider stopped in this batch is not up (its stop runs first)
@@ -95,13 +99,45 @@ function planApps(apps: DesiredApp[], o: Observed): Step[] {
           : live(svc) || seen.has(svc)
             ? undefined
             : providerState(o, svc);
-    const steps = apps.flatMap((app) => planApp(app, o, downBecause));
+    const steps = apps.flatMap((app) => heldForProviders(app, planApp(app, o, downBecause), updating));
     const next = new Set(steps.flatMap((s) => (s.kind === 'start' ? s.units : [])));
     if (round === 0) stopping = new Set(steps.flatMap((s) => (s.kind === 'stop' ? s.units : [])));
     if ((seen && next.size === seen.size && [...next].every((u) => seen.has(u))) || round > apps.length)
       return providersFirst(steps, apps);
     starting = next;
   }
+}
+
+/**
+ * A dependent's starts and restarts of containers linked to a provider being updated (or
+ * rolled back) wait until the provider is healthy again or back on its last good set: they
+ * would start against a provider that may yet go back, or fail its health checks meanwhile.
+ */
+function heldForProviders(app: DesiredApp, steps: Step[], updating: Set<string>): Step[] {
+  if (updating.size === 0 || updating.has(app.id)) return steps;
+  const linked = new Map(
+    (app.rendered?.containers ?? []).flatMap((c) => {
+      const w = c.waitsFor.find((x) => updating.has(x.provider));
+      return w ? [[c.service, w.provider] as const] : [];
+    }),
+  );
+  if (linked.size === 0) return steps;
+  return steps.flatMap((s): Step[] => {
+    if (s.kind !== 'start' && s.kind !== 'restart') return [s];
+    const go = s.units.filter((u) => !linked.has(u));
+    const held = s.units.filter((u) => linked.has(u));
+    return [
+      ...(go.length > 0 ? [{ ...s, units: go }] : []),
+      ...held.map(
+        (unit): Step => ({
+          kind: 'wait',
+          app: app.id,
+          unit,
+          reason: `${s.kind === 'start' ? 'start' : 'restart'} held while ${linked.get(unit)} is being updated`,
+        }),
+      ),
+    ];
+  });
 }
 
 /**
@@ -222,7 +258,7 @@ function planFiles(app: DesiredApp, o: Observed): Step[] {
   // after its snapshot if it takes one (a reboot before that boots the old units).
   const begin = steps.length > 0 ? beginUpdateStep(app, o) : undefined;
   if (begin) return [begin];
-  return snapshotPending(app) ? [] : steps;
+  return snapshotPending(app) || restorePending(app) ? [] : steps;
 }
 
 /** Why a provider's service is not up (nor started in this batch); undefined when it is. */
@@ -268,9 +304,14 @@ function planApp(app: DesiredApp, o: Observed, providerDown: ProviderDown): Step
 /** A running app being updated: its usual steps, through the update's gate (plan-update.ts). */
 function gated(app: DesiredApp, o: Observed, usual: Step[]): Step[] {
   if (app.intent !== 'running') return usual;
+  // An unusable manifest mid-update: its units are held as they are, and nothing is judged.
+  if (!app.rendered) return usual;
   if (snapshotPending(app) || restorePending(app)) return planVolumeStep(app, o, containerServicesOf(app, o));
   if (app.update?.phase === 'switching') return planUpdateSwitch(app, o, usual);
-  if (app.update?.phase === 'rollingBack') return planUpdateRollingBack(app, o, usual);
+  // Going back is no update: the last good version's postUpdate hook does not run again.
+  const back = usual.filter((s) => !(s.kind === 'runHook' && s.point === 'postUpdate'));
+  if (app.update?.phase === 'rollingBack') return planUpdateRollingBack(app, o, back);
+  if (app.update?.phase === 'rolledBack') return back;
   return usual;
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Desired, DesiredApp, Observed, Step } from './types.js';
 import { failureOf } from './plan-adoption.js';
+import { buildFileOf } from './plan-pulls.js';
 import { planStopped, startedMs } from './plan-steps.js'; // used at call time only: the import cycle is harmless
 
 // Updates that cannot strand an app (issue 13). A running app whose unit files change is
@@ -49,10 +50,13 @@ export function beginUpdateStep(app: DesiredApp, o: Observed): Step | undefined 
   if (toHash === app.lastGoodHash) return undefined;
   const u = app.update;
   if (u?.phase === 'switching' && u.toHash === toHash) return undefined; // begun: its files are being written
+  // A snapshot to put back first: a new update starts from the data the last good set wrote.
+  if (restorePending(app)) return undefined;
   const up = app.rendered.containers.some((c) =>
     ['active', 'activating', 'reloading'].includes(o.units[c.service]?.activeState ?? ''),
   );
-  if (!up) return undefined;
+  // Not running and no update under way (one stopped for its snapshot's restore is): no update.
+  if (!up && !(u?.phase === 'switching' || u?.phase === 'rollingBack')) return undefined;
   // An update under way (another new set while switching, or after a rollback): the last
   // good set is still the one to go back to, whatever is on disk now.
   if (!u && diskHash(app, o) !== app.lastGoodHash) return undefined;
@@ -89,13 +93,26 @@ const MOVING = new Set<Step['kind']>([
  * health check, for UPDATE_SETTLE_SEC), with nothing left to do for it; else what it waits for.
  */
 export function settled(app: DesiredApp, o: Observed, usual: Step[]): { ok: true } | { ok: false; why: string } {
-  const moving = usual.find((s) => s.app === app.id && MOVING.has(s.kind));
+  const hookUnits = new Set((app.rendered?.hooks ?? []).map((h) => h.unit));
+  const moving = usual.find(
+    (s) =>
+      s.app === app.id &&
+      (MOVING.has(s.kind) ||
+        s.kind === 'runHook' ||
+        s.kind === 'hookDone' ||
+        (s.kind === 'wait' && s.unit !== undefined && hookUnits.has(s.unit))),
+  );
   if (moving) return { ok: false, why: moving.reason };
   if (!app.rendered || diskHash(app, o) !== filesHash(app.rendered.files))
     return { ok: false, why: 'its unit files are being written' };
+  const files = o.files[app.id] ?? [];
   for (const c of app.rendered.containers) {
     const u = o.units[c.service];
     if (u?.activeState !== 'active') return { ok: false, why: `${c.service} is ${u?.activeState ?? 'not loaded'}` };
+    // Still the process of an older file (its restart held, say): not the new version yet.
+    const names = [c.file, c.buildService ? buildFileOf(c.buildService) : undefined];
+    if (files.some((f) => names.includes(f.name) && f.mtimeMono > u.execMainStartMono))
+      return { ok: false, why: `${c.service} still runs its previous unit file` };
     if (!c.readiness && !c.oneshot && o.nowMono - u.activeEnterMono < UPDATE_SETTLE_SEC * SEC)
       return { ok: false, why: `${c.service} is active: watched for ${UPDATE_SETTLE_SEC} s before it counts` };
   }
@@ -111,6 +128,10 @@ export function planUpdateSwitch(app: DesiredApp, o: Observed, usual: Step[]): S
   const update = app.update!;
   const held = usual.find((s) => s.kind === 'wait' && s.held);
   if (held) return [rollBack(id, held.reason)];
+  // The manifest went back to the last good set while the new one was watched: put back as a
+  // rollback is (its snapshot included), and the record says so.
+  if (app.rendered && filesHash(app.rendered.files) === app.lastGoodHash)
+    return [rollBack(id, 'the manifest went back to the last good set')];
   const containers = app.rendered?.containers ?? [];
   let lastStartMs = 0;
   for (const c of containers) {
@@ -219,6 +240,14 @@ export function planVolumeStep(app: DesiredApp, o: Observed, containerServices: 
           }
         : s,
     );
+  // A snapshot that cannot be taken (a full disk, say) must not keep the app down: after the
+  // deadline the update is given up, and the last good set runs again.
+  if (!restoring) {
+    const stopSec = Math.max(0, ...(app.rendered?.containers ?? []).map((c) => c.stopTimeoutSec));
+    const limitSec = stopSec + UPDATE_DEADLINE_GRACE_SEC;
+    if (o.nowMs > app.update!.switchedAtMs + limitSec * 1000)
+      return [rollBack(app.id, `its volumes could not be snapshotted within ${limitSec} s`)];
+  }
   const up = containerServices.some((svc) =>
     ['active', 'activating', 'deactivating', 'reloading'].includes(o.units[svc]?.activeState ?? ''),
   );

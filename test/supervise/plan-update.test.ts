@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planSteps } from '../../src/supervise/plan-steps.js';
 import { filesHash, lastGoodDue, UPDATE_DEADLINE_GRACE_SEC } from '../../src/supervise/plan-update.js';
+import { updateCheckOf } from '../../src/supervise/update.js';
 import type { Desired, DesiredApp, Observed, Step } from '../../src/supervise/types.js';
 import { app, applyFake, converged, S, unit } from './fake-systemd.js';
 
@@ -329,5 +330,152 @@ describe('plan-update: volumes snapshotted before the switch, put back on a roll
     expect(kindsAfter.slice(0, restoreAt)).toContain('stop');
     expect(kindsAfter.slice(restoreAt)).toContain('start');
     expect(kindsAfter.slice(0, restoreAt)).not.toContain('start');
+  });
+});
+
+describe('update --check', () => {
+  it('lists the image changes, those to pull, and the files; a rolled-back app shows the release held back', () => {
+    const { v1, o } = node();
+    const withImage = (a: DesiredApp, image: string, pull = 'missing'): DesiredApp => ({
+      ...a,
+      rendered: {
+        ...a.rendered!,
+        files: a.rendered!.files.map((f) => ({ ...f, content: `[Container]\nImage=${image}\n` })),
+        containers: a.rendered!.containers.map((c) => ({ ...c, image, pull })),
+      },
+    });
+    const old = withImage(v1, 'example.org/app:1');
+    const disk = converged([old]);
+    const next = { ...withImage(v1, 'example.org/app:2'), lastGoodVersion: '1' };
+    const check = updateCheckOf({ ...next, rendered: { ...next.rendered!, version: '2' } }, disk, () => false);
+    expect(check).toMatchObject({
+      app: 'a',
+      state: 'update',
+      fromVersion: '1',
+      toVersion: '2',
+      images: [{ container: 'a-web', from: 'example.org/app:1', to: 'example.org/app:2', pull: true }],
+      files: [{ name: 'a-web.container', action: 'update' }],
+    });
+    expect(updateCheckOf(old, disk, () => true)).toMatchObject({ state: 'current', images: [], files: [] });
+    const held: DesiredApp = {
+      ...old,
+      heldBack: { ...next.rendered!, version: '2' },
+      update: {
+        phase: 'rolledBack',
+        toHash: 'x',
+        fromHash: 'y',
+        startedAt: 't',
+        switchedAtMs: 0,
+        reason: 'a-web.service exited',
+      },
+    };
+    expect(updateCheckOf(held, disk, () => true)).toMatchObject({
+      state: 'rolled-back',
+      toVersion: '2',
+      reason: 'a-web.service exited',
+      images: [{ to: 'example.org/app:2' }],
+    });
+    void o;
+  });
+});
+
+describe('plan-update: dependents of a provider being updated', () => {
+  it("hold their starts and restarts until it is healthy again or rolled back; other apps' go on", () => {
+    const btc = { iface: 'bitcoind', provider: 'btc', service: 'btc-node.service' };
+    const provider = app('btc', 'running', ['node']);
+    const lnd = app('lnd', 'running', ['node']);
+    lnd.rendered!.containers = lnd.rendered!.containers.map((c) => ({ ...c, waitsFor: [btc] }));
+    lnd.rendered!.needs = [{ iface: 'bitcoind', optional: false, provider: 'btc', service: btc.service }];
+    const other = app('web', 'running', ['web']);
+    const o = converged([provider, lnd, other]);
+    o.units['lnd-node.service'] = unit('inactive');
+    o.units['web-web.service'] = unit('inactive');
+    const updating: DesiredApp = {
+      ...provider,
+      update: {
+        phase: 'switching',
+        toHash: filesHash(provider.rendered!.files),
+        fromHash: 'x',
+        startedAt: 't',
+        switchedAtMs: o.nowMs,
+      },
+    };
+    const steps = planSteps({ apps: [updating, lnd, other] }, o);
+    expect(steps.filter((s) => s.app === 'lnd')).toEqual([
+      { kind: 'wait', app: 'lnd', unit: 'lnd-node.service', reason: 'start held while btc is being updated' },
+    ]);
+    expect(steps).toContainEqual({
+      kind: 'start',
+      app: 'web',
+      units: ['web-web.service'],
+      reason: 'app should be running',
+    });
+    // Updated: the dependent starts.
+    expect(planSteps({ apps: [provider, lnd, other] }, o)).toContainEqual({
+      kind: 'start',
+      app: 'lnd',
+      units: ['lnd-node.service'],
+      reason: 'app should be running',
+    });
+  });
+});
+
+describe('plan-update: what changes under an update', () => {
+  const switching = (
+    a: DesiredApp,
+    toHash: string,
+    at: number,
+    extra: Partial<NonNullable<DesiredApp['update']>> = {},
+  ): DesiredApp => ({
+    ...a,
+    update: { phase: 'switching', toHash, fromHash: a.lastGoodHash!, startedAt: 't', switchedAtMs: at, ...extra },
+  });
+
+  it('the manifest back to the last good set while the new one is watched: put back as a rollback, said so', () => {
+    const { v1, next, o } = node();
+    expect(planSteps({ apps: [switching(v1, next, o.nowMs)] }, o)[0]).toMatchObject({
+      kind: 'updateRollBack',
+      why: 'the manifest went back to the last good set',
+    });
+  });
+
+  it('an unusable manifest mid-update judges nothing: no rollback of a version that may be fine', () => {
+    const { v2, next, o } = node();
+    const { rendered: _r, ...broken } = switching(v2, next, o.nowMs - 3_600_000);
+    expect(kinds(planSteps({ apps: [{ ...broken, error: 'bad yaml' }] }, o))).not.toContain('updateRollBack');
+  });
+
+  it('a snapshot that cannot be taken gives the update up after its deadline: the old version runs again', () => {
+    const { v2, next, o } = node();
+    const snap = (a: DesiredApp): DesiredApp => ({ ...a, rendered: { ...a.rendered!, snapshotVolumes: ['a-data'] } });
+    const stopped = { ...o, units: { 'a-web.service': unit('inactive') } };
+    expect(kinds(planSteps({ apps: [switching(snap(v2), next, o.nowMs - 10_000)] }, stopped))).toEqual([
+      'snapshotVolumes',
+    ]);
+    expect(planSteps({ apps: [switching(snap(v2), next, o.nowMs - 200_000)] }, stopped)[0]).toMatchObject({
+      kind: 'updateRollBack',
+      why: 'its volumes could not be snapshotted within 130 s',
+    });
+  });
+
+  it('a newer manifest while a snapshot is still to be put back: restored first, then the new update begins', () => {
+    const { v2, o, good } = node();
+    const rolling: DesiredApp = {
+      ...v2,
+      update: {
+        phase: 'rollingBack',
+        toHash: 'older',
+        fromHash: good,
+        startedAt: 't',
+        switchedAtMs: o.nowMs,
+        snapshot: { volumes: ['a-data'], at: 't' },
+      },
+    };
+    const steps = planSteps({ apps: [rolling] }, o);
+    expect(kinds(steps)).toEqual(['stop']);
+    const stopped = { ...o, units: { 'a-web.service': unit('inactive') } };
+    expect(kinds(planSteps({ apps: [rolling] }, stopped))).toEqual(['restoreVolumes']);
+    const restored = { ...rolling, update: { ...rolling.update!, restored: true as const } };
+    expect(kinds(planSteps({ apps: [restored] }, o))).toEqual(['beginUpdate']);
   });
 });
