@@ -10,8 +10,6 @@ export const EVENTS = [
   'stop',
   'start',
   'restart',
-  'update',
-  'rollback',
   'reinstall',
   'supervisor-restart',
   'reboot',
