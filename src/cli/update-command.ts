@@ -55,7 +55,12 @@ export async function updateCommand(a: UpdateArgs): Promise<number> {
         if (v.update) a.io.stdout(`  ${updateLine(v.update).replace('<app>', v.id)}\n`);
       }
     if (a.wait && apps.some((x) => !appSettled(report, x))) return EXIT.timeout;
-    if (a.wait && views.some((v) => v.state === 'rolled-back')) return EXIT.failure;
+    // Rolled back: said by the update record, not by the state shown, which a container of the
+    // last good set restarting at that moment (a slow health check) shows as starting.
+    const rolledBack = now.desired.apps.some(
+      (x) => (a.app === undefined || x.id === a.app) && x.intent === 'running' && x.update?.phase === 'rolledBack',
+    );
+    if (a.wait && (rolledBack || views.some((v) => v.state === 'rolled-back'))) return EXIT.failure;
     const mine = report.applied.flat().filter((o) => a.app === undefined || o.step.app === a.app);
     return mine.some((o) => !o.ok) ? EXIT.failure : EXIT.ok;
   });

@@ -358,7 +358,20 @@ async function adoptedWhole(how: string): Promise<void> {
     );
   expect(await containerId('keepstack.pre-adoption')).toBeUndefined();
   expect(await containerId('keepstack-db.pre-adoption')).toBeUndefined();
-  expect(await waitHttp(18097, '/cgi-bin/log')).toMatch(/UTC/);
+  expect(await dbLog()).toMatch(/UTC/);
+}
+
+/** The stack's page once it shows the db's line (the db may still be starting when the page first answers). */
+async function dbLog(): Promise<string> {
+  return waitFor(
+    "the stack's page to show its db's line",
+    async () => {
+      const body = await http(18097, '/cgi-bin/log');
+      return body?.includes('UTC') ? body : undefined;
+    },
+    60_000,
+    250,
+  );
 }
 
 async function asBefore(afterReboot: boolean): Promise<void> {
@@ -373,7 +386,8 @@ async function asBefore(afterReboot: boolean): Promise<void> {
   // After a reboot the node's own mechanism decides what runs (always: yes; unless-stopped: no).
   if (!afterReboot) expect(await inspect('keepstack', '{{.State.Status}}')).toBe('running');
   await sh('podman start keepstack keepstack-db >/dev/null');
-  expect(await waitHttp(18097, '/cgi-bin/log')).toMatch(/UTC/);
+  // The page answers (empty) before the db it asks listens again: wait for the db's line.
+  expect(await dbLog()).toMatch(/UTC/);
 }
 
 /** The next round starts from the old node: an adopted stack is uninstalled (its data kept) and run by hand again. */
@@ -387,6 +401,6 @@ async function backToOldStack(): Promise<void> {
 }
 
 async function dbLines(): Promise<number> {
-  const log = await waitHttp(18097, '/cgi-bin/log');
+  const log = await dbLog();
   return log.split('\n').filter((l) => l.includes('UTC')).length;
 }

@@ -97,7 +97,7 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
 
     // :bad never passes its health check: rolled back within its start timeout and the grace.
     const t0 = Date.now();
-    const bad = await node().aq(['update', 'upd', '--wait', '--timeout', '200'], { reject: false });
+    const bad = await node().aq(['update', 'upd', '--wait', '--timeout', '200'], { reject: false, timeout: 220_000 });
     expect(bad.exitCode, bad.stderr).toBe(3);
     expect(Date.now() - t0).toBeLessThan(200_000);
     expect(bad.stdout).toMatch(/^upd: rolled-back$/m);
@@ -133,21 +133,24 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
     );
 
     // --retry tries it again, through the same gate.
-    const retry = await node().aq(['update', 'upd', '--retry', '--wait', '--timeout', '200'], { reject: false });
-    expect(retry.exitCode).toBe(3);
+    const retry = await node().aq(['update', 'upd', '--retry', '--wait', '--timeout', '200'], {
+      reject: false,
+      timeout: 220_000,
+    });
+    expect(retry.exitCode, `${retry.stdout}\n${retry.stderr}`).toBe(3);
     expect(retry.stderr).toMatch(/"step":"beginUpdate"/);
     expect(retry.stdout).toMatch(/^upd: rolled-back$/m);
 
     // A container that exits at once: caught, rolled back.
     setRelease('crash', '3.0.0');
-    const crash = await node().aq(['update', 'upd', '--wait', '--timeout', '200'], { reject: false });
-    expect(crash.exitCode).toBe(3);
+    const crash = await node().aq(['update', 'upd', '--wait', '--timeout', '200'], { reject: false, timeout: 220_000 });
+    expect(crash.exitCode, `${crash.stdout}\n${crash.stderr}`).toBe(3);
     expect(crash.stdout).toMatch(/update to 3\.0\.0 rolled back/);
     expect(await waitHttp(PORT)).toBe('good\n');
 
     // A good release: switched, healthy, the new last good set.
     setRelease('v2', '4.0.0');
-    const ok = await node().aq(['update', 'upd', '--wait', '--timeout', '200']);
+    const ok = await node().aq(['update', 'upd', '--wait', '--timeout', '200'], { timeout: 220_000 });
     expect(ok.stdout).toMatch(/^upd: running$/m);
     expect(await waitHttp(PORT)).toBe('v2\n');
     expect(await runningImage()).toBe('localhost/aq-upd:v2');
