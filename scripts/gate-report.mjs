@@ -10,6 +10,8 @@ export const EVENTS = [
   'stop',
   'start',
   'restart',
+  'update',
+  'rollback',
   'reinstall',
   'supervisor-restart',
   'reboot',

@@ -148,6 +148,10 @@ export const ALLOWED_SEQUENCES: Record<string, RegExp> = {
   start: /^((stopped|starting|partial|waiting) )*running$/,
   stop: /^((running|stopping|partial) )*stopped$/,
   restart: /^((running|stopping|stopped|starting|partial) )*running$/,
+  // A new release: watched (updating) until healthy on it.
+  update: /^((running|updating|stopping|stopped|starting|partial) )*running$/,
+  // A release that never gets healthy: watched, then the last good set back.
+  rollback: /^((running|updating|stopping|stopped|starting|partial|failed|rolling-back) )*rolled-back$/,
   reinstall: /^((running|stopping|partial|uninstalling|absent|stopped|starting|waiting) )*running$/,
   uninstall: /^((running|stopping|partial|uninstalling) )*absent$/,
 };

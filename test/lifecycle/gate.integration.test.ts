@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseDocument, type Document } from 'yaml';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { requireLab } from '../support/lab.js';
-import { asUser, waitFor } from '../support/lab-user.js';
+import { asUser, chownTree, waitFor } from '../support/lab-user.js';
 import { containerId, containers, http, reboot, useLabNode } from '../support/node.js';
 import { ALLOWED_SEQUENCES, GATE_APPS, STOP_ORDER, stateSequence, type GateApp } from './gate-apps.js';
 import { gateIterations, recordResult } from './results.js';
@@ -37,6 +38,16 @@ afterAll(async () => {
   await node().aq(['setup', '--remove'], { reject: false });
   await execa('archy-quadlet', ['setup', '--system', '--remove'], { reject: false });
 }, 120_000);
+
+const manifestOf = (id: string) => join(node().appsDir, id, 'manifest.yml');
+
+/** Changes an app's manifest in the lab catalog, as a node receives a new release. */
+function editManifest(id: string, change: (doc: Document) => void): void {
+  const doc = parseDocument(readFileSync(manifestOf(id), 'utf8'));
+  change(doc);
+  writeFileSync(manifestOf(id), doc.toString());
+  chownTree(manifestOf(id), node().user);
+}
 
 async function answer(a: GateApp): Promise<string | undefined> {
   const b = await http(a.port, a.path);
@@ -259,6 +270,74 @@ describe.runIf(enabled)('the production gate', () => {
             expectTruthfulStatus(a, 'restart', t0, Date.now(), 'running');
             await expectKept(a, 1);
           });
+        }
+      });
+
+      describe('update', () => {
+        for (const a of GATE_APPS) {
+          gateIt(
+            i,
+            'update',
+            a,
+            async (t0) => {
+              // A new release, as a node receives it: a version and a setting of every container.
+              const before = await containerIds(a);
+              editManifest(a.id, (doc) => {
+                doc.set('version', `${i}.0.0-gate`);
+                const n = (doc.get('containers') as { items: unknown[] }).items.length;
+                for (let k = 0; k < n; k++) doc.setIn(['containers', k, 'environment', 'GATE_RELEASE'], String(i));
+              });
+              const limit = a.startTimeoutSec * 2 + 120;
+              const r = await node().aq(['update', a.id, '--wait', '--timeout', String(limit)], {
+                timeout: (limit + 60) * 1000,
+              });
+              expect(r.stdout, r.stdout).toMatch(new RegExp(`^${a.id}: running$`, 'm'));
+              await waitWorking(a, 10_000);
+              const after = await containerIds(a);
+              after.forEach((id, k) => expect(id, `${a.containers[k]} was not updated`).not.toBe(before[k]));
+              await expectStatus(a, 'running');
+              expectTruthfulStatus(a, 'update', t0, Date.now(), 'running');
+              await expectKept(a, 1);
+            },
+            { timeoutMs: 400_000 },
+          );
+        }
+      });
+
+      describe('rollback', () => {
+        for (const a of GATE_APPS) {
+          gateIt(
+            i,
+            'rollback',
+            a,
+            async (t0) => {
+              // A release whose last container exits at once: rolled back, serving as before.
+              const good = readFileSync(manifestOf(a.id), 'utf8');
+              editManifest(a.id, (doc) => {
+                doc.set('version', `${i}.0.1-broken`);
+                const n = (doc.get('containers') as { items: unknown[] }).items.length;
+                doc.setIn(['containers', n - 1, 'command'], doc.createNode(['sh', '-c', 'exit 3']));
+              });
+              const limit = a.startTimeoutSec * 2 + 200;
+              const r = await node().aq(['update', a.id, '--wait', '--timeout', String(limit)], {
+                reject: false,
+                timeout: (limit + 60) * 1000,
+              });
+              expect(r.exitCode, `${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(3);
+              expect(r.stdout).toMatch(new RegExp(`^${a.id}: rolled-back$`, 'm'));
+              expect(r.stdout).toMatch(/update to .*-broken rolled back/);
+              await waitWorking(a, 30_000);
+              await expectStatus(a, 'rolled-back');
+              expectTruthfulStatus(a, 'rollback', t0, Date.now(), 'rolled-back');
+              await expectKept(a, 1);
+              // The good release back in the catalog: running on it, as it was.
+              writeFileSync(manifestOf(a.id), good);
+              chownTree(manifestOf(a.id), node().user);
+              await node().aq(['reconcile']);
+              await expectStatus(a, 'running');
+            },
+            { timeoutMs: 500_000 },
+          );
         }
       });
 
