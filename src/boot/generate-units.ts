@@ -86,21 +86,23 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
         continue;
       }
       // An update under way boots what is on disk: the old units until its snapshot is taken
-      // (or its new image is there), the failed ones until its snapshot is put back. And an
-      // app whose data is snapshotted before updates is updated by a pass, through its gate,
-      // never at boot with no snapshot.
+      // (or its new image is there), the failed ones until its snapshot is put back. And a
+      // running app whose files on disk are its last good set is updated by a pass, through
+      // its gate (new images pulled or built first, health-gated, rolled back, its data
+      // snapshotted), never at boot. This also holds at every daemon-reload while a pass keeps
+      // those files on purpose (a pull or build pending): overriding them here would leave
+      // systemd asking for a reload that only brings the override back.
       const underWay = app.update?.phase === 'switching' || app.update?.phase === 'rollingBack';
-      const snapshotted =
+      const onLastGood =
         app.intent === 'running' &&
-        (app.rendered.snapshotVolumes?.length ?? 0) > 0 &&
         app.lastGoodHash !== undefined &&
         filesHash(onDisk.filter((f) => f.owned)) === app.lastGoodHash;
-      if (underWay || snapshotted) {
+      if (underWay || onLastGood) {
         report.skipped.push({
           app: app.id,
           why: underWay
             ? `an update is under way (${app.update!.phase}): its files on disk boot, and the next pass goes on`
-            : 'its data is snapshotted before an update: its last good units boot, and a pass updates it',
+            : 'a new release: its last good units boot, and a pass updates it through its health gate',
         });
         continue;
       }

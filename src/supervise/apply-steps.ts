@@ -276,7 +276,7 @@ export function makeExecutors(d: ApplyDeps): Executors {
       }
       await d.changeState((state) => {
         const a = state.apps[s.app];
-        if (!a || a.intent !== 'running') return;
+        if (a?.intent !== 'running') return;
         const was = a.update?.phase === 'switching' || a.update?.phase === 'rollingBack' ? a.update : undefined;
         a.update = {
           phase: 'switching',

@@ -37,15 +37,18 @@ export function planSteps(desired: Desired, observed: Observed): Step[] {
   if (fileSteps.some((s) => s.kind === 'writeUnit' || s.kind === 'removeUnit'))
     return [...fileSteps, { kind: 'daemonReload', reason: 'unit files changed' }];
   if (fileSteps.length > 0) return fileSteps; // updates recorded before their files are written
+  // One app's outdated definitions must not starve the others: a reload that did not clear
+  // them in this pass is not asked for again before the next one.
+  const reloadHelps = !observed.reloadFruitless;
   const outdated = apps.flatMap((app) => servicesOf(app, observed)).filter((s) => observed.units[s]?.needDaemonReload);
-  if (outdated.length > 0) {
+  if (outdated.length > 0 && reloadHelps) {
     return [{ kind: 'daemonReload', reason: `systemd holds outdated definitions of ${outdated.join(', ')}` }];
   }
   // A reload that never happened (the manager re-executed as it came, or the pass was killed
   // between writing and reloading): the files are on disk, unchanged, and nothing else would
   // ever reload them. Not for a file Quadlet rejects: a reload would not help.
   const unloaded = apps.flatMap((app) => servicesOf(app, observed)).filter((s) => observed.generatedNow?.[s] === true);
-  if (unloaded.length > 0) {
+  if (unloaded.length > 0 && reloadHelps) {
     const what = unloaded.join(', ');
     return [
       {

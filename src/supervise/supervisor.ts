@@ -210,21 +210,29 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
   let pending: Step[] = [];
   let desired: Desired | undefined;
   let lastWasReloadOnly = false;
+  let fruitlessReload: Step | undefined;
   let batches = 0;
   for (; batches < MAX_BATCHES; batches++) {
     const view = await currentView(sv);
     desired = view.desired;
+    if (fruitlessReload) view.observed.reloadFruitless = true;
     pending = planSteps(view.desired, view.observed);
     const actionable = pending.filter((s) => s.kind !== 'wait');
     if (opts.dryRun) break;
     if (actionable.length === 0) {
-      await recordLastGoodSets(sv, view, pending);
+      // A set is not good while systemd still holds outdated definitions of it.
+      if (!fruitlessReload) await recordLastGoodSets(sv, view, pending);
       break;
     }
     // A reload that did not clear systemd's "outdated" flag would not clear it the second
-    // time either: leave it to the next pass rather than spin.
+    // time either: plan the rest of the node without it (the next pass asks again), rather
+    // than spin or leave every other app waiting.
     const reloadOnly = actionable.length === 1 && actionable[0]!.kind === 'daemonReload';
-    if (reloadOnly && lastWasReloadOnly) break;
+    if (reloadOnly && lastWasReloadOnly) {
+      if (fruitlessReload) break;
+      fruitlessReload = actionable[0];
+      continue;
+    }
     lastWasReloadOnly = reloadOnly;
     const backoff = backoffStore(view.observed.backoff);
     const executors = makeExecutors({
@@ -247,6 +255,8 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
   }
   // Apps that no pass can move until a person acts: an unusable manifest, a foreign file
   // with one of their unit names, new units Quadlet rejects.
+  // The reload this pass gave up on is still owed: report it, so the pass is not converged.
+  if (fruitlessReload && !pending.some((s) => s.kind === 'daemonReload')) pending = [fruitlessReload, ...pending];
   const errors = [
     ...(desired?.apps ?? []).filter((a) => a.error).map((a) => ({ app: a.id, message: a.error! })),
     ...pending.flatMap((s) => (s.kind === 'wait' && s.held ? [{ app: s.app, message: s.reason }] : [])),

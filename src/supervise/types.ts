@@ -281,6 +281,11 @@ export interface Observed {
    */
   generatedNow?: Record<string, boolean>;
   /**
+   * A daemon-reload earlier in this pass left systemd's outdated flags as they were: asking
+   * again would not clear them, so the apps are planned as if it had (the next pass asks again).
+   */
+  reloadFruitless?: boolean;
+  /**
    * Host ports, among those of units about to start, that something holds (`portKey`); undefined when not looked at.
    */
   busyPorts?: string[];

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { requireLab } from '../support/lab.js';
-import { asUser } from '../support/lab-user.js';
+import { asUser, waitFor } from '../support/lab-user.js';
 import { http, labNode, reboot, waitHttp, type LabNode } from '../support/node.js';
 
 // The boot-time generator hook, installed as root the way a node image would, judged by
@@ -42,24 +42,58 @@ describe.runIf(enabled)('the generator hook at boot', () => {
     await asUser(['bash', '-c', `rm -rf ${dirs.join(' ')} ~/.local/state/archy-quadlet`]);
   }, 60_000);
 
-  it('brings an app up as its manifest says at boot, though the manifest changed while the node was off', async () => {
+  it('boots an app whose manifest changed while the node was off on its last good units, then a pass updates it through its gate', async () => {
     await node.aq(['install', 'web', '--wait', '--timeout', '60']);
     await waitHttp(18081);
+    await waitFor(
+      'web to have a last good set',
+      async () => {
+        await node.aq(['reconcile'], { reject: false });
+        const r = await asUser(['cat', join(node.stateDir, 'state.json')], { reject: false });
+        return r.exitCode === 0 && JSON.parse(String(r.stdout)).apps.web?.lastGood ? true : undefined;
+      },
+      60_000,
+      1000,
+    );
     const manifest = join(node.appsDir, 'web/manifest.yml');
     const unitFile = join(node.unitRoot, 'web/web.container');
     const before = readFileSync(unitFile, 'utf8');
     // The catalog is updated while the node is off: no pass runs before the reboot.
     writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('hostPort: 18081', 'hostPort: 18091'));
     await reboot();
-    expect(await waitHttp(18091, '/', 90_000)).toBe('ok\n');
+    // The hook leaves it to podman-user-generator: the last good units come up...
+    expect(await waitHttp(18081, '/', 90_000)).toBe('ok\n');
+    expect(readFileSync(unitFile, 'utf8')).toBe(before);
+    const fragment = String(
+      (await asUser(['systemctl', '--user', 'show', '-p', 'FragmentPath,NeedDaemonReload', 'web.service'])).stdout,
+    );
+    expect(fragment).not.toMatch(/generator\.early/);
+    expect(fragment).toMatch(/NeedDaemonReload=no/);
+    // ...and the update is a pass's: health-gated, the new release running once it is healthy.
+    const r = await node.aq(['update', 'web', '--wait', '--timeout', '120'], { timeout: 180_000 });
+    expect(r.stdout).toMatch(/^web: running$/m);
+    expect(readFileSync(unitFile, 'utf8')).toContain('PublishPort=127.0.0.1:18091:8080');
+    expect(await waitHttp(18091)).toBe('ok\n');
     expect(await http(18081)).toBeUndefined();
-    expect(readFileSync(unitFile, 'utf8')).toBe(before); // the generator wrote only systemd's directory
+  }, 300_000);
+
+  it('brings a stale app up as its manifest says at boot when it has no last good set to boot', async () => {
+    // Stopped, then its intent put back to running while the node was off (as a restore of the
+    // state dir would): its files on disk say "not at boot", its intent says running.
+    await node.aq(['stop', 'web', '--wait', '--timeout', '60']);
+    const statePath = join(node.stateDir, 'state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8'));
+    state.apps.web.intent = 'running';
+    delete state.apps.web.lastGood;
+    writeFileSync(statePath, JSON.stringify(state)); // root writing the lab user's file keeps its owner
+    await reboot();
+    expect(await waitHttp(18091, '/', 90_000)).toBe('ok\n');
     const fragment = String(
       (await asUser(['systemctl', '--user', 'show', '-p', 'FragmentPath', 'web.service'])).stdout,
     );
     expect(fragment).toMatch(/generator\.early\/web\.service/);
     await node.aq(['reconcile']);
-    expect(readFileSync(unitFile, 'utf8')).toContain('PublishPort=127.0.0.1:18091:8080');
+    expect(readFileSync(join(node.unitRoot, 'web/web.container'), 'utf8')).toContain('WantedBy=default.target');
     expect(await waitHttp(18091)).toBe('ok\n');
   }, 300_000);
 

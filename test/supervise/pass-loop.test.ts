@@ -37,6 +37,20 @@ describe('reconcilePass', () => {
     expect(r.converged).toBe(false);
   });
 
+  it('after a fruitless reload, still starts the other apps in the same pass and reports the reload as owed', async () => {
+    node = fakeNode();
+    node.install('web');
+    await reconcilePass(node.sv);
+    node.sv.systemctl.reloadClearsOutdated = false;
+    node.sv.systemctl.units['web.service']!.needDaemonReload = true;
+    node.install('slowstop');
+    const r = await reconcilePass(node.sv);
+    expect(node.sv.systemctl.verbs).toContain('start');
+    expect(node.sv.systemctl.units['slowstop.service']?.activeState).toBe('active');
+    expect(r.pending.map((s) => s.kind)).toEqual(['daemonReload']);
+    expect(r.converged).toBe(false);
+  });
+
   it('stops after a batch in which every step failed (the next pass tries again)', async () => {
     node = fakeNode();
     node.install('web');

@@ -122,6 +122,18 @@ describe('planSteps: table', () => {
     ]);
   });
 
+  it('plans the other apps when a reload in this pass left a unit outdated (one app must not starve the node)', () => {
+    const d: Desired = { apps: [one('a'), one('b')] };
+    const o = converged(d.apps);
+    o.units['a-web.service']!.needDaemonReload = true;
+    o.units['b-web.service'] = unit('failed');
+    expect(kinds(planSteps(d, o))).toEqual(['daemonReload']);
+    o.reloadFruitless = true;
+    const steps = planSteps(d, o);
+    expect(steps.some((s) => s.kind === 'daemonReload')).toBe(false);
+    expect(steps.filter((s) => s.kind === 'start').map((s) => s.app)).toEqual(['b']);
+  });
+
   it('reloads when systemd lost a reload (Quadlet generates the unit, systemd does not know it), not when Quadlet rejects the file', () => {
     const d: Desired = { apps: [one('a')] };
     const o = converged(d.apps);
