@@ -15,6 +15,8 @@ const RUNS = Number(process.env.BENCH_UPDATE_RUNS ?? 3);
 function manifest(release) {
   const c = (name, port, cmd, extra = '') =>
     `  - name: ${name}\n    image: localhost/busybox:latest\n    pull: never\n    environment:\n      RELEASE: "${release}"\n` +
+    // The image's root is read-only to a container without capabilities: the page lives on a tmpfs.
+    `    tmpfs:\n      - target: /srv\n` +
     `    command: ["sh", "-c", ${JSON.stringify(cmd)}]\n    networkAliases: [${name}]\n` +
     `    healthcheck:\n      tcp: ${port}\n      interval: 1s\n    stopSignal: SIGKILL\n    stopTimeout: 2s\n    startTimeout: 60s\n${extra}`;
   const serve = (port, body) => `mkdir -p /srv && echo ${body} > /srv/index.html && exec httpd -f -p ${port} -h /srv`;
@@ -93,12 +95,16 @@ export async function benchUpdate() {
   as(['archy-quadlet', 'uninstall', 'benchstack', '--purge', '--wait', '--timeout', '60'], env);
   as(['archy-quadlet', 'install', 'benchstack', '--wait', '--timeout', '120'], env);
   // The last good set is recorded by a pass once the stack has settled.
-  for (let i = 0; i < 30; i++) {
+  let settled = false;
+  for (let i = 0; i < 30 && !settled; i++) {
     as(['archy-quadlet', 'reconcile'], env);
-    const s = as(['cat', '.local/state/archy-quadlet/state.json']).stdout;
-    if (s.includes('"lastGood"')) break;
-    spawnSync('sleep', ['1']);
+    const state = as(['cat', '.local/state/archy-quadlet/state.json']).stdout;
+    settled = Boolean(state && JSON.parse(state).apps?.benchstack?.lastGood);
+    if (!settled) spawnSync('sleep', ['1']);
   }
+  // A stack that never came up would time stops and starts of nothing: say so instead.
+  if (!settled)
+    throw new Error(`benchstack did not become healthy:\n${as(['archy-quadlet', 'status', 'benchstack'], env).stdout}`);
   const update = [];
   const restart = [];
   for (let i = 0; i < RUNS; i++) {
