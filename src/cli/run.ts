@@ -497,6 +497,44 @@ Examples:\n  archy-quadlet config\n  archy-quadlet config --json`,
       }
     });
 
+  const secret = program
+    .command('secret')
+    .description("the secrets an app declares: list them, or show one's value on this terminal (an admin password)");
+  secret
+    .command('list')
+    .description(
+      'name the secrets an installed app declares, what each is for, and whether Podman holds it (never a value)',
+    )
+    .argument('<app>', 'app id')
+    .addOption(appsOption())
+    .option('--json', 'print a JSON report')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  archy-quadlet secret list filebrowser\n  archy-quadlet secret list lnd --json',
+    )
+    .action(async (app: string, opts: { apps?: string; json?: boolean }) => {
+      const { secretListCommand } = await import('./secret-command.js');
+      setExit(await secretListCommand({ io, paths: pathsFor(opts.apps), app, json: Boolean(opts.json) }));
+    });
+  secret
+    .command('show')
+    .description(
+      "print one secret's value: the only verb that does; on a terminal only, unless --pipe (no --json, never logged)",
+    )
+    .argument('<app>', 'app id')
+    .argument('<name>', 'the secret, as secret list names it')
+    .addOption(appsOption())
+    .option('--pipe', 'print it although the output is not a terminal (a program reading it on purpose)')
+    .addHelpText(
+      'after',
+      '\nExit: 0; 1 no such app or secret, not created yet, or the output is not a terminal without --pipe.\n' +
+        '\nExample:\n  archy-quadlet secret show filebrowser admin-password',
+    )
+    .action(async (app: string, name: string, opts: { apps?: string; pipe?: boolean }) => {
+      const { secretShowCommand } = await import('./secret-command.js');
+      setExit(await secretShowCommand({ io, paths: pathsFor(opts.apps), app, name, pipe: Boolean(opts.pipe) }));
+    });
+
   program
     .command('completion')
     .description('print a shell completion script (bash or zsh), generated from these commands')

@@ -9,6 +9,8 @@ export type SelinuxLabel = 'shared' | 'private' | 'none';
 export interface SecretSpec {
   length?: number;
   alphabet?: 'alphanumeric' | 'hex' | 'base64url';
+  /** What it is to a person (an admin password): shown by `secret list`. */
+  description?: string;
   /** `archy-quadlet adopt`: the file holding its value on a node being adopted (relative to the data root). */
   adoptFrom?: { file: string; stripNewline?: boolean };
 }

@@ -110,6 +110,8 @@ function renderedOf(
     services: serviceNames(app),
     secrets: Object.entries(app.manifest.secrets ?? {}).map(([name, s]) => ({
       name: app.names.secrets[name]!,
+      key: name,
+      ...(s.description ? { description: s.description } : {}),
       length: s.length ?? 32,
       alphabet: s.alphabet ?? 'alphanumeric',
     })),

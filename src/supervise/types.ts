@@ -67,6 +67,10 @@ export interface DesiredHook {
 export interface DesiredSecret {
   /** Podman secret name, `<app>-<secret>`. */
   name: string;
+  /** Its name in the manifest. */
+  key: string;
+  /** What it is to a person, from the manifest. */
+  description?: string;
   length: number;
   alphabet: 'alphanumeric' | 'hex' | 'base64url';
 }

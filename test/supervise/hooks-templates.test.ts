@@ -539,7 +539,7 @@ describe('planning templates', () => {
     expect(planSteps({ apps: [a] }, o)).toEqual([]);
     o.secrets = {};
     expect(planSteps({ apps: [a] }, o)).toEqual([{ ...render, reason: 'rendered config file missing' }]);
-    a.rendered!.secrets = [{ name: 'a-pw', length: 32, alphabet: 'hex' }];
+    a.rendered!.secrets = [{ name: 'a-pw', key: 'pw', length: 32, alphabet: 'hex' }];
     const inactive = converged([a], 'inactive');
     inactive.secrets = {};
     inactive.templateInputs = {};

@@ -174,7 +174,7 @@ describe('planSteps: table', () => {
 
   it('creates a missing secret first, and starts in the next batch (its id is rendered into the units)', () => {
     const a = one('a');
-    a.rendered!.secrets = [{ name: 'a-pw', length: 32, alphabet: 'hex' }];
+    a.rendered!.secrets = [{ name: 'a-pw', key: 'pw', length: 32, alphabet: 'hex' }];
     const o = converged([a], 'inactive');
     delete o.secrets!['a-pw'];
     expect(planSteps({ apps: [a] }, o)).toEqual([
