@@ -165,7 +165,9 @@ describe.runIf(enabled)('the Quadlet generator on the catalog', () => {
         // Aliases are per network (`--network net:alias=a,alias=b`): no --network-alias at all.
         expect(flagValues(argv, '--network-alias')).toEqual([]);
         const nets: string[] = [];
-        if (app.network === 'host' || app.network === 'none') nets.push(app.network);
+        // A container's own network (host, none) stands for the app's.
+        if (s.network) nets.push(s.network);
+        else if (app.network === 'host' || app.network === 'none') nets.push(app.network);
         else {
           if (app.network === 'private')
             nets.push(
