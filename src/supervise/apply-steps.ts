@@ -13,6 +13,7 @@ import type { SupervisorState } from './state-store.js';
 import type { BackoffStore } from './supervisor.js';
 import { readLastGood, removeLastGood, writeLastGood } from './last-good-store.js';
 import { filesHash } from './plan-update.js';
+import { systemClock, type Clock } from './observe.js';
 
 export type Executors = { [K in StepKind]: (step: StepOf<K>) => Promise<void> };
 
@@ -37,6 +38,14 @@ export interface ApplyDeps {
   hookLogDir?: string;
   /** Where the apps' last good sets are kept (see last-good-store.ts). */
   stateDir?: string;
+  /** The clocks deadlines are marked on (default: the system's). */
+  clock?: Clock;
+}
+
+/** The moment a deadline counts from, on both clocks (see clock-marks.ts). */
+function switchMark(clock: Clock): { switchedAtMs: number; switchedAtMono: number; bootId?: string } {
+  const bootId = clock.bootId?.();
+  return { switchedAtMs: clock.nowMs(), switchedAtMono: clock.nowMono(), ...(bootId ? { bootId } : {}) };
 }
 
 /** How a hook's transient unit runs: kept after it ends (its result is read), bounded, its output in a file. */
@@ -227,7 +236,14 @@ export function makeExecutors(d: ApplyDeps): Executors {
       if (s.unit) await d.systemctl.stop([s.unit]);
     },
     async setBackoff(s) {
-      d.backoff.set(s.unit, { failures: s.failures, notBeforeMs: s.notBeforeMs });
+      const { failures, notBeforeMs, delayMs, setMono, bootId } = s;
+      d.backoff.set(s.unit, {
+        failures,
+        notBeforeMs,
+        ...(delayMs !== undefined ? { delayMs } : {}),
+        ...(setMono !== undefined ? { setMono } : {}),
+        ...(bootId !== undefined ? { bootId } : {}),
+      });
     },
     async clearBackoff(s) {
       d.backoff.clear(s.unit);
@@ -285,7 +301,7 @@ export function makeExecutors(d: ApplyDeps): Executors {
           ...(s.toVersion ? { toVersion: s.toVersion } : {}),
           ...(set.rendered.version ? { fromVersion: set.rendered.version } : {}),
           startedAt: was?.startedAt ?? new Date().toISOString(),
-          switchedAtMs: Date.now(),
+          ...switchMark(d.clock ?? systemClock),
           // The data as the last good set left it, taken once per update (or put back since).
           ...(was?.snapshot ? { snapshot: was.snapshot } : {}),
         };
@@ -399,7 +415,7 @@ export function makeExecutors(d: ApplyDeps): Executors {
       await d.changeState((state) => {
         const a = state.apps[s.app];
         if (a?.adoption?.phase === 'retiring')
-          a.adoption = { ...a.adoption, phase: 'starting', switchedAtMs: Date.now() };
+          a.adoption = { ...a.adoption, phase: 'starting', ...switchMark(d.clock ?? systemClock) };
       });
     },
     async adoptDone(s) {

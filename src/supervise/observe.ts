@@ -1,4 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readUnitDir, type ExistingFile } from '../fs/unit-dir.js';
 import type { Desired, Observed, ObservedFile } from './types.js';
@@ -66,11 +67,20 @@ export interface Clock {
   nowMs(): number;
   /** CLOCK_MONOTONIC in µs: the clock of systemd's *TimestampMonotonic properties. */
   nowMono(): number;
+  /** This boot's id: monotonic times of another boot are not comparable. */
+  bootId?(): string | undefined;
 }
 
 export const systemClock: Clock = {
   nowMs: () => Date.now(),
   nowMono: () => Number(process.hrtime.bigint() / 1000n),
+  bootId: () => {
+    try {
+      return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  },
 };
 
 export interface ObserveDeps {
@@ -144,7 +154,8 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   extra.delete('');
   for (const s of known) extra.delete(s);
   const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
-  const observed: Observed = { nowMs, nowMono, files, units, backoff: d.backoff };
+  const bootId = d.clock.bootId?.();
+  const observed: Observed = { nowMs, nowMono, ...(bootId ? { bootId } : {}), files, units, backoff: d.backoff };
   if (d.templateInputs && desired.apps.some((a) => a.rendered?.containers.some((c) => c.templates)))
     observed.templateInputs = await d.templateInputs();
   if (nodeList!.length > 0) observed.nodeFiles = nodeList!.map(observedFile);

@@ -1,4 +1,5 @@
 import type { DesiredApp, Observed, Step, UnitStatus } from './types.js';
+import { elapsedMs, switchMarkOf } from './clock-marks.js';
 
 /**
  * The planner's part of `archy-quadlet adopt` (see Adoption in types.ts). Pure, like the rest of
@@ -109,11 +110,13 @@ export function planAdoptionGate(app: DesiredApp, o: Observed, usual: Step[]): S
     }) &&
     !usual.some((s) => s.kind === 'writeUnit' || s.kind === 'removeUnit' || s.kind === 'daemonReload');
   if (!settled) {
-    // A safety net on the wall clock (it survives a reboot): units that never even start.
+    // A safety net from the switch (monotonic within its boot, wall clock across a reboot):
+    // units that never even start.
     // Looked at only while unsettled: units that are healthy are never rolled back for time.
     const longest = Math.max(0, ...containers.map((c) => c.startTimeoutSec));
-    const deadlineMs = (adoption.switchedAtMs ?? o.nowMs) + (longest + ADOPT_DEADLINE_GRACE_SEC) * 1000;
-    if (o.nowMs > deadlineMs)
+    const limitMs = (longest + ADOPT_DEADLINE_GRACE_SEC) * 1000;
+    const switchedAtMs = adoption.switchedAtMs;
+    if (switchedAtMs !== undefined && elapsedMs(switchMarkOf({ ...adoption, switchedAtMs }), o) > limitMs)
       return [rollBack(id, `the units did not settle within ${longest + ADOPT_DEADLINE_GRACE_SEC} s`)];
     return usual;
   }

@@ -1,5 +1,6 @@
 import type { DesiredApp, DesiredHook, Observed, Step, UnitStatus } from './types.js';
 import { BACKOFF } from './plan-steps.js'; // used at call time only: the import cycle is harmless
+import { backoffFrom, backoffRemainingMs } from './clock-marks.js';
 
 // Hooks: commands run in a running container at points of the app's life. Each runs as a
 // transient systemd unit the pass starts and later reads, like any other step: a verb never
@@ -119,8 +120,8 @@ function hookSteps(
     if (u.activeState === 'failed') return failedHook(app, hook, key, u, o, name, onFailure);
   }
   const backoff = o.backoff[hook.unit];
-  if (backoff && o.nowMs < backoff.notBeforeMs) {
-    const sec = Math.ceil((backoff.notBeforeMs - o.nowMs) / 1000);
+  if (backoff && backoffRemainingMs(backoff, o) > 0) {
+    const sec = Math.ceil(backoffRemainingMs(backoff, o) / 1000);
     return [
       { kind: 'wait', ...base, reason: `${name} was cut short ${backoff.failures} time(s): next run in ${sec} s` },
     ];
@@ -178,7 +179,7 @@ function failedHook(
         kind: 'setBackoff',
         ...base,
         failures,
-        notBeforeMs: o.nowMs + delaySec * 1000,
+        ...backoffFrom(o, delaySec * 1000),
         reason: `${name} cut short ${failures} time(s)`,
       },
     ];

@@ -1,5 +1,6 @@
 import type { DesiredApp, DesiredContainer, Observed, Step } from './types.js';
 import { BACKOFF } from './plan-steps.js'; // used at call time only: the import cycle is harmless
+import { backoffFrom, backoffRemainingMs } from './clock-marks.js';
 
 // Pull first (issue 13): the new image of a running app's container is pulled while the old
 // version keeps running, and its new unit file is written only once the image is in the
@@ -126,7 +127,7 @@ export function planPulls(app: DesiredApp, o: Observed, changing: Set<string>): 
             kind: 'setBackoff',
             ...base,
             failures,
-            notBeforeMs: o.nowMs + delaySec * 1000,
+            ...backoffFrom(o, delaySec * 1000),
             reason: `${c.buildArgv ? 'build' : 'pull'} of ${image} failed ${failures} time(s): next try no sooner than ${delaySec} s`,
           },
           u.activeState === 'failed'
@@ -141,8 +142,8 @@ export function planPulls(app: DesiredApp, o: Observed, changing: Set<string>): 
         continue;
       }
     }
-    if (backoff && o.nowMs < backoff.notBeforeMs) {
-      const sec = Math.ceil((backoff.notBeforeMs - o.nowMs) / 1000);
+    if (backoff && backoffRemainingMs(backoff, o) > 0) {
+      const sec = Math.ceil(backoffRemainingMs(backoff, o) / 1000);
       steps.push({
         kind: 'wait',
         ...base,

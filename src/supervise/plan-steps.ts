@@ -20,6 +20,7 @@ import {
   restorePending,
   snapshotPending,
 } from './plan-update.js';
+import { backoffRemainingMs, backoffFrom } from './clock-marks.js';
 
 /** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
 export const BACKOFF = { baseSec: 5, capSec: 300, healthySec: 60 } as const;
@@ -502,8 +503,8 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
           });
           break;
         }
-        if (backoff && o.nowMs < backoff.notBeforeMs) {
-          const sec = Math.ceil((backoff.notBeforeMs - o.nowMs) / 1000);
+        if (backoff && backoffRemainingMs(backoff, o) > 0) {
+          const sec = Math.ceil(backoffRemainingMs(backoff, o) / 1000);
           steps.push({
             kind: 'wait',
             app: id,
@@ -531,7 +532,7 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
         }
         if (u.activeState === 'failed') {
           reset.push(svc);
-          steps.push(backoffStep(id, svc, backoff, o.nowMs));
+          steps.push(backoffStep(id, svc, backoff, o));
         }
         start.push(svc);
         break;
@@ -708,7 +709,7 @@ function requiredBackingOff(app: DesiredApp, svc: string, o: Observed): string |
   return firstRequired(app, svc, (dep) => {
     const state = o.units[dep]?.activeState;
     const b = o.backoff[dep];
-    return (state === 'failed' || state === 'inactive') && b && o.nowMs < b.notBeforeMs ? dep : undefined;
+    return (state === 'failed' || state === 'inactive') && b && backoffRemainingMs(b, o) > 0 ? dep : undefined;
   });
 }
 
@@ -718,7 +719,7 @@ function busyPortsOf(app: DesiredApp, svc: string, o: Observed): string[] {
   return (c?.hostPorts ?? []).map((p) => portKey(p, p.hostPort)).filter((k) => busy.has(k));
 }
 
-function backoffStep(app: string, unit: string, prior: BackoffEntry | undefined, nowMs: number): Step {
+function backoffStep(app: string, unit: string, prior: BackoffEntry | undefined, o: Observed): Step {
   const failures = (prior?.failures ?? 0) + 1;
   const delaySec = Math.min(BACKOFF.capSec, BACKOFF.baseSec * 2 ** (failures - 1));
   return {
@@ -726,7 +727,7 @@ function backoffStep(app: string, unit: string, prior: BackoffEntry | undefined,
     app,
     unit,
     failures,
-    notBeforeMs: nowMs + delaySec * 1000,
+    ...backoffFrom(o, delaySec * 1000),
     reason: `failure ${failures}: next retry no sooner than ${delaySec} s`,
   };
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { elapsedMs, switchMarkOf } from './clock-marks.js';
 import type { Desired, DesiredApp, Observed, Step } from './types.js';
 import { failureOf } from './plan-adoption.js';
 import { buildFileOf } from './plan-pulls.js';
@@ -133,14 +134,20 @@ export function planUpdateSwitch(app: DesiredApp, o: Observed, usual: Step[]): S
   if (app.rendered && filesHash(app.rendered.files) === app.lastGoodHash)
     return [rollBack(id, 'the manifest went back to the last good set')];
   const containers = app.rendered?.containers ?? [];
-  let lastStartMs = 0;
+  const switched = switchMarkOf(update);
+  let sinceLastStartMs = Number.POSITIVE_INFINITY;
   for (const c of containers) {
     const u = o.units[c.service];
     if (!u || u.execMainStartMono <= 0) continue;
-    const startMs = startedMs(u, o);
-    lastStartMs = Math.max(lastStartMs, startMs);
-    // Started since the switch (a second of slack between the clocks): what it does now is the new version's.
-    if (startMs < update.switchedAtMs - 1000) continue;
+    sinceLastStartMs = Math.min(sinceLastStartMs, (o.nowMono - u.execMainStartMono) / 1000);
+    // Started since the switch (a second of slack between the clocks): what it does now is the
+    // new version's. On the monotonic clock within the switch's boot (a wall-clock jump does not
+    // move it); after a reboot every start is since the switch anyway.
+    const sinceSwitch =
+      switched.atMono !== undefined && switched.bootId !== undefined && switched.bootId === o.bootId
+        ? u.execMainStartMono >= switched.atMono - 1_000_000
+        : startedMs(u, o) >= update.switchedAtMs - 1000;
+    if (!sinceSwitch) continue;
     const failure = failureOf(u);
     if (failure) return [rollBack(id, `${c.service} ${failure}`)];
     if (
@@ -162,11 +169,11 @@ export function planUpdateSwitch(app: DesiredApp, o: Observed, usual: Step[]): S
         reason: `updated${to}: healthy on its new units, which become the last good set`,
       },
     ];
-  // A safety net on the wall clock (it survives a reboot), from the switch or the last start
-  // (a node that was off since counts from its boot): units that never even get healthy.
+  // A safety net from the switch or the last start (a node that was off since counts from its
+  // boot): units that never even get healthy. Monotonic within the boot, wall clock across one.
   const longest = Math.max(0, ...containers.map((c) => c.startTimeoutSec));
   const limitSec = longest + UPDATE_DEADLINE_GRACE_SEC;
-  if (o.nowMs > Math.max(update.switchedAtMs, lastStartMs) + limitSec * 1000)
+  if (Math.min(elapsedMs(switched, o), sinceLastStartMs) > limitSec * 1000)
     return [rollBack(id, `not healthy within ${limitSec} s (${s.why})`)];
   return [...usual, { kind: 'wait', app: id, reason: `updating${to}: ${s.why}` }];
 }
@@ -245,7 +252,7 @@ export function planVolumeStep(app: DesiredApp, o: Observed, containerServices: 
   if (!restoring) {
     const stopSec = Math.max(0, ...(app.rendered?.containers ?? []).map((c) => c.stopTimeoutSec));
     const limitSec = stopSec + UPDATE_DEADLINE_GRACE_SEC;
-    if (o.nowMs > app.update!.switchedAtMs + limitSec * 1000)
+    if (elapsedMs(switchMarkOf(app.update!), o) > limitSec * 1000)
       return [rollBack(app.id, `its volumes could not be snapshotted within ${limitSec} s`)];
   }
   const up = containerServices.some((svc) =>

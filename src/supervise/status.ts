@@ -1,6 +1,7 @@
 import type { Desired, Observed, Step, UnitStatus } from './types.js';
 import { containerServicesOf, planSteps, pullPending, servicesOf } from './plan-steps.js';
 import { pullableContainers, pullRunning, pullUnitOf } from './plan-pulls.js';
+import { backoffRemainingMs } from './clock-marks.js';
 
 const transitionalPhase = (phase: string | undefined) => phase !== undefined && phase !== 'rolledBack';
 
@@ -191,7 +192,7 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
                 image: c.image!,
                 state: 'failed',
                 failures: b.failures,
-                retryInSec: Math.max(0, Math.ceil((b.notBeforeMs - observed.nowMs) / 1000)),
+                retryInSec: Math.ceil(backoffRemainingMs(b, observed) / 1000),
                 ...build,
               },
             ];
@@ -221,7 +222,7 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
     const backoff = containers
       .filter((c) => unitState(observed.units[c]) !== 'running')
       .map((c) => observed.backoff[c])
-      .find((b) => b && b.notBeforeMs > observed.nowMs);
+      .find((b) => b && backoffRemainingMs(b, observed) > 0);
     return {
       id: app.id,
       desired: app.intent,
@@ -238,7 +239,7 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
         ? {
             backoff:
               `${backoff.failures} failure(s); ` +
-              `next start in ${Math.ceil((backoff.notBeforeMs - observed.nowMs) / 1000)} s`,
+              `next start in ${Math.ceil(backoffRemainingMs(backoff, observed) / 1000)} s`,
           }
         : {}),
       ...(app.error ? { error: app.error } : {}),

@@ -247,6 +247,7 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
       recordTemplateInput: (secret, key) => recordTemplateInput(sv.paths.stateDir, secret, key),
       hookLogDir: join(sv.paths.stateDir, 'hooks'),
       stateDir: sv.paths.stateDir,
+      clock: sv.clock,
     });
     applied.push(await applySteps(actionable, executors, (o) => logOutcome(sv.log, o)));
     if (backoff.changed()) await writeBackoff(sv.paths.stateDir, backoff.entries());

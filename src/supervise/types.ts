@@ -120,6 +120,9 @@ export interface Adoption {
   startedAt: string;
   /** Wall-clock ms when the units were allowed to start: the origin of the deadline (kept across reboots). */
   switchedAtMs?: number;
+  /** The same moment on the monotonic clock of this boot (see clock-marks.ts). */
+  switchedAtMono?: number;
+  bootId?: string;
   /** Why it was rolled back. */
   reason?: string;
   /** Volumes of the old containers the units reuse: recorded as the app's (adoptedVolumes) once adopted, not before. */
@@ -194,6 +197,9 @@ export interface Update {
   startedAt: string;
   /** Wall-clock ms when the new files were allowed to be written: the origin of the deadline. */
   switchedAtMs: number;
+  /** The same moment on the monotonic clock of this boot (see clock-marks.ts). */
+  switchedAtMono?: number;
+  bootId?: string;
   /** Why it was rolled back. */
   reason?: string;
   /** The volumes exported (snapshotBeforeUpdate) once the old containers stopped: put back on a rollback. */
@@ -260,8 +266,12 @@ export interface ObservedContainer {
 
 export interface BackoffEntry {
   failures: number;
-  /** Wall-clock ms before which the unit is not started again (wall clock: kept across reboots). */
+  /** Wall-clock ms before which the unit is not started again (what spans a reboot). */
   notBeforeMs: number;
+  /** The delay, and when it began on the monotonic clock of which boot (see clock-marks.ts). */
+  delayMs?: number;
+  setMono?: number;
+  bootId?: string;
 }
 
 export interface Observed {
@@ -269,6 +279,8 @@ export interface Observed {
   nowMono: number;
   /** Now, ms since the epoch (for restartRequestedAt). */
   nowMs: number;
+  /** This boot (/proc/sys/kernel/random/boot_id): monotonic times compare within it only. */
+  bootId?: string;
   files: Record<string, ObservedFile[]>;
   /** The node's own unit files (the node network), in the unit root's _node directory. */
   nodeFiles?: ObservedFile[];
@@ -374,7 +386,14 @@ type StepArgs = {
    * (`unit`; absent when nothing ran: a version seen at install needs no postUpdate).
    */
   hookDone: { point: DesiredHook['point']; key: string; unit?: string };
-  setBackoff: { unit: string; failures: number; notBeforeMs: number };
+  setBackoff: {
+    unit: string;
+    failures: number;
+    notBeforeMs: number;
+    delayMs?: number;
+    setMono?: number;
+    bootId?: string;
+  };
   clearBackoff: { unit: string };
   forgetApp: Record<never, never>;
   /** Update: the app's files are about to change while it runs; the gate watches the new ones (plan-update.ts). */

@@ -680,6 +680,8 @@ describe('planning hooks', () => {
         unit: u,
         failures: 1,
         notBeforeMs: o.nowMs + 5000,
+        delayMs: 5000,
+        setMono: o.nowMono,
         reason: 'post-install hook cut short 1 time(s)',
       },
     ]);
