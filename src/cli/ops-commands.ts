@@ -1,9 +1,13 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import type { CliIo } from './io.js';
 import type { Paths } from '../paths.js';
 import { EXIT } from './exit-codes.js';
 import { json } from './format.js';
 import { createLogger } from '../supervise/logger.js';
-import { createSupervisor } from '../supervise/supervisor.js';
+import { createSupervisor, currentView } from '../supervise/supervisor.js';
+import { readLedger } from '../supervise/pass-ledger.js';
+import { METRICS_FILE, nodeMetricsText, setMetricsDir, writeMetricsFile } from '../metrics/node-metrics.js';
 import { watchAndReconcile } from '../supervise/watch.js';
 import { configFiles } from '../config/node-config.js';
 import {
@@ -24,6 +28,8 @@ export async function setupCommand(a: {
   remove: boolean;
   watch: boolean;
   appsOption?: string | undefined;
+  /** A node exporter textfile collector directory every pass writes the metrics into. */
+  metricsDir?: string | undefined;
   json: boolean;
 }): Promise<number> {
   let actions: SetupAction[];
@@ -43,6 +49,10 @@ export async function setupCommand(a: {
       actions = a.remove
         ? await removeUser({ configHome })
         : await setupUser({ configHome, node: process.execPath, appsDir, watch: a.watch, user: a.io.env.USER ?? '' });
+      if (a.remove) {
+        await setMetricsDir(a.paths.stateDir, undefined);
+        actions.push({ what: 'passes no longer write metrics (and their file is removed)', done: true });
+      } else if (a.metricsDir !== undefined) actions.push(await setupMetrics(a.io, a.paths, a.metricsDir));
       if (!a.remove) {
         const hook = await systemHookState(process.execPath);
         actions.push(
@@ -118,4 +128,19 @@ export async function generateCommand(a: { io: CliIo; paths: Paths; dirs: string
       `${report.current.length} app(s) already current on disk\n`,
   );
   return report.quadlet && report.quadlet.status !== 0 ? EXIT.failure : EXIT.ok;
+}
+
+/** Records where passes write the node's metrics, and writes them there once now. */
+async function setupMetrics(io: CliIo, paths: Paths, dir: string): Promise<SetupAction> {
+  if (!isAbsolute(dir)) throw new Error(`--metrics ${dir}: must be an absolute path`);
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory())
+    throw new Error(`--metrics ${dir}: no such directory (the node exporter's --collector.textfile.directory)`);
+  const sv = createSupervisor(paths, io.env, createLogger({ human: io.isTty, write: io.stderr }));
+  const [view, ledger] = await Promise.all([currentView(sv), readLedger(sv.ledgerPath)]);
+  // Written first, so that a directory this user cannot write to is refused before it is recorded.
+  await writeMetricsFile(dir, nodeMetricsText(view, ledger)).catch((e: Error) => {
+    throw new Error(`--metrics ${dir}: cannot write ${METRICS_FILE} there (${e.message})`);
+  });
+  await setMetricsDir(paths.stateDir, dir);
+  return { what: `every pass writes the node's metrics to ${dir}/${METRICS_FILE}`, done: true };
 }

@@ -395,24 +395,54 @@ Examples:
     .addOption(appsOption())
     .option('--watch', 'also install and start archy-quadlet-watch.service')
     .option('--system', 'as root: install /etc/systemd/user-generators/archy-quadlet')
+    .addOption(
+      new Option(
+        '--metrics <dir>',
+        "every pass writes the node's metrics (archy_quadlet.prom) into this node exporter textfile-collector directory",
+      ).conflicts(['system', 'remove']),
+    )
     .option('--remove', 'undo what setup installed (apps are left as they are)')
     .option('--json', 'print a JSON report')
     .addHelpText(
       'after',
-      '\nExamples:\n  archy-quadlet setup --watch\n  sudo archy-quadlet setup --system\n  archy-quadlet setup --remove',
+      '\nExamples:\n  archy-quadlet setup --watch\n  sudo archy-quadlet setup --system\n' +
+        '  archy-quadlet setup --metrics /var/lib/prometheus/node-exporter\n  archy-quadlet setup --remove',
     )
-    .action(async (opts: { apps?: string; watch?: boolean; system?: boolean; remove?: boolean; json?: boolean }) => {
-      setExit(
-        await setupCommand({
-          io,
-          paths: pathsFor(opts.apps),
-          system: Boolean(opts.system),
-          remove: Boolean(opts.remove),
-          watch: Boolean(opts.watch),
-          appsOption: opts.apps,
-          json: Boolean(opts.json),
-        }),
-      );
+    .action(
+      async (opts: {
+        apps?: string;
+        watch?: boolean;
+        system?: boolean;
+        remove?: boolean;
+        metrics?: string;
+        json?: boolean;
+      }) => {
+        setExit(
+          await setupCommand({
+            io,
+            paths: pathsFor(opts.apps),
+            system: Boolean(opts.system),
+            remove: Boolean(opts.remove),
+            watch: Boolean(opts.watch),
+            appsOption: opts.apps,
+            metricsDir: opts.metrics,
+            json: Boolean(opts.json),
+          }),
+        );
+      },
+    );
+
+  program
+    .command('metrics')
+    .description(
+      "the node's state in Prometheus' text format: per app and unit, wanted and actual state, health, restarts, " +
+        'backoff, last failure; per node, the last pass',
+    )
+    .addOption(appsOption())
+    .addHelpText('after', '\nExamples:\n  archy-quadlet metrics\n  archy-quadlet metrics | promtool check metrics')
+    .action(async (opts: { apps?: string }) => {
+      const { metricsCommand } = await import('./metrics-command.js');
+      setExit(await metricsCommand({ io, paths: pathsFor(opts.apps) }));
     });
 
   program

@@ -13,6 +13,8 @@ export interface PassRecord {
   seq: number;
   pid: number;
   ms: number;
+  /** When it ended, ms since the epoch (for the node's metrics; absent in older ledgers). */
+  endedAtMs?: number;
   /** Steps applied, without file contents. */
   applied: Array<{ step: Step; ok: boolean; error?: string; ms: number; pass?: number }>;
   /** What the planner said at the end (waits while things are in flight), without file contents. */

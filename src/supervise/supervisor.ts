@@ -13,6 +13,7 @@ import { planSteps } from './plan-steps.js';
 import { applySteps, makeExecutors, type StepOutcome } from './apply-steps.js';
 import { logOutcome } from './logger.js';
 import { readLedger, withoutContent, writeLedger, type PassLedger, type PassRecord } from './pass-ledger.js';
+import { nodeMetricsText, readMetricsDir, writeMetricsFile } from '../metrics/node-metrics.js';
 import type { BackoffEntry, Desired, HostPort, Observed, Step } from './types.js';
 import { busyPorts } from './host-ports.js';
 import { readNodeFacts, readRecordedFacts, recordFacts } from './node-facts-adapter.js';
@@ -172,18 +173,35 @@ async function numberedPass(sv: Supervisor): Promise<PassReport> {
   const seq = Math.max(before.started, before.completed) + 1;
   await writeLedger(sv.ledgerPath, { ...before, started: seq });
   const t0 = performance.now();
-  const pass = await reconcilePass(sv);
+  const { report: pass, view } = await reconcilePassAndView(sv);
   const report = { ...pass, applied: pass.applied.map((batch) => batch.map((o) => ({ ...o, pass: seq }))) };
   const record: PassRecord = {
     seq,
     pid: process.pid,
     ms: Math.round(performance.now() - t0),
+    endedAtMs: sv.clock.nowMs(),
     applied: report.applied.flat().map((o) => ({ ...o, step: withoutContent(o.step) })),
     pending: report.pending.map(withoutContent),
     errors: report.errors,
   };
-  await writeLedger(sv.ledgerPath, { ...before, started: seq, completed: seq, recent: [...before.recent, record] });
+  const ledger = { ...before, started: seq, completed: seq, recent: [...before.recent, record] };
+  await writeLedger(sv.ledgerPath, ledger);
+  await writeNodeMetrics(sv, view, ledger);
   return report;
+}
+
+/**
+ * After a pass, the node's metrics for the node exporter, where `setup --metrics` asked: from
+ * what the pass last saw, so no process more. A failure is logged, never the pass's.
+ */
+async function writeNodeMetrics(sv: Supervisor, view: View | undefined, ledger: PassLedger): Promise<void> {
+  const dir = await readMetricsDir(sv.paths.stateDir);
+  if (!dir || !view) return;
+  try {
+    await writeMetricsFile(dir, nodeMetricsText(view, ledger));
+  } catch (e) {
+    sv.log.warn({ dir, err: (e as Error).message }, 'the metrics file could not be written');
+  }
 }
 
 /** What the passes that served a waiting caller did, as one report. */
@@ -205,7 +223,16 @@ const MAX_BATCHES = 8;
  * never waits for a container. The caller holds the pass lock (or asks for a dry run).
  */
 export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } = {}): Promise<PassReport> {
+  return (await reconcilePassAndView(sv, opts)).report;
+}
+
+/** A pass, and the last view of the node it planned on (what the node's metrics describe). */
+async function reconcilePassAndView(
+  sv: Supervisor,
+  opts: { dryRun?: boolean } = {},
+): Promise<{ report: PassReport; view: View | undefined }> {
   const t0 = performance.now();
+  let lastView: View | undefined;
   const applied: StepOutcome[][] = [];
   let pending: Step[] = [];
   let desired: Desired | undefined;
@@ -214,6 +241,7 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
   let batches = 0;
   for (; batches < MAX_BATCHES; batches++) {
     const view = await currentView(sv);
+    lastView = view;
     desired = view.desired;
     if (fruitlessReload) view.observed.reloadFruitless = true;
     pending = planSteps(view.desired, view.observed);
@@ -276,7 +304,7 @@ export async function reconcilePass(sv: Supervisor, opts: { dryRun?: boolean } =
       'pass timing',
     );
   }
-  return { applied, pending, converged: pending.length === 0, errors };
+  return { report: { applied, pending, converged: pending.length === 0, errors }, view: lastView };
 }
 
 /**
