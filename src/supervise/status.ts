@@ -162,6 +162,10 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
     else if (states.length > 0 && states.every((s) => s === 'running')) state = 'running';
     else if (states.every((s) => s === 'stopped' || s === 'missing')) state = 'stopped';
     else state = 'partial';
+    // Asked to stop, some containers still up (a stop job queued, dependents stopped before
+    // their providers): on its way down, which the passes carry on.
+    if (app.intent === 'stopped' && phase === undefined && (state === 'partial' || state === 'running'))
+      state = 'stopping';
     const needs = (app.rendered?.needs ?? []).map((n) => ({
       iface: n.iface,
       optional: n.optional,

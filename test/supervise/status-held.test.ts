@@ -133,3 +133,18 @@ describe('status: held apps', () => {
     expect(v).toMatchObject({ id: 'b', state: 'held', held: [FOREIGN] });
   });
 });
+
+describe('status of an app asked to stop', () => {
+  it('is stopping while some of its containers are still up, stopped once none is', () => {
+    const d: Desired = { apps: [app('s', 'stopped', ['db', 'api'])] };
+    const o = converged(d.apps);
+    o.units['s-db.service'] = unit('active');
+    o.units['s-api.service'] = unit('active');
+    expect(viewOf(d, o, 's').state).toBe('stopping');
+    // The dependent stopped first, its provider still up: not "partial".
+    o.units['s-api.service'] = unit('inactive');
+    expect(viewOf(d, o, 's').state).toBe('stopping');
+    o.units['s-db.service'] = unit('inactive');
+    expect(viewOf(d, o, 's')).toMatchObject({ state: 'stopped', converged: true });
+  });
+});
