@@ -28,13 +28,17 @@ export function updateLine(x: {
   toVersion?: string;
   fromVersion?: string;
   reason?: string;
+  rollbackUnhealthy?: string;
 }): string {
   const to = x.toVersion ? ` to ${x.toVersion}` : '';
   const from = x.fromVersion ? ` (${x.fromVersion})` : '';
   if (x.phase === 'rolledBack')
     return (
       `update${to} rolled back (begun ${x.since}): ${x.reason ?? 'no reason recorded'}; ` +
-      `the last good set${from} runs; not tried again until the manifest changes or: archy-quadlet update <app> --retry`
+      (x.rollbackUnhealthy
+        ? `the last good set${from} is not healthy either (${x.rollbackUnhealthy}): restarted with backoff; `
+        : `the last good set${from} runs; `) +
+      'not tried again until the manifest changes or: archy-quadlet update <app> --retry'
     );
   if (x.phase === 'rollingBack')
     return `update${to} failed, rolling back to the last good set${from}: ${x.reason ?? ''}`;

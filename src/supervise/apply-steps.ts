@@ -48,6 +48,12 @@ function switchMark(clock: Clock): { switchedAtMs: number; switchedAtMono: numbe
   return { switchedAtMs: clock.nowMs(), switchedAtMono: clock.nowMono(), ...(bootId ? { bootId } : {}) };
 }
 
+/** The same, as the mark a rollback's deadline counts from. */
+function rollbackMark(clock: Clock): { atMs: number; atMono: number; bootId?: string } {
+  const m = switchMark(clock);
+  return { atMs: m.switchedAtMs, atMono: m.switchedAtMono, ...(m.bootId ? { bootId: m.bootId } : {}) };
+}
+
 /** How a hook's transient unit runs: kept after it ends (its result is read), bounded, its output in a file. */
 export interface DetachedOptions {
   description: string;
@@ -339,7 +345,13 @@ export function makeExecutors(d: ApplyDeps): Executors {
         d.backoff.clear(c.service);
       await d.changeState((state) => {
         const a = state.apps[s.app];
-        if (a?.update?.phase === 'switching') a.update = { ...a.update, phase: 'rollingBack', reason: s.why };
+        if (a?.update?.phase === 'switching')
+          a.update = {
+            ...a.update,
+            phase: 'rollingBack',
+            reason: s.why,
+            rollingBackAt: rollbackMark(d.clock ?? systemClock),
+          };
       });
     },
     async snapshotVolumes(s) {
@@ -392,7 +404,8 @@ export function makeExecutors(d: ApplyDeps): Executors {
     async updateRolledBack(s) {
       await d.changeState((state) => {
         const a = state.apps[s.app];
-        if (a?.update?.phase === 'rollingBack') a.update = { ...a.update, phase: 'rolledBack' };
+        if (a?.update?.phase === 'rollingBack')
+          a.update = { ...a.update, phase: 'rolledBack', ...(s.unhealthy ? { rollbackUnhealthy: s.unhealthy } : {}) };
       });
     },
     async retireContainer(s) {

@@ -118,15 +118,27 @@ function planApps(apps: DesiredApp[], o: Observed): Step[] {
  * would start against a provider that may yet go back, or fail its health checks meanwhile.
  */
 function heldForProviders(app: DesiredApp, steps: Step[], updating: Set<string>): Step[] {
-  if (updating.size === 0 || updating.has(app.id)) return steps;
+  if (updating.size === 0) return steps;
   const linked = new Map(
     (app.rendered?.containers ?? []).flatMap((c) => {
-      const w = c.waitsFor.find((x) => updating.has(x.provider));
+      const w = c.waitsFor.find((x) => x.provider !== app.id && updating.has(x.provider));
       return w ? [[c.service, w.provider] as const] : [];
     }),
   );
   if (linked.size === 0) return steps;
+  // Updated together with its provider (a release of both): the dependent's gate judges
+  // nothing while the provider moves under it (its units held, or failing against a provider
+  // that restarts); it waits, and is judged once the provider is healthy again or back.
+  const providers = [...new Set(linked.values())].join(', ');
   return steps.flatMap((s): Step[] => {
+    if (s.kind === 'updateRollBack' && app.update?.phase === 'switching' && !/manifest went back/.test(s.why))
+      return [
+        {
+          kind: 'wait',
+          app: app.id,
+          reason: `updating: judged once ${providers} is no longer being updated (now: ${s.why})`,
+        },
+      ];
     if (s.kind !== 'start' && s.kind !== 'restart') return [s];
     const go = s.units.filter((u) => !linked.has(u));
     const held = s.units.filter((u) => linked.has(u));

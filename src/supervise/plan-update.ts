@@ -187,6 +187,29 @@ export function planUpdateRollingBack(app: DesiredApp, o: Observed, usual: Step[
       ...usual,
       { kind: 'updateRolledBack', app: app.id, reason: `rolled back: the last good set runs again (${why})` },
     ];
+  // A last good set that does not come back either (its image gone, its data changed under
+  // it) ends the rollback all the same after the same deadline as an update's: the app is
+  // then on its last good set like any other, restarted with backoff and shown failing, and
+  // its dependents are no longer held for it.
+  const mark = app.update?.rollingBackAt;
+  const containers = app.rendered?.containers ?? [];
+  const limitSec = Math.max(0, ...containers.map((c) => c.startTimeoutSec)) + UPDATE_DEADLINE_GRACE_SEC;
+  let sinceLastStartMs = Number.POSITIVE_INFINITY;
+  for (const c of containers) {
+    const u = o.units[c.service];
+    if (u && u.execMainStartMono > 0)
+      sinceLastStartMs = Math.min(sinceLastStartMs, (o.nowMono - u.execMainStartMono) / 1000);
+  }
+  if (mark && Math.min(elapsedMs(mark, o), sinceLastStartMs) > limitSec * 1000)
+    return [
+      ...usual,
+      {
+        kind: 'updateRolledBack',
+        app: app.id,
+        unhealthy: s.why,
+        reason: `rolled back (${why}), but the last good set is not healthy within ${limitSec} s either: ${s.why}`,
+      },
+    ];
   return [...usual, { kind: 'wait', app: app.id, reason: `rolling back (${why}): ${s.why}` }];
 }
 

@@ -67,7 +67,14 @@ export interface AppView {
    * last good set runs, the new version is not tried again until the manifest changes or
    * `update APP --retry`), and why.
    */
-  update?: { phase: string; since: string; toVersion?: string; fromVersion?: string; reason?: string };
+  update?: {
+    phase: string;
+    since: string;
+    toVersion?: string;
+    fromVersion?: string;
+    reason?: string;
+    rollbackUnhealthy?: string;
+  };
   /** An adoption in progress (`adopting`, `rolling-back`) or rolled back (`not-adopted`), and why it was rolled back. */
   adoption?: { phase: string; since: string; reason?: string };
 }
@@ -260,6 +267,7 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
               ...(app.update.toVersion ? { toVersion: app.update.toVersion } : {}),
               ...(app.update.fromVersion ? { fromVersion: app.update.fromVersion } : {}),
               ...(app.update.reason ? { reason: app.update.reason } : {}),
+              ...(app.update.rollbackUnhealthy ? { rollbackUnhealthy: app.update.rollbackUnhealthy } : {}),
             },
           }
         : {}),

@@ -202,6 +202,10 @@ export interface Update {
   bootId?: string;
   /** Why it was rolled back. */
   reason?: string;
+  /** When the rollback began (both clocks, see clock-marks.ts): the origin of its own deadline. */
+  rollingBackAt?: { atMs: number; atMono?: number; bootId?: string };
+  /** The rollback ended with the last good set not healthy either: what was wrong. */
+  rollbackUnhealthy?: string;
   /** The volumes exported (snapshotBeforeUpdate) once the old containers stopped: put back on a rollback. */
   snapshot?: { volumes: string[]; at: string };
   /** The snapshot was put back (rolling back). */
@@ -407,7 +411,8 @@ type StepArgs = {
   /** Update rolled back: the volumes are emptied and their snapshots imported, before the last good set starts. */
   restoreVolumes: { volumes: string[] };
   /** Update: rolled back, the last good set running again. */
-  updateRolledBack: Record<never, never>;
+  /** `unhealthy`: the last good set did not come back healthy within its deadline either. */
+  updateRolledBack: { unhealthy?: string };
   /** Nothing to do until something in flight finishes (or a person acts); reported, not executed. */
   /** held: nothing will change until a person acts (a foreign file, a rejected render). */
   wait: { unit?: string; path?: string; held?: true };

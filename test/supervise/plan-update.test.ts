@@ -251,6 +251,43 @@ describe('plan-update: the gate', () => {
     expect(planSteps(cur.d, cur.o)).toEqual([]);
     expect(lastGoodDue(cur.d, cur.o, [])).toEqual([]);
   });
+
+  it('a last good set that does not come back: waits within the deadline, then ends rolled back with what is wrong; the app is no longer rolling back', () => {
+    const { d, o } = switched();
+    const rolling: Desired = {
+      apps: [
+        {
+          ...d.apps[0]!,
+          update: {
+            ...d.apps[0]!.update!,
+            phase: 'rollingBack',
+            reason: 'a-web.service exited',
+            rollingBackAt: { atMs: o.nowMs, atMono: o.nowMono },
+          },
+        },
+      ],
+    };
+    const failing = (ms: number): Observed => ({
+      ...o,
+      nowMs: o.nowMs + ms,
+      nowMono: o.nowMono + ms * 1000,
+      units: { ...o.units, 'a-web.service': unit('activating', { subState: 'auto-restart', execMainStartMono: 1 }) },
+    });
+    const limit = (60 + UPDATE_DEADLINE_GRACE_SEC) * 1000;
+    expect(kinds(planSteps(rolling, failing(limit - 5000)))).not.toContain('updateRolledBack');
+    expect(planSteps(rolling, failing(limit + 5000))).toContainEqual(
+      expect.objectContaining({
+        kind: 'updateRolledBack',
+        unhealthy: 'a-web.service is activating',
+        reason: expect.stringMatching(/^rolled back \(a-web.service exited\), but the last good set is not healthy/),
+      }),
+    );
+    // A record from before the mark existed waits as before.
+    const { rollingBackAt: _m, ...unmarked } = rolling.apps[0]!.update!;
+    expect(kinds(planSteps({ apps: [{ ...rolling.apps[0]!, update: unmarked }] }, failing(limit * 10)))).not.toContain(
+      'updateRolledBack',
+    );
+  });
 });
 
 describe('plan-update: last good sets', () => {
@@ -417,6 +454,40 @@ describe('plan-update: dependents of a provider being updated', () => {
       units: ['lnd-node.service'],
       reason: 'app should be running',
     });
+  });
+});
+
+describe('plan-update: a dependent updated together with its provider', () => {
+  it('is neither restarted nor judged while its provider is being updated; then it is', () => {
+    const btc = { iface: 'bitcoind', provider: 'btc', service: 'btc-node.service' };
+    const provider = app('btc', 'running', ['node']);
+    const v1 = app('lnd', 'running', ['node']);
+    v1.rendered!.containers = v1.rendered!.containers.map((c) => ({ ...c, waitsFor: [btc] }));
+    v1.rendered!.needs = [{ iface: 'bitcoind', optional: false, provider: 'btc', service: btc.service }];
+    const good = filesHash(v1.rendered!.files);
+    const files = v1.rendered!.files.map((f) => ({ ...f, content: `${f.content}# v2\n` }));
+    const o = converged([provider, { ...v1, rendered: { ...v1.rendered!, files } }]);
+    // lnd's new file is on disk; its container still runs the old one, and the deadline is past.
+    o.units['lnd-node.service'] = unit('active', { execMainStartMono: 10 * S });
+    o.files.lnd!.find((f) => f.name === 'lnd-node.container')!.mtimeMono = 500 * S;
+    const switching = (a: DesiredApp, toHash: string, fromHash: string): DesiredApp => ({
+      ...a,
+      update: { phase: 'switching', toHash, fromHash, startedAt: 't', switchedAtMs: o.nowMs - 600_000 },
+    });
+    const lnd = switching({ ...v1, rendered: { ...v1.rendered!, files }, lastGoodHash: good }, filesHash(files), good);
+    const btcUpdating = switching(provider, filesHash(provider.rendered!.files), 'x');
+    const steps = planSteps({ apps: [btcUpdating, lnd] }, o).filter((s) => s.app === 'lnd');
+    expect(kinds(steps)).not.toContain('updateRollBack');
+    expect(kinds(steps)).not.toContain('restart');
+    expect(steps).toContainEqual(
+      expect.objectContaining({
+        kind: 'wait',
+        reason: expect.stringMatching(/^updating: judged once btc is no longer/),
+      }),
+    );
+    // The provider done: the dependent is judged (here: past its deadline, rolled back).
+    const after = planSteps({ apps: [provider, lnd] }, o).filter((s) => s.app === 'lnd');
+    expect(kinds(after)).toContain('updateRollBack');
   });
 });
 

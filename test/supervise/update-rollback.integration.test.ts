@@ -231,16 +231,24 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
         );
         await running;
         // The next passes finish it.
+        let last: unknown;
         const end = await waitFor(
           'the update to end',
           async () => {
             await node().aq(['reconcile'], { reject: false });
             const v = (await node().status('upd')) as unknown as { state: string; converged: boolean } | undefined;
+            last = v;
             return v?.converged && (v.state === 'running' || v.state === 'rolled-back') ? v.state : undefined;
           },
           240_000,
           1000,
-        );
+        ).catch(async (e: Error) => {
+          const round = `${rebooting ? 'reboot' : 'kill -9'} after ${delayMs} ms (${phase}), ${tag}`;
+          const state = JSON.stringify(await stateOf());
+          throw new Error(
+            `${e.message} in round ${i} (${round}); before: ${outcomes.join('; ')}; status: ${JSON.stringify(last)}; state: ${state}`,
+          );
+        });
         const serving = await waitHttp(PORT);
         outcomes.push(
           `${rebooting ? 'reboot' : 'kill -9'} after ${delayMs} ms (${phase}), ${tag}: ${end}, serving ${serving.trim()}`,
