@@ -461,20 +461,32 @@ Examples:
   program
     .command('doctor')
     .description(
-      'read-only checks of this node (Podman, Quadlet, user manager, bus, linger, cgroups, ids, ports, units, ' +
-        'hook, timer, state, secrets), each with its fix',
+      'checks of this node (Podman and its own state, Quadlet, user manager, bus, linger, cgroups, ids, ports, ' +
+        'units, hook, timer, state, secrets), each with its fix; read-only unless --fix',
     )
     .addOption(appsOption())
     .option('--json', 'print a JSON report')
+    .option(
+      '--fix',
+      "recover Podman's own state when a check found it broken (a stale runtime, volumes its database lost), " +
+        'then check again; never touches volume data, images or secrets',
+    )
     .addHelpText(
       'after',
-      '\nExit: 0 all passed, 5 the worst is a warning, 6 a check failed.\n' +
-        '\nExamples:\n  archy-quadlet doctor\n  archy-quadlet doctor --json',
+      '\nExit: 0 all passed, 5 the worst is a warning, 6 a check failed (after --fix: of the checks run again).\n' +
+        '\nExamples:\n  archy-quadlet doctor\n  archy-quadlet doctor --json\n  archy-quadlet doctor --fix',
     )
-    .action(async (opts: { apps?: string; json?: boolean }) => {
+    .action(async (opts: { apps?: string; json?: boolean; fix?: boolean }) => {
       const { doctorCommand } = await import('./doctor-command.js');
       // Tolerant: a malformed configuration is one of the things doctor reports.
-      setExit(await doctorCommand({ io, paths: pathsFor(opts.apps, { tolerant: true }), json: Boolean(opts.json) }));
+      setExit(
+        await doctorCommand({
+          io,
+          paths: pathsFor(opts.apps, { tolerant: true }),
+          json: Boolean(opts.json),
+          fix: Boolean(opts.fix),
+        }),
+      );
     });
 
   program

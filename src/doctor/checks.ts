@@ -1,6 +1,8 @@
 // `archy-quadlet doctor`: the ways rootless Quadlet setups are known to fail, each checked
 // from plain facts (gathered by gather-facts.ts). Pure: facts in, one result per check out.
 
+import { HEAL_FIX, type PodmanBreakage } from '../podman-heal/podman-breakage.js';
+
 export type CheckLevel = 'ok' | 'warn' | 'fail' | 'n/a';
 
 export interface CheckResult {
@@ -68,6 +70,11 @@ export interface DoctorFacts {
     entryPoints: Array<{ name: string; catalog: string; pinned: boolean }>;
     apps: Array<{ app: string; catalog: string }>;
   };
+  /**
+   * What is wrong with Podman's own state (a stale runtime, volumes its database lost), and the
+   * labels of the volumes the installed apps' units create (what recovery registers them with).
+   */
+  podmanState?: { breakages: PodmanBreakage[]; volumeLabels: Record<string, string[]> };
   /** Volume snapshots kept from each app's last update (snapshotBeforeUpdate), with their size and the free space beside them. */
   snapshots?: { apps: Array<{ app: string; bytes: number }>; freeBytes?: number };
 }
@@ -117,6 +124,28 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
       fix: 'upgrade Podman to 5.4 or newer',
     });
   else add({ id: 'podman', title: 'Podman', level: 'ok', detail: `podman ${v.join('.')}` });
+
+  if (f.podmanState) {
+    const broken = f.podmanState.breakages;
+    if (broken.length === 0)
+      add({
+        id: 'podman-state',
+        title: "Podman's own state",
+        level: 'ok',
+        detail: 'its runtime state works and its database knows every volume of the installed apps',
+      });
+    for (const b of broken)
+      add({
+        id: 'podman-state',
+        title: "Podman's own state",
+        level: 'fail',
+        detail:
+          b.kind === 'stale-runtime'
+            ? `every podman command fails: its runtime state is stale (${b.detail})`
+            : b.detail,
+        fix: HEAL_FIX[b.kind],
+      });
+  }
 
   if (!f.quadletBin)
     add({

@@ -12,6 +12,8 @@ import { loadDesired } from '../supervise/load-desired.js';
 import { podmanCli, type Podman } from '../supervise/podman.js';
 import { parseShowBlocks } from '../supervise/systemctl.js';
 import type { DoctorFacts } from './checks.js';
+import { diagnosePodman } from '../podman-heal/heal-podman.js';
+import { volumeUnitLabels } from '../podman-heal/podman-breakage.js';
 
 // The I/O side of doctor: read-only. Every probe is bounded and never throws: what cannot be
 // read is a fact too.
@@ -161,6 +163,8 @@ export async function gatherFacts(
   let missingSecrets: DoctorFacts['missingSecrets'];
   let initApps: DoctorFacts['initApps'];
   let installedCatalogs: Array<{ app: string; catalog: string }> | undefined;
+  // The volumes the installed apps' units create, with their labels: what a lost database forgets.
+  const ourVolumes: Record<string, string[]> = {};
   try {
     const state = await readState(paths.stateDir);
     installedCatalogs = Object.entries(state.apps).flatMap(([app, i]) =>
@@ -177,6 +181,13 @@ export async function gatherFacts(
       if (app.intent === 'absent') continue;
       for (const c of app.rendered?.containers ?? []) {
         for (const p of c.hostPorts) publishedPorts.push({ app: app.id, port: p.hostPort });
+      }
+    }
+    for (const app of desired.apps) {
+      if (app.intent === 'absent') continue;
+      for (const f of app.rendered?.files ?? []) {
+        const name = f.name.endsWith('.volume') ? /^VolumeName=(.+)$/m.exec(f.content)?.[1] : undefined;
+        if (name) ourVolumes[name] = volumeUnitLabels(f.content);
       }
     }
     initApps = desired.apps.filter((a) => a.intent !== 'absent' && usesInit(a.rendered?.files ?? [])).map((a) => a.id);
@@ -222,6 +233,10 @@ export async function gatherFacts(
     rejected = rejectedFiles(String(dry.stderr));
   }
 
+  const podmanState =
+    podmanVersion !== undefined
+      ? { breakages: await diagnosePodman(Object.keys(ourVolumes)), volumeLabels: ourVolumes }
+      : undefined;
   const snapshots = await snapshotFacts(join(paths.stateDir, 'snapshots'));
   const node = process.execPath;
   const hook = await systemHookState(node);
@@ -273,6 +288,7 @@ export async function gatherFacts(
     user,
     uid,
     snapshots,
+    ...(podmanState ? { podmanState } : {}),
     ...(podmanVersion !== undefined ? { podmanVersion } : {}),
     ...(quadletBin ? { quadletBin } : {}),
     podmanUserGenerator: userGen,

@@ -13,6 +13,9 @@ import { planSteps } from './plan-steps.js';
 import { applySteps, makeExecutors, type StepOutcome } from './apply-steps.js';
 import { logOutcome } from './logger.js';
 import { readLedger, withoutContent, writeLedger, type PassLedger, type PassRecord } from './pass-ledger.js';
+import { healStaleRuntime } from '../podman-heal/heal-podman.js';
+import { runtimeBreakageOf } from '../podman-heal/podman-breakage.js';
+import { readHealRecord, writeHealRecord, type HealRecord } from '../podman-heal/heal-record.js';
 import { nodeMetricsText, readMetricsDir, writeMetricsFile } from '../metrics/node-metrics.js';
 import type { BackoffEntry, Desired, HostPort, Observed, Step } from './types.js';
 import { busyPorts } from './host-ports.js';
@@ -44,6 +47,11 @@ export interface Supervisor {
   ledgerPath: string;
   /** The node's facts now (host name, LAN address...), given those last seen: read on every pass. */
   nodeFacts: (previous: NodeFacts | undefined) => NodeFacts;
+  /**
+   * Recovers Podman from a stale runtime (see src/podman-heal): what it did, a line each.
+   * Absent: a pass never tries (the fakes of unit tests).
+   */
+  healPodmanRuntime?: () => Promise<string[]>;
 }
 
 export function createSupervisor(paths: Paths, env: Record<string, string | undefined>, log: Logger): Supervisor {
@@ -62,6 +70,9 @@ export function createSupervisor(paths: Paths, env: Record<string, string | unde
     stateLockPath: join(runtime, 'archy-quadlet.state.lock'),
     ledgerPath: join(runtime, 'archy-quadlet.passes.json'),
     nodeFacts: (previous) => readNodeFacts(previous, undefined, paths.nodeNetwork?.subnet),
+    ...(env.XDG_RUNTIME_DIR?.startsWith('/')
+      ? { healPodmanRuntime: () => healStaleRuntime({ runtimeDir: env.XDG_RUNTIME_DIR!, uid: process.getuid!() }) }
+      : {}),
   };
 }
 
@@ -173,7 +184,14 @@ async function numberedPass(sv: Supervisor): Promise<PassReport> {
   const seq = Math.max(before.started, before.completed) + 1;
   await writeLedger(sv.ledgerPath, { ...before, started: seq });
   const t0 = performance.now();
-  const { report: pass, view } = await reconcilePassAndView(sv);
+  let result: Awaited<ReturnType<typeof reconcilePassAndView>>;
+  try {
+    result = await reconcilePassAndView(sv);
+  } catch (e) {
+    if (!(await recoverPodman(sv, (e as Error).message))) throw e;
+    result = await reconcilePassAndView(sv);
+  }
+  const { report: pass, view } = result;
   const report = { ...pass, applied: pass.applied.map((batch) => batch.map((o) => ({ ...o, pass: seq }))) };
   const record: PassRecord = {
     seq,
@@ -188,6 +206,38 @@ async function numberedPass(sv: Supervisor): Promise<PassReport> {
   await writeLedger(sv.ledgerPath, ledger);
   await writeNodeMetrics(sv, view, ledger);
   return report;
+}
+
+/**
+ * A pass that failed because Podman's runtime state is stale (every podman command fails)
+ * recovers it, at most once per boot (recorded before it starts, so a kill mid-way does not
+ * make it loop), and says so in the log. True when it recovered: the pass is run again.
+ */
+async function recoverPodman(sv: Supervisor, message: string): Promise<boolean> {
+  const breakage = runtimeBreakageOf(message);
+  if (!breakage || !sv.healPodmanRuntime) return false;
+  const bootId = sv.clock.bootId?.() ?? 'unknown';
+  const last = await readHealRecord(sv.paths.stateDir);
+  if (last?.bootId === bootId) {
+    sv.log.error(
+      { breakage: breakage.detail, recoveredAtMs: last.atMs },
+      'Podman is failing with a stale runtime again; it was recovered once this boot already: see archy-quadlet doctor',
+    );
+    return false;
+  }
+  const record: HealRecord = { bootId, atMs: sv.clock.nowMs(), breakage: breakage.detail };
+  await writeHealRecord(sv.paths.stateDir, record);
+  sv.log.warn({ breakage: breakage.detail }, "Podman's runtime state is stale: recovering it");
+  try {
+    const done = await sv.healPodmanRuntime();
+    await writeHealRecord(sv.paths.stateDir, { ...record, done });
+    sv.log.warn({ done }, "Podman's runtime state recovered: the apps start again from their units");
+    return true;
+  } catch (e) {
+    await writeHealRecord(sv.paths.stateDir, { ...record, error: (e as Error).message });
+    sv.log.error({ err: (e as Error).message }, "Podman's runtime state could not be recovered");
+    return false;
+  }
 }
 
 /**

@@ -38,6 +38,7 @@ const node = (): DoctorFacts => ({
     { unit: 'archy-quadlet-watch.service', installed: false, current: false, optional: true },
   ],
   state: { ok: true, apps: 1 },
+  podmanState: { breakages: [], volumeLabels: { 'web-data': ['io.archipelago.app=web'] } },
   missingSecrets: [],
   catalogs: {
     entryPoints: [{ name: 'archy-quadlet-reconcile.service', catalog: '/srv/catalog', pinned: false }],
@@ -58,6 +59,21 @@ describe('doctor checks', () => {
     ['podman', (f) => delete f.podmanVersion, 'fail', /apt install podman/],
     ['podman', (f) => (f.podmanVersion = 'podman version 4.3.1'), 'fail', /upgrade Podman/],
     ['podman', (f) => (f.podmanVersion = 'podman version 5.2.0'), 'warn', /upgrade Podman/],
+    [
+      'podman-state',
+      (f) =>
+        (f.podmanState!.breakages = [
+          { kind: 'stale-runtime', detail: 'invalid internal status, try resetting the pause process' },
+        ]),
+      'fail',
+      /doctor --fix: stops what is left .* podman system migrate/,
+    ],
+    [
+      'podman-state',
+      (f) => (f.podmanState!.breakages = [{ kind: 'lost-volumes', detail: 'lost: web-data', volumes: ['web-data'] }]),
+      'fail',
+      /doctor --fix: registers each volume again .* owner and mode back/,
+    ],
     ['quadlet', (f) => delete f.quadletBin, 'fail', /ARCHY_QUADLET_BIN/],
     ['quadlet', (f) => (f.podmanUserGenerator = false), 'fail', /podman-user-generator/],
     ['init', (f) => (f.initBinary = {}), 'warn', /^sudo apt install catatonit$/],
