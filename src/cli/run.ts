@@ -468,7 +468,8 @@ Examples:
     .option('--json', 'print a JSON report')
     .option(
       '--fix',
-      "recover Podman's own state when a check found it broken (a stale runtime, volumes its database lost), " +
+      "recover Podman's own state when a check found it broken (a stale runtime, volumes its database lost, " +
+        'a network helper gone), ' +
         'then check again; never touches volume data, images or secrets',
     )
     .addHelpText(

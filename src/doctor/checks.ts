@@ -132,7 +132,8 @@ export function runChecks(f: DoctorFacts): CheckResult[] {
         id: 'podman-state',
         title: "Podman's own state",
         level: 'ok',
-        detail: 'its runtime state works and its database knows every volume of the installed apps',
+        detail:
+          "its runtime state works, its database knows every volume of the installed apps, and its network helpers (the rootless namespace's pasta, aardvark-dns) run",
       });
     for (const b of broken)
       add({

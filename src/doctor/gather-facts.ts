@@ -165,6 +165,8 @@ export async function gatherFacts(
   let installedCatalogs: Array<{ app: string; catalog: string }> | undefined;
   // The volumes the installed apps' units create, with their labels: what a lost database forgets.
   const ourVolumes: Record<string, string[]> = {};
+  // Their containers: whether a network helper that is gone is one they need.
+  const ourContainers: string[] = [];
   try {
     const state = await readState(paths.stateDir);
     installedCatalogs = Object.entries(state.apps).flatMap(([app, i]) =>
@@ -181,6 +183,7 @@ export async function gatherFacts(
       if (app.intent === 'absent') continue;
       for (const c of app.rendered?.containers ?? []) {
         for (const p of c.hostPorts) publishedPorts.push({ app: app.id, port: p.hostPort });
+        ourContainers.push(c.containerName);
       }
     }
     for (const app of desired.apps) {
@@ -235,7 +238,14 @@ export async function gatherFacts(
 
   const podmanState =
     podmanVersion !== undefined
-      ? { breakages: await diagnosePodman(Object.keys(ourVolumes)), volumeLabels: ourVolumes }
+      ? {
+          breakages: await diagnosePodman({
+            volumes: Object.keys(ourVolumes),
+            containers: ourContainers,
+            ...(env.XDG_RUNTIME_DIR?.startsWith('/') ? { runtimeDir: env.XDG_RUNTIME_DIR } : {}),
+          }),
+          volumeLabels: ourVolumes,
+        }
       : undefined;
   const snapshots = await snapshotFacts(join(paths.stateDir, 'snapshots'));
   const node = process.execPath;

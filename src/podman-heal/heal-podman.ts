@@ -1,6 +1,8 @@
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
+import { networkBreakagesOf } from './network-helpers.js';
+import { probeNetworkHelpers, rootlessRunRoot } from './probe-network-helpers.js';
 import { lostVolumesOf, parseOwnerMode, runtimeBreakageOf, type PodmanBreakage } from './podman-breakage.js';
 
 // The I/O side of healing rootless Podman (see podman-breakage.ts). Used by `doctor` (to
@@ -195,12 +197,22 @@ export async function healLostVolumes(
   return done;
 }
 
-/** What is wrong with Podman: a stale runtime (then nothing else can be asked), else lost volumes. */
-export async function diagnosePodman(ours: string[], bin = 'podman'): Promise<PodmanBreakage[]> {
+/**
+ * What is wrong with Podman: a stale runtime (then nothing else can be asked), else lost
+ * volumes and network helpers gone. `ours`: the installed apps' volumes and containers;
+ * `runtimeDir`: $XDG_RUNTIME_DIR, where the network helpers' files are.
+ */
+export async function diagnosePodman(
+  ours: { volumes: string[]; containers: string[]; runtimeDir?: string },
+  bin = 'podman',
+): Promise<PodmanBreakage[]> {
   const runtime = await runtimeBreakage(bin);
   if (runtime) return [runtime];
-  const lost = await lostVolumes(ours, bin);
-  return lost ? [lost] : [];
+  const lost = await lostVolumes(ours.volumes, bin);
+  const network = ours.runtimeDir
+    ? networkBreakagesOf(await probeNetworkHelpers(rootlessRunRoot(ours.runtimeDir)), ours.containers)
+    : [];
+  return [...(lost ? [lost] : []), ...network];
 }
 
 /** Recovers from each breakage in turn; what was done, a line each. Throws on the first that fails. */
@@ -208,10 +220,19 @@ export async function healPodman(
   breakages: PodmanBreakage[],
   d: HealDeps & { volumeLabels: (volume: string) => string[] },
 ): Promise<string[]> {
+  const bin = d.podmanBin ?? 'podman';
   const done: string[] = [];
   for (const b of breakages) {
     if (b.kind === 'stale-runtime') done.push(...(await healStaleRuntime(d)));
-    else
+    else if (b.kind === 'network-helper-gone') {
+      const r = await podman(bin, ['unshare', '--rootless-netns', 'true']);
+      if (r.exitCode !== 0) throw new Error(`podman unshare --rootless-netns: ${String(r.stderr).trim()}`);
+      done.push('entered the rootless network namespace: Podman started its pasta again');
+    } else if (b.kind === 'dns-helper-gone') {
+      const r = await podman(bin, ['network', 'reload', b.containers[0]!]);
+      if (r.exitCode !== 0) throw new Error(`podman network reload: ${String(r.stderr).trim()}`);
+      done.push(`reloaded the network of ${b.containers[0]}: netavark started aardvark-dns again`);
+    } else
       done.push(
         ...(await healLostVolumes(
           b.volumes.map((name) => ({ name, labels: d.volumeLabels(name) })),

@@ -10,9 +10,12 @@
 //   volume unit then re-creates one over its data and sets its owner back to the user (see
 //   QUADLET-FACTS.md), which a database image that chowned it will not start on.
 
+import type { NetworkBreakage } from './network-helpers.js';
+
 export type PodmanBreakage =
   | { kind: 'stale-runtime'; detail: string }
-  | { kind: 'lost-volumes'; detail: string; volumes: string[] };
+  | { kind: 'lost-volumes'; detail: string; volumes: string[] }
+  | NetworkBreakage;
 
 /** What Podman prints when its rootless runtime state is stale (Podman 5.4). */
 const STALE_RUNTIME_SIGNATURES: RegExp[] = [
@@ -53,6 +56,10 @@ export const HEAL_FIX: Record<PodmanBreakage['kind'], string> = {
     "archy-quadlet doctor --fix: stops what is left of this user's Podman processes, clears Podman's runtime state under $XDG_RUNTIME_DIR, runs podman system migrate; the next pass starts the apps from their units (volumes, images and secrets are not touched)",
   'lost-volumes':
     "archy-quadlet doctor --fix: registers each volume again with its unit's labels, over its data, and puts its directory's owner and mode back (apps using it are stopped first and started again)",
+  'network-helper-gone':
+    'archy-quadlet doctor --fix (or the next pass): enters the namespace once (podman unshare --rootless-netns true), and Podman starts its pasta again; no container restarts',
+  'dns-helper-gone':
+    'archy-quadlet doctor --fix (or the next pass): podman network reload of one container of ours on those networks, and netavark starts aardvark-dns again for all of them',
 };
 
 /** The labels a rendered .volume unit gives its volume (`Label="k=v"` lines), in order. */

@@ -14,6 +14,7 @@ import type { BackoffStore } from './supervisor.js';
 import { readLastGood, removeLastGood, writeLastGood } from './last-good-store.js';
 import { filesHash } from './plan-update.js';
 import { systemClock, type Clock } from './observe.js';
+import type { NetworkHelpersProbe } from '../podman-heal/network-helpers.js';
 
 export type Executors = { [K in StepKind]: (step: StepOf<K>) => Promise<void> };
 
@@ -40,6 +41,8 @@ export interface ApplyDeps {
   stateDir?: string;
   /** The clocks deadlines are marked on (default: the system's). */
   clock?: Clock;
+  /** Rootless Podman's network helpers as they are now: a restart of one is checked there. */
+  networkHelpers?: () => Promise<NetworkHelpersProbe>;
 }
 
 /** The moment a deadline counts from, on both clocks (see clock-marks.ts). */
@@ -110,7 +113,26 @@ export function makeExecutors(d: ApplyDeps): Executors {
       throw new Error(`${app} was installed again since this pass looked: its data is kept`);
     }
   };
+  // A helper started again must be seen running: a command that succeeded without starting it
+  // (netavark takes a zombie for alive) fails the step, and the next pass tries again.
+  const helperBack = async (helper: 'pasta' | 'aardvark-dns') => {
+    if (!d.networkHelpers) return;
+    for (let i = 0; i < 30; i++) {
+      const p = await d.networkHelpers();
+      if ((helper === 'pasta' ? p.rootlessNetns?.helper : p.dns?.helper)?.name) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${helper} is still not running`);
+  };
   return {
+    async restartNetnsHelper() {
+      await d.podman.enterRootlessNetns();
+      await helperBack('pasta');
+    },
+    async restartDnsHelper(s) {
+      await d.podman.reloadNetwork(s.container);
+      await helperBack('aardvark-dns');
+    },
     async writeUnit(s) {
       const path = join(d.unitRoot, s.path);
       await makeDir(dirname(path));

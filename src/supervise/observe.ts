@@ -11,6 +11,7 @@ import { adoptionInFlight } from './plan-adoption.js';
 import type { BackoffEntry, HostPort } from './types.js';
 import { isAppId, NODE_UNITS_DIR, serviceOfUnitFile } from '../names.js';
 import type { AppUnits } from '../output/check-units.js';
+import type { NetworkHelpersProbe } from '../podman-heal/network-helpers.js';
 
 /** The real Quadlet generator, through its dry run (loaded only when a pass needs it). */
 export interface QuadletCheck {
@@ -99,6 +100,8 @@ export interface ObserveDeps {
   templateInputs?: () => Promise<Record<string, string>>;
   /** Where hooks' and pulls' output is kept (`<dir>/<app>/...`): a failed pull's reason is read there. */
   hookLogDir?: string;
+  /** Rootless Podman's network helpers, from their files (no process): see podman-heal/network-helpers.ts. */
+  networkHelpers?: () => Promise<NetworkHelpersProbe>;
 }
 
 /** The paths given that are not there as a file: missing, unreadable, or a directory. */
@@ -128,6 +131,7 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
     for (const c of app.rendered?.containers ?? []) known.add(pullUnitOf(c.service));
   }
   const shown = d.systemctl.show([...known].sort());
+  const helpers = d.networkHelpers?.().catch(() => undefined);
   // Awaited below, after the files are read: until then a failure must not count as unhandled
   // (Node would end the process with a stack trace instead of our message).
   shown.catch(() => undefined);
@@ -159,6 +163,8 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   if (d.templateInputs && desired.apps.some((a) => a.rendered?.containers.some((c) => c.templates)))
     observed.templateInputs = await d.templateInputs();
   if (nodeList!.length > 0) observed.nodeFiles = nodeList!.map(observedFile);
+  const probed = await helpers;
+  if (probed) observed.networkHelpers = probed;
   // Rare: a unit of ours systemd does not know though its file is there. Quadlet tells a lost
   // reload (it generates the unit) from a rejected file (it does not).
   const unknown = Object.entries(files).flatMap(([id, list]) =>

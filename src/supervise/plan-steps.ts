@@ -21,6 +21,7 @@ import {
   snapshotPending,
 } from './plan-update.js';
 import { backoffRemainingMs, backoffFrom } from './clock-marks.js';
+import { planNetworkHelpers } from './plan-network-helpers.js';
 
 /** Crash-loop backoff: 5 s, doubling, at most 5 min; forgotten after a minute of health. */
 export const BACKOFF = { baseSec: 5, capSec: 300, healthySec: 60 } as const;
@@ -58,7 +59,7 @@ export function planSteps(desired: Desired, observed: Observed): Step[] {
       },
     ];
   }
-  return planApps(apps, observed);
+  return [...planNetworkHelpers(desired, observed), ...planApps(apps, observed)];
 }
 
 /**

@@ -16,6 +16,8 @@ import { readLedger, withoutContent, writeLedger, type PassLedger, type PassReco
 import { healStaleRuntime } from '../podman-heal/heal-podman.js';
 import { runtimeBreakageOf } from '../podman-heal/podman-breakage.js';
 import { readHealRecord, writeHealRecord, type HealRecord } from '../podman-heal/heal-record.js';
+import { probeNetworkHelpers, rootlessRunRoot } from '../podman-heal/probe-network-helpers.js';
+import type { NetworkHelpersProbe } from '../podman-heal/network-helpers.js';
 import { nodeMetricsText, readMetricsDir, writeMetricsFile } from '../metrics/node-metrics.js';
 import type { BackoffEntry, Desired, HostPort, Observed, Step } from './types.js';
 import { busyPorts } from './host-ports.js';
@@ -52,6 +54,8 @@ export interface Supervisor {
    * Absent: a pass never tries (the fakes of unit tests).
    */
   healPodmanRuntime?: () => Promise<string[]>;
+  /** Rootless Podman's network helpers, read from their files; absent: never looked at (the fakes of unit tests). */
+  networkHelpers?: () => Promise<NetworkHelpersProbe>;
 }
 
 export function createSupervisor(paths: Paths, env: Record<string, string | undefined>, log: Logger): Supervisor {
@@ -71,7 +75,10 @@ export function createSupervisor(paths: Paths, env: Record<string, string | unde
     ledgerPath: join(runtime, 'archy-quadlet.passes.json'),
     nodeFacts: (previous) => readNodeFacts(previous, undefined, paths.nodeNetwork?.subnet),
     ...(env.XDG_RUNTIME_DIR?.startsWith('/')
-      ? { healPodmanRuntime: () => healStaleRuntime({ runtimeDir: env.XDG_RUNTIME_DIR!, uid: process.getuid!() }) }
+      ? {
+          healPodmanRuntime: () => healStaleRuntime({ runtimeDir: env.XDG_RUNTIME_DIR!, uid: process.getuid!() }),
+          networkHelpers: () => probeNetworkHelpers(rootlessRunRoot(env.XDG_RUNTIME_DIR!)),
+        }
       : {}),
   };
 }
@@ -113,6 +120,7 @@ export async function currentView(sv: Supervisor): Promise<View> {
     clock: sv.clock,
     backoff: await readBackoff(sv.paths.stateDir),
     hookLogDir: join(sv.paths.stateDir, 'hooks'),
+    ...(sv.networkHelpers ? { networkHelpers: sv.networkHelpers } : {}),
   });
   return { state, desired, observed };
 }
@@ -326,6 +334,7 @@ async function reconcilePassAndView(
       hookLogDir: join(sv.paths.stateDir, 'hooks'),
       stateDir: sv.paths.stateDir,
       clock: sv.clock,
+      ...(sv.networkHelpers ? { networkHelpers: sv.networkHelpers } : {}),
     });
     applied.push(await applySteps(actionable, executors, (o) => logOutcome(sv.log, o)));
     if (backoff.changed()) await writeBackoff(sv.paths.stateDir, backoff.entries());

@@ -1,6 +1,8 @@
 // The supervisor's plain data: what should be (Desired), what is (Observed), and the steps
 // between them. No live objects: every value can be printed, logged, compared.
 
+import type { NetworkHelpersProbe } from '../podman-heal/network-helpers.js';
+
 export type Intent = 'running' | 'stopped' | 'absent';
 
 export interface DesiredContainer {
@@ -334,6 +336,8 @@ export interface Observed {
   /** Failed pull units → the last line of their output (Podman's message). */
   pullFailures?: Record<string, string>;
   backoff: Record<string, BackoffEntry>;
+  /** Rootless Podman's network helpers (pasta of the shared namespace, aardvark-dns); undefined when not looked at. */
+  networkHelpers?: NetworkHelpersProbe;
 }
 
 type StepArgs = {
@@ -422,6 +426,10 @@ type AppStep = { [K in keyof StepArgs]: { kind: K; app: string; reason: string }
 /** Steps of the whole node (one daemon-reload serves every app; the node network's file): they name no app. */
 type NodeStep =
   | { kind: 'daemonReload'; app?: undefined; reason: string }
+  /** The shared rootless network namespace's pasta is gone: Podman starts it again when the namespace is entered. */
+  | { kind: 'restartNetnsHelper'; app?: undefined; reason: string }
+  /** aardvark-dns is gone: netavark starts it again when it sets up a container's network (`podman network reload`). */
+  | { kind: 'restartDnsHelper'; app?: undefined; container: string; reason: string }
   | { kind: 'writeUnit'; app?: undefined; path: string; content: string; reason: string };
 export type Step = AppStep | NodeStep;
 export type StepKind = Step['kind'];

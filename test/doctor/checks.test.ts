@@ -74,6 +74,21 @@ describe('doctor checks', () => {
       'fail',
       /doctor --fix: registers each volume again .* owner and mode back/,
     ],
+    [
+      'podman-state',
+      (f) => (f.podmanState!.breakages = [{ kind: 'network-helper-gone', detail: "the namespace's pasta is gone" }]),
+      'fail',
+      /podman unshare --rootless-netns true.*no container restarts/,
+    ],
+    [
+      'podman-state',
+      (f) =>
+        (f.podmanState!.breakages = [
+          { kind: 'dns-helper-gone', detail: 'aardvark-dns is gone', networks: ['n'], containers: ['c'] },
+        ]),
+      'fail',
+      /podman network reload of one container of ours/,
+    ],
     ['quadlet', (f) => delete f.quadletBin, 'fail', /ARCHY_QUADLET_BIN/],
     ['quadlet', (f) => (f.podmanUserGenerator = false), 'fail', /podman-user-generator/],
     ['init', (f) => (f.initBinary = {}), 'warn', /^sudo apt install catatonit$/],

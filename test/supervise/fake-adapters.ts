@@ -121,6 +121,8 @@ export function fakePodman(): Podman & { called: string[] } {
     renameContainer: rec('renameContainer', undefined),
     startContainer: rec('startContainer', undefined),
     tagImage: rec('tagImage', undefined),
+    enterRootlessNetns: rec('enterRootlessNetns', undefined),
+    reloadNetwork: rec('reloadNetwork', undefined),
     exportVolume: rec('exportVolume', undefined),
     restoreVolume: rec('restoreVolume', undefined),
     importSecret: rec('importSecret', 'f00d'.repeat(6)),
