@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 
 // One configuration of the node, read alike by every entry point (the CLI, the timer, the
 // watcher, the boot hook), so that none of them depends on the environment it was started
@@ -34,11 +34,16 @@ export interface ConfigProblem {
 const NAME = /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const SUBNET = /^(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(?:[8-9]|[12]\d|30)$/;
 
+// The YAML parser (some 70 modules) is loaded only when a configuration file exists: most
+// nodes have none, and every verb reads the configuration first.
+const loadYaml = () => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+
 /** The keys a file sets, and what is wrong in it, each at its line. Pure. */
 export function parseNodeConfig(
   text: string,
   file: string,
 ): { values: Partial<Record<ConfigKey, string>>; problems: ConfigProblem[] } {
+  const { isMap, isScalar, LineCounter, parseDocument } = loadYaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   const problems: ConfigProblem[] = [];

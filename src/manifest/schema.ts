@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { FieldPath } from './types.js';
 import { parseJsonPointer } from './field-path.js';
 
@@ -21,8 +22,13 @@ export type SchemaCheck = (data: unknown) => SchemaProblem[];
 
 type AjvOptions = ConstructorParameters<typeof Ajv2020>[0];
 
-/** The one Ajv configuration, shared by the runtime compile and the build-time standalone code. */
+/**
+ * The one Ajv configuration, shared by the runtime compile and the build-time standalone code.
+ * Ajv itself (some 75 modules) is loaded here, on first use: a process with the precompiled
+ * validator never needs it.
+ */
 export function newAjv(extra: AjvOptions = {}): Ajv2020 {
+  const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
   const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true, ...extra });
   ajv.addKeyword({ keyword: 'x-hint', schemaType: 'string' });
   return ajv;

@@ -13,7 +13,6 @@ import { planSteps } from './plan-steps.js';
 import { applySteps, makeExecutors, type StepOutcome } from './apply-steps.js';
 import { logOutcome } from './logger.js';
 import { readLedger, withoutContent, writeLedger, type PassLedger, type PassRecord } from './pass-ledger.js';
-import { healStaleRuntime } from '../podman-heal/heal-podman.js';
 import { runtimeBreakageOf } from '../podman-heal/podman-breakage.js';
 import { readHealRecord, writeHealRecord, type HealRecord } from '../podman-heal/heal-record.js';
 import { probeNetworkHelpers, rootlessRunRoot } from '../podman-heal/probe-network-helpers.js';
@@ -76,7 +75,12 @@ export function createSupervisor(paths: Paths, env: Record<string, string | unde
     nodeFacts: (previous) => readNodeFacts(previous, undefined, paths.nodeNetwork?.subnet),
     ...(env.XDG_RUNTIME_DIR?.startsWith('/')
       ? {
-          healPodmanRuntime: () => healStaleRuntime({ runtimeDir: env.XDG_RUNTIME_DIR!, uid: process.getuid!() }),
+          // Loaded when needed: it brings execa, which a pass that asks Podman nothing never loads.
+          healPodmanRuntime: async () =>
+            (await import('../podman-heal/heal-podman.js')).healStaleRuntime({
+              runtimeDir: env.XDG_RUNTIME_DIR!,
+              uid: process.getuid!(),
+            }),
           networkHelpers: () => probeNetworkHelpers(rootlessRunRoot(env.XDG_RUNTIME_DIR!)),
         }
       : {}),
