@@ -10,6 +10,7 @@ import { readLedger } from '../supervise/pass-ledger.js';
 import { METRICS_FILE, nodeMetricsText, setMetricsDir, writeMetricsFile } from '../metrics/node-metrics.js';
 import { watchAndReconcile } from '../supervise/watch.js';
 import { configFiles } from '../config/node-config.js';
+import { onStopSignals } from './stop-signals.js';
 import {
   removeUser,
   setupSystem,
@@ -81,9 +82,7 @@ export async function watchCommand(a: { io: CliIo; paths: Paths; intervalSec: nu
   const log = createLogger({ human: a.io.isTty, write: a.io.stderr });
   const sv = createSupervisor(a.paths, a.io.env, log);
   const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  const stopListening = onStopSignals(() => controller.abort());
   log.info({ apps: a.paths.appsDir, state: a.paths.stateDir, intervalSec: a.intervalSec }, 'watching');
   let ended: 'stopped' | 'config-changed';
   try {
@@ -98,8 +97,7 @@ export async function watchCommand(a: { io: CliIo; paths: Paths; intervalSec: nu
       },
     });
   } finally {
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
+    stopListening();
   }
   if (ended === 'config-changed') {
     // Its service (Restart=on-failure) starts it again, reading the new configuration.

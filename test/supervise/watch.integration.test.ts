@@ -51,7 +51,7 @@ describe.runIf(enabled)('the watcher in the lab', () => {
     );
     watcher.kill('SIGTERM');
     const done = await watcher;
-    expect(done.exitCode).toBe(0);
+    if (done.exitCode !== 0) throw new Error(`the watcher ended with ${done.exitCode ?? done.signal}:\n${log}`);
     expect(log).toMatch(/"msg":"stopped"/);
   }, 120_000);
 });
