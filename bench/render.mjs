@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createManifestValidator } from '../dist/manifest/validate-manifest.js';
 import { renderApp } from '../dist/render/render-app.js';
 import { catalogLinks, interfacesOf } from '../dist/graph/app-graph.js';
-import { fmt, median, ratio, timeProcess } from './lib.mjs';
+import { fmt, median, ratio, timePaired, timeProcess } from './lib.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const appsDir = join(root, 'apps');
@@ -88,6 +88,19 @@ export function benchRender() {
       );
     } catch (_e) {
       lines.push(`| Quadlet generator not runnable here (${QUADLET}) | – | | |`);
+    }
+    // 3. Start-up of the verbs a person or the UI runs, paired with `node -e 0` (issue 15).
+    const node0args = ['node', ['-e', '0']];
+    for (const [what, args, target] of [
+      ['`archy-quadlet --version`', ['--version'], 1.5],
+      ['`archy-quadlet --help`', ['--help'], 1.5],
+      [`\`archy-quadlet validate\` of the catalog (${texts.length} apps)`, ['validate'], 2],
+      ['`archy-quadlet render` of the catalog, nothing to write', ['render', '--out', out], 3],
+    ]) {
+      const p = timePaired(['node', [bin, ...args], { env }], node0args);
+      lines.push(
+        `| ${what}, paired with \`node -e 0\` | ${fmt(p.a)} / ${fmt(p.b)}: ${p.ratio.toFixed(2)}× | ≤ ${target}× | ${p.ratio <= target ? 'met' : 'MISSED'} |`,
+      );
     }
   } finally {
     rmSync(out, { recursive: true, force: true });
