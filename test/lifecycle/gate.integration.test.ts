@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseDocument, type Document } from 'yaml';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { requireLab } from '../support/lab.js';
 import { asUser, chownTree, waitFor } from '../support/lab-user.js';
 import { containerId, containers, http, reboot, useLabNode } from '../support/node.js';
 import { ALLOWED_SEQUENCES, GATE_APPS, STOP_ORDER, stateSequence, type GateApp } from './gate-apps.js';
-import { gateIterations, recordResult } from './results.js';
+import { gateIterations, recordResult, RESULTS_FILE } from './results.js';
 import { startSampler, type StatusSampler } from './status-sampler.js';
 
 // The production gate: every app of the test catalog through install / reachable / stop /
@@ -117,6 +117,35 @@ async function containerIds(a: GateApp): Promise<Array<string | undefined>> {
   return Promise.all(a.containers.map((c) => containerId(c)));
 }
 
+/**
+ * What a dependent saw of its provider when its event failed: the name it resolves, the
+ * answer it gets with its credentials, the containers, networks, DNS records and secrets
+ * around it, and both units' journals. Written beside the results, for the reader of a red
+ * gate (a dependent that lost its provider for good once, after the provider's update, and
+ * left no trace of why). The paths inside are rpc-client's, the gate's one dependent.
+ */
+async function dumpLinkDiagnosis(iteration: number, event: string, a: GateApp): Promise<void> {
+  const c = a.containers[a.containers.length - 1]!;
+  const script = [
+    'set -x',
+    'date -u +%FT%T.%3NZ',
+    'podman ps -a --format "{{.Names}} {{.ID}} {{.Status}} {{.Networks}}"',
+    `podman inspect ${c} --format "{{json .NetworkSettings.Networks}}"`,
+    `podman inspect ${a.needs} --format "{{json .NetworkSettings.Networks}}"`,
+    `podman exec ${c} sh -c 'cat /etc/resolv.conf; nslookup rpc; wget -T 3 -q -O- "http://archy:$(cat /run/secrets/rpc-password)@rpc:8332/rpc/"; echo wget=$?; wc -c /run/secrets/rpc-password'`,
+    `podman exec ${a.needs} sh -c 'wc -c /run/secrets/password'`,
+    'ls -la "$XDG_RUNTIME_DIR"/containers/networks/aardvark-dns/ && cat "$XDG_RUNTIME_DIR"/containers/networks/aardvark-dns/*',
+    'podman secret ls --format "{{.ID}} {{.Name}} {{.CreatedAt}}"',
+    'cat ~/.local/state/archy-quadlet/secret-ids.json',
+    `journalctl --user -n 80 --no-pager -u ${c}.service -u ${a.needs}.service`,
+  ].join('; ');
+  const r = await asUser(['bash', '-c', script], { reject: false, timeout: 60_000 });
+  writeFileSync(
+    join(dirname(RESULTS_FILE), `diag-${iteration}-${event}-${a.id}.txt`),
+    `${r.stdout}\n--- stderr\n${r.stderr}`,
+  );
+}
+
 const events = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void }>();
 
 /** Settles when an app's event of an iteration has run (the turns a linked pair takes). */
@@ -181,6 +210,7 @@ function gateIt(
           endedAt,
           error: (e as Error).message,
         });
+        if (a.needs) await dumpLinkDiagnosis(iteration, event, a);
         finished.reject(e as Error);
         throw e;
       }
