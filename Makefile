@@ -11,7 +11,7 @@ node_modules: package-lock.json
 	@touch node_modules
 
 build: node_modules
-	$(NODE_BIN)/tsc -p tsconfig.build.json && node scripts/build-validator.mjs
+	$(NODE_BIN)/tsc -p tsconfig.build.json && node scripts/build-validator.mjs && node scripts/bundle.mjs
 
 # The lab (real systemd user manager, Podman, Quadlet) can only be brought up as root.
 # scripts/lab-up also recovers a machine restarted without a boot (see the script).

@@ -34,9 +34,10 @@ export function newAjv(extra: AjvOptions = {}): Ajv2020 {
   return ajv;
 }
 
-// The validator precompiled at build time (dist only; tests from src compile at runtime).
+// The validator precompiled at build time (dist only; tests from src compile at runtime). Named
+// from the parent folder so the bundled CLI (dist/cli) finds it too.
 const precompiled: ValidateFunction | undefined = await import(
-  new URL('./schema-validate.generated.js', import.meta.url).href
+  new URL('../manifest/schema-validate.generated.js', import.meta.url).href
 )
   .then((m: { default: ValidateFunction }) => m.default)
   .catch(() => undefined);
