@@ -2,8 +2,9 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ManifestError } from '../manifest/types.js';
 import type { AppSpec } from '../manifest/app-spec.js';
-import type { ManifestResult, ManifestValidator } from '../manifest/validate-manifest.js';
+import type { Locate, ManifestResult } from '../manifest/validate-manifest.js';
 import { parseYamlSource } from '../manifest/yaml-source.js';
+import { formatFieldPath } from '../manifest/field-path.js';
 import { referenceProblem } from '../manifest/semantic-checks.js';
 import { parseTemplate } from '../templates/config-template.js';
 import { buildContextHash } from './build-context.js';
@@ -28,8 +29,13 @@ export async function listCatalog(appsDir: string): Promise<string[]> {
   return ids.sort();
 }
 
+/** A manifest validator, or one that answers later (the manifest cache loads the real one on a miss). */
+export interface CatalogValidator {
+  validate(text: string, file: string, expectedId?: string): ManifestResult | Promise<ManifestResult>;
+}
+
 /** Reads and validates one app; also checks what only the file system can tell (build contexts). */
-export async function loadCatalogApp(appsDir: string, id: string, validator: ManifestValidator): Promise<CatalogApp> {
+export async function loadCatalogApp(appsDir: string, id: string, validator: CatalogValidator): Promise<CatalogApp> {
   const dir = join(appsDir, id);
   const file = join(dir, MANIFEST_FILE);
   let text: string;
@@ -40,10 +46,12 @@ export async function loadCatalogApp(appsDir: string, id: string, validator: Man
     const message = code === 'ENOENT' ? `no ${MANIFEST_FILE} for app "${id}"` : `cannot read: ${(e as Error).message}`;
     return { id, file, dir, result: { ok: false, errors: [{ file, line: 1, col: 1, field: '(file)', message }] } };
   }
-  const result = validator.validate(text, file, id);
+  const result = await validator.validate(text, file, id);
   if (!result.ok) return { id, file, dir, result };
-  const fsErrors = await checkBuildFiles(result.app, dir, text, file);
-  const templates = await loadTemplates(result.app, dir, text, file);
+  // Where a field stands is asked of the validation's own parse (none when it came from the cache).
+  const at: Locate = result.at ?? locateIn(text, file);
+  const fsErrors = await checkBuildFiles(result.app, dir, at);
+  const templates = await loadTemplates(result.app, dir, at);
   const errors = [...fsErrors, ...templates.errors];
   if (errors.length > 0) return { id, file, dir, result: { ok: false, errors } };
   let app: AppSpec;
@@ -82,17 +90,14 @@ async function withBuildHashes(app: AppSpec, dir: string): Promise<AppSpec> {
 async function loadTemplates(
   app: AppSpec,
   dir: string,
-  text: string,
-  file: string,
+  at: Locate,
 ): Promise<{ texts: Record<string, string>; errors: ManifestError[] }> {
   const texts: Record<string, string> = {};
   const errors: ManifestError[] = [];
   const uses = app.manifest.containers.flatMap((c, i) => (c.templates ?? []).map((t, j) => ({ c, i, t, j })));
   if (uses.length === 0) return { texts, errors };
-  const parsed = parseYamlSource(text, file);
-  if (!parsed.ok) return { texts, errors: parsed.errors };
   for (const { c, i, t, j } of uses) {
-    const at = ['containers', i, 'templates', j, 'template'];
+    const where = ['containers', i, 'templates', j, 'template'];
     const path = join(dir, t.template);
     let body = texts[t.template];
     if (body === undefined) {
@@ -100,7 +105,7 @@ async function loadTemplates(
         body = await readFile(path, 'utf8');
       } catch (e) {
         const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (e as Error).message;
-        errors.push(parsed.source.error(at, `template ${path} ${why}`));
+        errors.push(at(where, `template ${path} ${why}`));
         continue;
       }
       texts[t.template] = body;
@@ -121,26 +126,31 @@ async function loadTemplates(
   return { texts, errors };
 }
 
-async function checkBuildFiles(app: AppSpec, dir: string, text: string, file: string): Promise<ManifestError[]> {
+async function checkBuildFiles(app: AppSpec, dir: string, at: Locate): Promise<ManifestError[]> {
   const errors: ManifestError[] = [];
-  const parsed = parseYamlSource(text, file);
-  if (!parsed.ok) return parsed.errors;
   for (const [i, c] of app.manifest.containers.entries()) {
     if (!c.build) continue;
     const context = join(dir, c.build.context);
     const containerfile = join(context, c.build.containerfile ?? 'Containerfile');
     if (!(await isDir(context)))
-      errors.push(
-        parsed.source.error(['containers', i, 'build', 'context'], `build context ${context} is not a directory`),
-      );
+      errors.push(at(['containers', i, 'build', 'context'], `build context ${context} is not a directory`));
     else if (!(await exists(containerfile))) {
       const field = c.build.containerfile ? 'containerfile' : 'context';
-      errors.push(
-        parsed.source.error(['containers', i, 'build', field], `Containerfile ${containerfile} does not exist`),
-      );
+      errors.push(at(['containers', i, 'build', field], `Containerfile ${containerfile} does not exist`));
     }
   }
   return errors;
+}
+
+/** Locates fields by parsing the (valid) manifest only when an error has to be placed. */
+export function locateIn(text: string, file: string): Locate {
+  let parsed: ReturnType<typeof parseYamlSource> | undefined;
+  return (path, message, at) => {
+    parsed ??= parseYamlSource(text, file);
+    return parsed.ok
+      ? parsed.source.error(path, message, at)
+      : { file, line: 1, col: 1, field: formatFieldPath(path), message };
+  };
 }
 
 async function exists(p: string): Promise<boolean> {

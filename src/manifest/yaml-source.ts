@@ -1,4 +1,5 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, Node } from 'yaml';
 import type { FieldPath, ManifestError } from './types.js';
 import { formatFieldPath } from './field-path.js';
 
@@ -13,9 +14,15 @@ export interface YamlSource {
 
 export type ParseResult = { ok: true; source: YamlSource } | { ok: false; errors: ManifestError[] };
 
+// The YAML parser (some 60 modules) is loaded on first parse, as the node configuration's is
+// (one copy per process): a verb whose manifests are all in the manifest cache never loads it.
+let yamlModule: typeof import('yaml') | undefined;
+const yaml = () => (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+
 const MAX_ALIASES = 100; // a "billion laughs" document is an error, not a hang
 
 export function parseYamlSource(text: string, file: string): ParseResult {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
   const pos = (offset: number) => {
@@ -55,6 +62,7 @@ function firstLine(message: string): string {
 
 /** Offset of the deepest node on `path` that exists (the whole document when none does). */
 function findOffset(doc: Document, path: FieldPath, at: 'key' | 'value'): number {
+  const { isMap, isPair, isScalar, isSeq } = yaml();
   let node: unknown = doc.contents;
   let offset = rangeStart(node) ?? 0;
   for (let i = 0; i < path.length; i++) {
