@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { ManifestError } from '../manifest/types.js';
-import { createManifestValidator, type ManifestValidator } from '../manifest/validate-manifest.js';
-import { listCatalog, loadCatalogApp } from './load-catalog.js';
+import { listCatalog, loadCatalogApp, type CatalogValidator } from './load-catalog.js';
 import { checkCatalog } from './catalog-checks.js';
 import { isAppId } from '../names.js';
 
@@ -14,8 +13,9 @@ export interface ValidateReport {
 export async function validateCatalog(
   appsDir: string,
   appIds: string[],
-  validator: ManifestValidator = createManifestValidator(),
+  given?: CatalogValidator,
 ): Promise<ValidateReport> {
+  const validator = given ?? (await import('../manifest/validate-manifest.js')).createManifestValidator();
   const ids = await listCatalog(appsDir);
   const catalog = checkCatalog(await Promise.all(ids.map((id) => loadCatalogApp(appsDir, id, validator))));
   const selected = appIds.length > 0 ? [...new Set(appIds)].sort() : ids;

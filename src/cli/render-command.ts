@@ -5,6 +5,7 @@ import { OutDirError, renderUnits, type AppRenderReport, type RenderReport } fro
 import { findQuadlet } from '../output/quadlet-generator.js';
 import { unifiedDiff } from '../output/unified-diff.js';
 import { formatError, json } from './format.js';
+import { openManifestCache } from '../catalog/manifest-cache-file.js';
 
 export interface RenderArgs {
   io: CliIo;
@@ -23,9 +24,11 @@ export async function renderCommand(a: RenderArgs): Promise<number> {
   const quadletBin = await findQuadlet(a.io.env);
   let report: RenderReport;
   try {
+    const cache = a.outDir ? await openManifestCache(a.io.env, a.io.home) : undefined;
     report = a.outDir
       ? await renderUnits({
           paths: a.paths,
+          validator: cache!.validator,
           appIds: a.appIds,
           outDir: a.outDir,
           dryRun: a.dryRun,
@@ -38,6 +41,7 @@ export async function renderCommand(a: RenderArgs): Promise<number> {
           ),
         })
       : await supervisorView(a);
+    await cache?.save();
   } catch (e) {
     a.io.stderr(`archy-quadlet render: ${(e as Error).message}\n`);
     if (e instanceof OutDirError) return EXIT.usage;

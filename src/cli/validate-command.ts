@@ -2,6 +2,7 @@ import type { CliIo } from './io.js';
 import type { Paths } from '../paths.js';
 import { EXIT } from './exit-codes.js';
 import { validateCatalog } from '../catalog/validate-catalog.js';
+import { openManifestCache } from '../catalog/manifest-cache-file.js';
 import { formatError, json } from './format.js';
 
 export async function validateCommand(a: {
@@ -10,7 +11,9 @@ export async function validateCommand(a: {
   appIds: string[];
   json: boolean;
 }): Promise<number> {
-  const report = await validateCatalog(a.paths.appsDir, a.appIds);
+  const cache = await openManifestCache(a.io.env, a.io.home);
+  const report = await validateCatalog(a.paths.appsDir, a.appIds, cache.validator);
+  await cache.save();
   const invalid = report.apps.filter((x) => !x.valid);
   if (a.json) {
     a.io.stdout(json({ ...report, valid: invalid.length === 0 }));

@@ -1,9 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { ManifestError } from '../manifest/types.js';
-import { createManifestValidator, type ManifestValidator } from '../manifest/validate-manifest.js';
 import { serviceNames } from '../manifest/app-spec.js';
-import { listCatalog, loadCatalogApp } from '../catalog/load-catalog.js';
+import { listCatalog, loadCatalogApp, type CatalogValidator } from '../catalog/load-catalog.js';
 import { checkCatalog } from '../catalog/catalog-checks.js';
 import { unknownApp } from '../catalog/validate-catalog.js';
 import { LinkError, renderApp, renderNodeUnits, type RenderedFile } from '../render/render-app.js';
@@ -32,7 +31,8 @@ export interface RenderRequest {
   quadletBin: string | undefined;
   /** The node facts manifests may use (`{{node.lanAddress}}`...): this machine's. */
   facts: NodeFacts;
-  validator?: ManifestValidator;
+  /** Default: a fresh validator (the CLI passes the manifest cache's). */
+  validator?: CatalogValidator;
 }
 
 export type AppRenderStatus = 'rendered' | 'unchanged' | 'invalid' | 'rejected' | 'conflict' | 'removed';
@@ -65,7 +65,7 @@ export function overlapsUnitRoot(dir: string, unitRoot: string): boolean {
 
 /** Loads the catalog, renders, checks with the real generator, writes what changed into outDir. */
 export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
-  const validator = req.validator ?? createManifestValidator();
+  const validator = req.validator ?? (await import('../manifest/validate-manifest.js')).createManifestValidator();
   const outDir = req.outDir;
   if (overlapsUnitRoot(outDir, req.paths.unitRoot)) {
     throw new OutDirError(

@@ -37,6 +37,8 @@ describe('start-up: what a process loads before it works', () => {
   it.each([
     ['cli/run.ts', ['commander']],
     ['supervise/supervisor.ts', ['pino']],
+    // Manifests the manifest cache knows need neither the YAML parser nor the schema.
+    ['cli/validate-command.ts', []],
   ])('%s statically reaches only %j among the heavy packages', (entry, allowed) => {
     const heavy = ['execa', 'yaml', 'ajv', 'ajv/dist/2020.js', 'chokidar', 'pino', 'commander'];
     const reached = packagesReached(entry as string);
