@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseDocument, type Document } from 'yaml';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -41,12 +41,23 @@ afterAll(async () => {
 
 const manifestOf = (id: string) => join(node().appsDir, id, 'manifest.yml');
 
+/**
+ * Puts a manifest in the lab catalog whole (a temporary file renamed over it), as a node
+ * receives a release: the apps' events run side by side, and a pass that read another app's
+ * half-written file would fail on it ("must be a mapping"), as one gate run did.
+ */
+function writeManifest(id: string, text: string): void {
+  const tmp = `${manifestOf(id)}.gate-tmp`;
+  writeFileSync(tmp, text);
+  chownTree(tmp, node().user);
+  renameSync(tmp, manifestOf(id));
+}
+
 /** Changes an app's manifest in the lab catalog, as a node receives a new release. */
 function editManifest(id: string, change: (doc: Document) => void): void {
   const doc = parseDocument(readFileSync(manifestOf(id), 'utf8'));
   change(doc);
-  writeFileSync(manifestOf(id), doc.toString());
-  chownTree(manifestOf(id), node().user);
+  writeManifest(id, doc.toString());
 }
 
 async function answer(a: GateApp): Promise<string | undefined> {
@@ -361,8 +372,7 @@ describe.runIf(enabled)('the production gate', () => {
               expectTruthfulStatus(a, 'rollback', t0, Date.now(), 'rolled-back');
               await expectKept(a, 1);
               // The good release back in the catalog: running on it, as it was.
-              writeFileSync(manifestOf(a.id), good);
-              chownTree(manifestOf(a.id), node().user);
+              writeManifest(a.id, good);
               await node().aq(['reconcile']);
               await expectStatus(a, 'running');
             },
