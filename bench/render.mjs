@@ -92,9 +92,9 @@ export function benchRender() {
     }
     // 3. Start-up of the verbs a person or the UI runs, paired with `node -e 0` (issue 15). The
     // manifest cache is the bench's own (warm after the first run); "no manifest cache" points
-    // it where nothing can be read or written, so every run validates every manifest.
+    // it at /dev/null (nothing can be read or made under it), so every run validates every manifest.
     const node0args = ['node', ['-e', '0']];
-    const cold = { ...env, XDG_CACHE_HOME: '/proc/archy-quadlet-bench-no-cache' };
+    const cold = { ...env, XDG_CACHE_HOME: '/dev/null' };
     for (const [what, args, target, runEnv = env] of [
       ['`archy-quadlet --version`', ['--version'], 1.5],
       ['`archy-quadlet --help`', ['--help'], 1.5],
