@@ -1,5 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDir } from '../fs/make-dir.js';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import { buildId } from '../supervise/render-cache.js';
 import { cachedValidator, type CachedValidator, type ManifestCache } from './manifest-cache.js';
@@ -28,7 +29,8 @@ export async function readManifestCache(dir: string): Promise<ManifestCache> {
 export async function writeManifestCache(dir: string, cache: ManifestCache | undefined): Promise<void> {
   if (!cache) return;
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    // Not Node's recursive mkdir: it retries for ever where creating answers ENOENT (under /proc).
+    await makeDir(dir, 0o700);
     await writeFileAtomic(join(dir, FILE), JSON.stringify(cache), 0o600);
   } catch {
     // see above

@@ -1,4 +1,5 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { makeDir } from '../fs/make-dir.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import { computeStatus } from '../supervise/status.js';
@@ -48,7 +49,7 @@ export async function readMetricsDir(stateDir: string): Promise<string | undefin
 /** Records the directory (or, with none, forgets it and removes the file written there). */
 export async function setMetricsDir(stateDir: string, dir: string | undefined): Promise<void> {
   if (dir) {
-    await mkdir(stateDir, { recursive: true });
+    await makeDir(stateDir);
     await writeFileAtomic(join(stateDir, TARGET_FILE), `${JSON.stringify({ textfileDir: dir })}\n`, 0o600);
     return;
   }

@@ -154,5 +154,10 @@ describe('manifest cache', () => {
     expect(await readManifestCache(join(root, 'sub'))).toEqual(cache);
     await writeFile(join(root, 'file'), '');
     await expect(writeManifestCache(join(root, 'file', 'x'), cache)).resolves.toBeUndefined();
+    // Where creating answers ENOENT for ever (procfs), it gives up at once.
+    await expect(writeManifestCache('/proc/archy-quadlet-test/archy-quadlet', cache)).resolves.toBeUndefined();
+    // A missing $XDG_CACHE_HOME is made, then the cache folder in it.
+    await writeManifestCache(join(root, 'home-cache', 'archy-quadlet'), cache);
+    expect(await readManifestCache(join(root, 'home-cache', 'archy-quadlet'))).toEqual(cache);
   });
 });
