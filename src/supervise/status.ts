@@ -108,21 +108,27 @@ const filesOnly = (steps: Step[]) =>
   steps.some((s) => s.kind === 'writeUnit' || s.kind === 'removeUnit' || s.kind === 'daemonReload');
 
 /**
- * Per app, the reasons of its held waits, and whether the batch starts any of its containers,
- * from the batch a pass would plan now. A batch that writes unit files (or reloads) plans no
+ * Per app, the reasons of its held waits, whether the batch starts any of its containers, and
+ * whether any step but a wait is left for it (its new files not yet written, an update not yet
+ * begun: not converged, however its containers run), from the batch a pass would plan now. A batch that writes unit files (or reloads) plans no
  * app steps: each app is then planned alone, on its own files, so that the holds of apps whose
  * files do not change are still known. An app whose own files are about to change has none
  * known yet (the next pass plans it on the new files).
  */
-function heldByApp(desired: Desired, observed: Observed): Map<string, { reasons: string[]; starting: boolean }> {
-  const out = new Map<string, { reasons: string[]; starting: boolean }>();
+function heldByApp(desired: Desired, observed: Observed): Map<string, AppPlan> {
+  const out = new Map<string, AppPlan>();
+  const entryOf = (app: string) => {
+    const entry = out.get(app) ?? { reasons: [], starting: false, stepsLeft: false };
+    out.set(app, entry);
+    return entry;
+  };
   const collect = (steps: Step[]) => {
     for (const s of steps) {
       if (s.app === undefined) continue;
-      const entry = out.get(s.app) ?? { reasons: [], starting: false };
+      const entry = entryOf(s.app);
       if (s.kind === 'wait' && s.held && !entry.reasons.includes(s.reason)) entry.reasons.push(s.reason);
       if (s.kind === 'start' || s.kind === 'restart') entry.starting = true;
-      out.set(s.app, entry);
+      if (s.kind !== 'wait') entry.stepsLeft = true;
     }
   };
   const all = planSteps(desired, observed);
@@ -130,12 +136,20 @@ function heldByApp(desired: Desired, observed: Observed): Map<string, { reasons:
     collect(all);
     return out;
   }
+  for (const s of all) if (s.app !== undefined && s.kind !== 'wait') entryOf(s.app).stepsLeft = true;
   for (const app of desired.apps) {
     const own = observed.files[app.id];
     const alone = planSteps({ apps: [app] }, { ...observed, files: own ? { [app.id]: own } : {} });
     if (!filesOnly(alone)) collect(alone.filter((s) => s.app === app.id));
+    else if (alone.some((s) => s.app === app.id && s.kind !== 'wait')) entryOf(app.id).stepsLeft = true;
   }
   return out;
+}
+
+interface AppPlan {
+  reasons: string[];
+  starting: boolean;
+  stepsLeft: boolean;
 }
 
 /** Per app and unit: desired, observed, transitional states, last failure. Pure. */
@@ -242,6 +256,7 @@ export function computeStatus(desired: Desired, observed: Observed): AppView[] {
         phase === 'rolledBack' ||
         (!transitional &&
           !pending &&
+          !hold?.stepsLeft &&
           ((app.intent === 'running' && (state === 'running' || state === 'rolled-back')) ||
             (app.intent === 'stopped' && state === 'stopped'))),
       units,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planSteps } from '../../src/supervise/plan-steps.js';
 import { filesHash, lastGoodDue, UPDATE_DEADLINE_GRACE_SEC } from '../../src/supervise/plan-update.js';
+import { computeStatus } from '../../src/supervise/status.js';
 import { updateCheckOf } from '../../src/supervise/update.js';
 import type { Desired, DesiredApp, Observed, Step } from '../../src/supervise/types.js';
 import { app, applyFake, converged, S, unit } from './fake-systemd.js';
@@ -81,6 +82,27 @@ describe('plan-update: an update is recorded before its files are written', () =
     ]);
     const after = step({ apps: [v2] }, o, steps, v2);
     expect(kinds(planSteps(after.d, after.o))).toEqual(['writeUnit', 'daemonReload']);
+  });
+
+  it('status: a new release not yet begun is not converged, though the old version runs healthy', () => {
+    const { v1, v2, o } = node();
+    // What a pass that could not run (the lock held after a reboot, say) leaves: the old
+    // units running, the update still to begin. Converged, a caller would stop waiting there.
+    expect(computeStatus({ apps: [v2] }, o)[0]).toMatchObject({ state: 'running', converged: false });
+    expect(computeStatus({ apps: [v1] }, o)[0]).toMatchObject({ state: 'running', converged: true });
+    // Its files not yet written while another app's are: still not converged.
+    const other = app('b', 'running', ['web']);
+    const both = converged([v1, other]);
+    both.files.b = both.files.b!.map((f) => ({ ...f, content: `${f.content}# stale\n` }));
+    const views = computeStatus({ apps: [v2, other] }, both);
+    expect(views.map((v) => [v.id, v.converged])).toEqual([
+      ['a', false],
+      ['b', false],
+    ]);
+    expect(computeStatus({ apps: [v1, other] }, both).map((v) => [v.id, v.converged])).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
   });
 
   it('no update (plain writes) for an app that is stopped, has no last good set, or runs on files edited by hand', () => {

@@ -253,13 +253,15 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
         outcomes.push(
           `${rebooting ? 'reboot' : 'kill -9'} after ${delayMs} ms (${phase}), ${tag}: ${end}, serving ${serving.trim()}`,
         );
+        // What a failed round saw: every round so far, the last status and the state.
+        const seen = `${outcomes.join('; ')}; status: ${JSON.stringify(last)}; state: ${JSON.stringify(await stateOf())}`;
         if (bad) {
-          expect(end).toBe('rolled-back');
-          expect(serving).toBe(`${from}\n`);
+          expect(end, seen).toBe('rolled-back');
+          expect(serving, seen).toBe(`${from}\n`);
         } else {
-          expect(end).toBe('running');
-          expect(serving).toBe(`${tag}\n`);
-          expect(await runningImage()).toBe(`localhost/aq-upd:${tag}`);
+          expect(end, seen).toBe('running');
+          expect(serving, seen).toBe(`${tag}\n`);
+          expect(await runningImage(), seen).toBe(`localhost/aq-upd:${tag}`);
         }
         expect(String((await asUser(['podman', 'exec', 'upd', 'cat', '/data/mark'])).stdout)).toBe('kept');
       }
