@@ -8,7 +8,7 @@ import type { Podman } from './podman.js';
 import { appsToCheck, checkContext, needsPodman, unitFilePlan } from './plan-steps.js';
 import { buildFileOf, pullableContainers, pullLogName, pullUnitOf } from './plan-pulls.js';
 import { adoptionInFlight } from './plan-adoption.js';
-import type { BackoffEntry, HostPort } from './types.js';
+import type { BackoffEntry, HostPort, ReloadLog } from './types.js';
 import { isAppId, NODE_UNITS_DIR, serviceOfUnitFile } from '../names.js';
 import type { AppUnits } from '../output/check-units.js';
 import type { NetworkHelpersProbe } from '../podman-heal/network-helpers.js';
@@ -90,6 +90,8 @@ export interface ObserveDeps {
   podman: Podman;
   clock: Clock;
   backoff: Record<string, BackoffEntry>;
+  /** The daemon-reloads of this boot (see Observed.reloads). */
+  reloads?: ReloadLog | undefined;
   /** The real generator: what it makes of files on disk, and of files about to be written. */
   quadlet: QuadletCheck;
   /** Which of these host ports something holds. */
@@ -160,6 +162,7 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
   const bootId = d.clock.bootId?.();
   const observed: Observed = { nowMs, nowMono, ...(bootId ? { bootId } : {}), files, units, backoff: d.backoff };
+  if (d.reloads) observed.reloads = d.reloads;
   if (d.templateInputs && desired.apps.some((a) => a.rendered?.containers.some((c) => c.templates)))
     observed.templateInputs = await d.templateInputs();
   if (nodeList!.length > 0) observed.nodeFiles = nodeList!.map(observedFile);

@@ -432,7 +432,7 @@ function planRunning(app: DesiredApp, o: Observed, providerDown: ProviderDown): 
         const c = app.rendered?.containers.find((x) => x.service === svc);
         // Its own file, or its image's .build file (a new tag: the image it runs changed).
         const names = [c?.file, c?.buildService ? buildFileOf(c.buildService) : undefined];
-        const changed = (o.files[id] ?? []).some((f) => names.includes(f.name) && f.mtimeMono > u.execMainStartMono);
+        const changed = (o.files[id] ?? []).some((f) => names.includes(f.name) && runsOlderFile(f, u, o));
         if (app.restartRequestedAt !== undefined && startedMs(u, o) < app.restartRequestedAt) restart.push(svc);
         else if (changed) restart.push(svc);
         else if (backoff && o.nowMono - u.activeEnterMono >= BACKOFF.healthySec * SEC) {
@@ -860,6 +860,19 @@ function renderedFilesOf(app: DesiredApp, o: Observed): string[] {
 
 function isUp(u: UnitStatus | undefined): boolean {
   return !!u && ['active', 'activating', 'deactivating', 'reloading'].includes(u.activeState);
+}
+
+/**
+ * Whether a unit's process runs a definition older than this file of it: started before the
+ * file was written, or after it but before the daemon-reload of ours that loaded it (a crash
+ * restart, or the start at boot, in the moment between a pass's write and its reload). Only
+ * for a file written while the reload log is complete: else nothing tells. Pure.
+ */
+export function runsOlderFile(file: { mtimeMono: number }, u: UnitStatus, o: Pick<Observed, 'reloads'>): boolean {
+  if (file.mtimeMono > u.execMainStartMono) return true;
+  if (!o.reloads || file.mtimeMono <= o.reloads.completeFrom) return false;
+  const loaded = o.reloads.marks.find((m) => m > file.mtimeMono);
+  return loaded !== undefined && u.execMainStartMono < loaded;
 }
 
 export function startedMs(u: UnitStatus, o: { nowMs: number; nowMono: number }): number {

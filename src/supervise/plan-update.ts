@@ -3,7 +3,7 @@ import { elapsedMs, switchMarkOf } from './clock-marks.js';
 import type { Desired, DesiredApp, Observed, Step } from './types.js';
 import { failureOf } from './plan-adoption.js';
 import { buildFileOf } from './plan-pulls.js';
-import { planStopped, startedMs } from './plan-steps.js'; // used at call time only: the import cycle is harmless
+import { planStopped, runsOlderFile, startedMs } from './plan-steps.js'; // used at call time only: the import cycle is harmless
 
 // Updates that cannot strand an app (issue 13). A running app whose unit files change is
 // updated, not just restarted:
@@ -112,7 +112,7 @@ export function settled(app: DesiredApp, o: Observed, usual: Step[]): { ok: true
     if (u?.activeState !== 'active') return { ok: false, why: `${c.service} is ${u?.activeState ?? 'not loaded'}` };
     // Still the process of an older file (its restart held, say): not the new version yet.
     const names = [c.file, c.buildService ? buildFileOf(c.buildService) : undefined];
-    if (files.some((f) => names.includes(f.name) && f.mtimeMono > u.execMainStartMono))
+    if (files.some((f) => names.includes(f.name) && runsOlderFile(f, u, o)))
       return { ok: false, why: `${c.service} still runs its previous unit file` };
     if (!c.readiness && !c.oneshot && o.nowMono - u.activeEnterMono < UPDATE_SETTLE_SEC * SEC)
       return { ok: false, why: `${c.service} is active: watched for ${UPDATE_SETTLE_SEC} s before it counts` };

@@ -3,7 +3,7 @@ import { makeDir } from '../fs/make-dir.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
-import type { Adoption, BackoffEntry, DesiredApp, Intent, Update } from './types.js';
+import type { Adoption, BackoffEntry, DesiredApp, Intent, ReloadLog, Update } from './types.js';
 
 /** The user's intent per installed app: with the manifests, the whole truth. */
 export interface AppIntent {
@@ -39,6 +39,9 @@ export class StateError extends Error {}
 
 export const STATE_FILE = 'state.json';
 const BACKOFF_FILE = 'backoff.json';
+const RELOADS_FILE = 'reloads.json';
+/** Enough to cover every reload between a file's write and a pass looking again. */
+const RELOADS_KEPT = 16;
 const INTENTS = new Set(['running', 'stopped', 'absent']);
 
 /** Validates a parsed state document (pure). */
@@ -126,6 +129,50 @@ export async function readBackoff(stateDir: string): Promise<Record<string, Back
 export async function writeBackoff(stateDir: string, units: Record<string, BackoffEntry>): Promise<void> {
   await makeDir(stateDir, 0o700);
   await writeFileAtomic(join(stateDir, BACKOFF_FILE), `${JSON.stringify({ version: 1, units }, null, 2)}\n`, 0o600);
+}
+
+/**
+ * The daemon-reloads archy-quadlet asked for in this boot: when each completed (CLOCK_MONOTONIC
+ * µs, oldest first), and from when that list is complete. A unit started after its file was
+ * written but before the reload that loaded it runs the definition from before (see
+ * runsOlderFile). The list of another boot is of no use: the monotonic clock restarted.
+ */
+export async function readReloadLog(stateDir: string, bootId: string | undefined): Promise<ReloadLog | undefined> {
+  try {
+    const doc = JSON.parse(await readFile(join(stateDir, RELOADS_FILE), 'utf8')) as {
+      version?: number;
+      bootId?: string;
+      completeFrom?: unknown;
+      marks?: unknown;
+    };
+    if (doc.version !== 1 || doc.bootId !== bootId || typeof doc.completeFrom !== 'number') return undefined;
+    if (!Array.isArray(doc.marks)) return undefined;
+    return { completeFrom: doc.completeFrom, marks: doc.marks.filter((m): m is number => typeof m === 'number') };
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeReloadLog(stateDir: string, bootId: string | undefined, log: ReloadLog): Promise<void> {
+  await makeDir(stateDir, 0o700);
+  const doc = { version: 1, ...(bootId ? { bootId } : {}), ...log };
+  await writeFileAtomic(join(stateDir, RELOADS_FILE), `${JSON.stringify(doc)}\n`, 0o600);
+}
+
+/**
+ * At the start of a pass: a list for this boot, complete from now, if there is none. Not
+ * from the boot: an older archy-quadlet may have written and reloaded earlier in it, unrecorded.
+ */
+export async function beginReloadLog(stateDir: string, nowMono: number, bootId: string | undefined): Promise<void> {
+  if (await readReloadLog(stateDir, bootId)) return;
+  await writeReloadLog(stateDir, bootId, { completeFrom: nowMono, marks: [] });
+}
+
+export async function recordReloadMark(stateDir: string, mono: number, bootId: string | undefined): Promise<void> {
+  const log = (await readReloadLog(stateDir, bootId)) ?? { completeFrom: mono, marks: [] };
+  const marks = [...log.marks, mono];
+  const dropped = marks.length > RELOADS_KEPT ? marks.splice(0, marks.length - RELOADS_KEPT) : [];
+  await writeReloadLog(stateDir, bootId, { completeFrom: Math.max(log.completeFrom, ...dropped), marks });
 }
 
 /** What the state records of one app, as the supervisor's plain data (no manifest yet). */

@@ -7,7 +7,15 @@ import { userSystemctl, type Systemctl } from './systemctl.js';
 import { podmanCli, type Podman } from './podman.js';
 import { missingFiles, systemClock, observe, realQuadlet, type Clock, type QuadletCheck } from './observe.js';
 import { acquireLock, lockHolder, tryLock } from './lock.js';
-import { readBackoff, readState, writeBackoff, updateState, type SupervisorState } from './state-store.js';
+import {
+  readBackoff,
+  beginReloadLog,
+  readReloadLog,
+  readState,
+  writeBackoff,
+  updateState,
+  type SupervisorState,
+} from './state-store.js';
 import { loadDesired } from './load-desired.js';
 import { planSteps } from './plan-steps.js';
 import { applySteps, makeExecutors, type StepOutcome } from './apply-steps.js';
@@ -123,6 +131,7 @@ export async function currentView(sv: Supervisor): Promise<View> {
     templateInputs: () => readTemplateInputs(sv.paths.stateDir),
     clock: sv.clock,
     backoff: await readBackoff(sv.paths.stateDir),
+    reloads: await readReloadLog(sv.paths.stateDir, sv.clock.bootId?.()),
     hookLogDir: join(sv.paths.stateDir, 'hooks'),
     ...(sv.networkHelpers ? { networkHelpers: sv.networkHelpers } : {}),
   });
@@ -301,6 +310,9 @@ async function reconcilePassAndView(
   let lastWasReloadOnly = false;
   let fruitlessReload: Step | undefined;
   let batches = 0;
+  // The reloads of this pass are judged against files written from now on (runsOlderFile).
+  if (!opts.dryRun)
+    await beginReloadLog(sv.paths.stateDir, sv.clock.nowMono(), sv.clock.bootId?.()).catch(() => undefined);
   for (; batches < MAX_BATCHES; batches++) {
     const view = await currentView(sv);
     lastView = view;

@@ -280,6 +280,14 @@ export interface BackoffEntry {
   bootId?: string;
 }
 
+/** The daemon-reloads archy-quadlet asked for in this boot (state-store.ts keeps it). */
+export interface ReloadLog {
+  /** Every reload of ours after this moment (monotonic µs) is in `marks`: when the list began, or lost its oldest. */
+  completeFrom: number;
+  /** When each completed, monotonic µs, oldest first. */
+  marks: number[];
+}
+
 export interface Observed {
   /** Now, on the monotonic clock (µs). */
   nowMono: number;
@@ -287,6 +295,11 @@ export interface Observed {
   nowMs: number;
   /** This boot (/proc/sys/kernel/random/boot_id): monotonic times compare within it only. */
   bootId?: string;
+  /**
+   * The daemon-reloads archy-quadlet asked for in this boot (see state-store.ts ReloadLog):
+   * which definition of a unit file a process started from (runsOlderFile).
+   */
+  reloads?: ReloadLog;
   files: Record<string, ObservedFile[]>;
   /** The node's own unit files (the node network), in the unit root's _node directory. */
   nodeFiles?: ObservedFile[];

@@ -225,6 +225,28 @@ describe('planSteps: table', () => {
     ]);
   });
 
+  it('restarts a unit started after its file was written but before the reload of ours that loaded it', () => {
+    const d: Desired = { apps: [app('b', 'running', ['db', 'api'])] };
+    // b-api.container written at 90 s, reloaded at 110 s; its process started at 100 s, in
+    // between (a crash restart, a start at boot): it runs the definition from before.
+    const o = converged(d.apps);
+    o.files.b!.find((f) => f.name === 'b-api.container')!.mtimeMono = 90 * S;
+    o.reloads = { completeFrom: 80 * S, marks: [60 * S, 110 * S] };
+    expect(planSteps(d, o)).toEqual([
+      { kind: 'restart', app: 'b', units: ['b-api.service'], reason: 'unit file changed since it started' },
+    ]);
+    // Started after the reload, or before the write: as it was.
+    o.reloads = { completeFrom: 80 * S, marks: [95 * S] };
+    expect(planSteps(d, o)).toEqual([]);
+    // A file written before the list is complete from (an older archy-quadlet's reload, or one
+    // no longer kept, may have loaded it): nothing tells, so no restart.
+    o.reloads = { completeFrom: 95 * S, marks: [110 * S] };
+    expect(planSteps(d, o)).toEqual([]);
+    // No reload of ours since the write: its reload is still to come, not a restart.
+    o.reloads = { completeFrom: 80 * S, marks: [] };
+    expect(planSteps(d, o)).toEqual([]);
+  });
+
   it('restarts on request until every unit has started after the request', () => {
     const o = converged([one('a')]);
     const startedAtMs = o.nowMs - (o.nowMono - 100 * S) / 1000;

@@ -156,6 +156,21 @@ describe('plan-update: the gate', () => {
     });
   });
 
+  it('a new unit started before the reload that loaded its file is not the new version: restarted, not recorded', () => {
+    const { d, o } = switched();
+    // a-web started again (by systemd, at boot say) after its new file was written but before
+    // the reload of ours that loaded it: what runs is the old definition.
+    const web = o.files.a!.find((f) => f.name === 'a-web.container')!;
+    const raced: Observed = {
+      ...o,
+      units: { ...o.units, 'a-web.service': { ...o.units['a-web.service']!, execMainStartMono: web.mtimeMono + 1 } },
+      reloads: { completeFrom: 0, marks: [web.mtimeMono + 2] },
+    };
+    const steps = planSteps(d, raced);
+    expect(kinds(steps)).not.toContain('recordLastGood');
+    expect(steps).toContainEqual(expect.objectContaining({ kind: 'restart', units: ['a-web.service'] }));
+  });
+
   it('a container without a health check is watched for a few seconds first', () => {
     const { d, o } = switched();
     const noCheck: Desired = {

@@ -3,7 +3,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { readState, writeState, updateState, StateError } from '../../src/supervise/state-store.js';
+import {
+  beginReloadLog,
+  readReloadLog,
+  readState,
+  recordReloadMark,
+  writeState,
+  updateState,
+  StateError,
+} from '../../src/supervise/state-store.js';
 import { acquireLock, LockTimeoutError } from '../../src/supervise/lock.js';
 import { generateSecret } from '../../src/supervise/generate-secret.js';
 
@@ -37,6 +45,28 @@ describe('state store', () => {
     expect((err as Error).message).toContain(why);
     expect((err as Error).message).toContain(`cp ${join(dir, 'state.json')}.bak ${join(dir, 'state.json')}`);
     expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe(text); // nothing lost
+  });
+});
+
+describe('reload log', () => {
+  it("is this boot's: complete from the first pass that began it, its 16 newest marks kept", async () => {
+    expect(await readReloadLog(dir, 'boot-a')).toBeUndefined();
+    await beginReloadLog(dir, 1000, 'boot-a');
+    await beginReloadLog(dir, 2000, 'boot-a'); // begun already: kept as it was
+    expect(await readReloadLog(dir, 'boot-a')).toEqual({ completeFrom: 1000, marks: [] });
+    for (let i = 1; i <= 18; i++) await recordReloadMark(dir, 1000 + i * 10, 'boot-a');
+    const log = (await readReloadLog(dir, 'boot-a'))!;
+    expect(log.marks).toHaveLength(16);
+    expect(log.marks[0]).toBe(1030);
+    // Complete only from the newest mark dropped: a file written before it may have been loaded by it.
+    expect(log.completeFrom).toBe(1020);
+    expect(statSync(join(dir, 'reloads.json')).mode & 0o777).toBe(0o600);
+    // Another boot's monotonic clock: of no use; a new boot begins a new log.
+    expect(await readReloadLog(dir, 'boot-b')).toBeUndefined();
+    await beginReloadLog(dir, 5, 'boot-b');
+    expect(await readReloadLog(dir, 'boot-b')).toEqual({ completeFrom: 5, marks: [] });
+    writeFileSync(join(dir, 'reloads.json'), '{"version": 1, "bootId": "boot-b", "marks": [');
+    expect(await readReloadLog(dir, 'boot-b')).toBeUndefined();
   });
 });
 

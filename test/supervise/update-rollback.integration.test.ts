@@ -188,6 +188,66 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
     await node().aq(['uninstall', 'companion', '--wait', '--timeout', '60']);
   }, 400_000);
 
+  it('a container started between the write of its new unit file and the reload that loads it is restarted onto the new version', async () => {
+    if ((await http(PORT)) === undefined) {
+      // Run alone: the app as the first test leaves it.
+      await buildImages();
+      setRelease('v2', '4.0.0');
+      await node().aq(['install', 'upd', '--wait', '--timeout', '60']);
+      await asUser(['podman', 'exec', 'upd', 'sh', '-c', 'echo kept > /data/mark']);
+    }
+    await lastGood();
+    const from = String(await waitHttp(PORT)).trim();
+    const tag = from === 'v2' ? 'v3' : 'v2';
+    // The race, made certain: a systemctl that starts upd on the definition systemd still has
+    // just before the pass's daemon-reload (as a crash restart or the start at boot can).
+    const dir = '/tmp/aq-reload-race';
+    const wrapper = [
+      '#!/bin/sh',
+      `if [ "$2" = daemon-reload ] && [ ! -e ${dir}/done ]; then`,
+      `  touch ${dir}/done`,
+      '  /usr/bin/systemctl --user restart upd.service',
+      'fi',
+      'exec /usr/bin/systemctl "$@"',
+    ].join('\n');
+    await asUser([
+      'bash',
+      '-c',
+      `set -e; rm -rf ${dir}; mkdir -p ${dir}; printf '%s\\n' '${wrapper}' > ${dir}/systemctl; chmod +x ${dir}/systemctl`,
+    ]);
+    setRelease(tag, '8.0.0');
+    // Passes with it until the update's files are written (after the snapshot, a pass or two on).
+    await waitFor(
+      'the pass to write the new files and reload',
+      async () => {
+        await asUser(['bash', '-c', `PATH=${dir}:$PATH ARCHY_QUADLET_APPS=${node().appsDir} archy-quadlet reconcile`], {
+          timeout: 120_000,
+        });
+        return (await asUser(['test', '-e', `${dir}/done`], { reject: false })).exitCode === 0 ? true : undefined;
+      },
+      60_000,
+      500,
+    );
+    let last: unknown;
+    const end = await waitFor(
+      'the update to end',
+      async () => {
+        await node().aq(['reconcile'], { reject: false });
+        const v = (await node().status('upd')) as unknown as { state: string; converged: boolean } | undefined;
+        last = v;
+        return v?.converged && (v.state === 'running' || v.state === 'rolled-back') ? v.state : undefined;
+      },
+      120_000,
+      1000,
+    );
+    const seen = `status: ${JSON.stringify(last)}; state: ${JSON.stringify(await stateOf())}`;
+    expect(end, seen).toBe('running');
+    expect(await waitHttp(PORT), seen).toBe(`${tag}\n`);
+    expect(await runningImage(), seen).toBe(`localhost/aq-upd:${tag}`);
+    expect(String((await asUser(['podman', 'exec', 'upd', 'cat', '/data/mark'])).stdout)).toBe('kept');
+    await asUser(['rm', '-rf', dir]);
+  }, 300_000);
+
   it(
     `a kill -9 or a reboot at a random point of an update ends whole, ${ITERATIONS} time(s) each`,
     async () => {
