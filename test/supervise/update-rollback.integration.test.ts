@@ -58,6 +58,49 @@ async function runningImage(): Promise<string> {
   return String((await asUser(['podman', 'inspect', '--format', '{{.ImageName}}', 'upd'])).stdout).trim();
 }
 
+/** Where the chaos test's background passes log (as the lab user). */
+const LOOP_LOG = '/tmp/aq-update-loop.log';
+
+/**
+ * A failed chaos round, told: every step the passes applied to upd (the background loop's and
+ * the test's own), and what Podman saw of the container (starts, deaths, health) since it began.
+ */
+async function roundTrace(since: string, passes: string[]): Promise<string> {
+  const loop = await asUser(['cat', LOOP_LOG], { reject: false });
+  const steps = [String(loop.stdout), ...passes]
+    .join('\n')
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        const j = JSON.parse(line) as { time?: number; app?: string; step?: string; reason?: string; error?: string };
+        if (!j.step || (j.app !== undefined && j.app !== 'upd')) return [];
+        const at = j.time ? new Date(j.time).toISOString().slice(11, 23) : '';
+        return [`${at} ${j.step}: ${j.reason ?? ''}${j.error ? ` (${j.error})` : ''}`];
+      } catch {
+        return [];
+      }
+    });
+  const events = await asUser(
+    [
+      'podman',
+      'events',
+      '--stream=false',
+      '--since',
+      since,
+      '--filter',
+      'container=upd',
+      '--format',
+      '{{.Time}} {{.Status}} {{.Image}} {{.HealthStatus}}',
+    ],
+    { reject: false, timeout: 30_000 },
+  );
+  const podman = String(events.stdout)
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/^\S+ (\S+)\.\d+ \S+ \S+/, '$1'));
+  return `; steps: ${steps.join(' | ')}; podman events: ${podman.join(' | ')}`;
+}
+
 /** Passes (the timer's job) until upd has a last good set of this version's files; its hash. */
 async function lastGood(): Promise<string> {
   return lastGoodOf('upd');
@@ -267,6 +310,8 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
         const bad = (i + Math.floor(i / 2)) % 2 === 0;
         const from = String((await http(PORT)) ?? '').trim();
         const tag = bad ? 'bad' : from === 'v2' ? 'v3' : 'v2';
+        const roundStart = new Date().toISOString();
+        const passes: string[] = [];
         setRelease(tag, `9.${i}.0`);
         const delayMs = Math.floor(Math.random() * (bad ? 20_000 : 6000));
         const running = execa(
@@ -274,7 +319,7 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
           [
             'bash',
             '-c',
-            `export ARCHY_QUADLET_APPS=${node().appsDir}; (while :; do archy-quadlet reconcile; sleep 0.5; done) >/dev/null 2>&1 & echo $! > /tmp/aq-update-loop.pid; wait`,
+            `export ARCHY_QUADLET_APPS=${node().appsDir}; (while :; do archy-quadlet reconcile; sleep 0.5; done) >${LOOP_LOG} 2>&1 & echo $! > /tmp/aq-update-loop.pid; wait`,
           ],
           { reject: false, cwd: '/', stdin: 'ignore', timeout: 180_000 },
         );
@@ -295,7 +340,7 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
         const end = await waitFor(
           'the update to end',
           async () => {
-            await node().aq(['reconcile'], { reject: false });
+            passes.push((await node().aq(['reconcile'], { reject: false })).stderr);
             const v = (await node().status('upd')) as unknown as { state: string; converged: boolean } | undefined;
             last = v;
             return v?.converged && (v.state === 'running' || v.state === 'rolled-back') ? v.state : undefined;
@@ -306,15 +351,20 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
           const round = `${rebooting ? 'reboot' : 'kill -9'} after ${delayMs} ms (${phase}), ${tag}`;
           const state = JSON.stringify(await stateOf());
           throw new Error(
-            `${e.message} in round ${i} (${round}); before: ${outcomes.join('; ')}; status: ${JSON.stringify(last)}; state: ${state}`,
+            `${e.message} in round ${i} (${round}); before: ${outcomes.join('; ')}; status: ${JSON.stringify(last)}; state: ${state}${await roundTrace(roundStart, passes)}`,
           );
         });
         const serving = await waitHttp(PORT);
         outcomes.push(
           `${rebooting ? 'reboot' : 'kill -9'} after ${delayMs} ms (${phase}), ${tag}: ${end}, serving ${serving.trim()}`,
         );
-        // What a failed round saw: every round so far, the last status and the state.
-        const seen = `${outcomes.join('; ')}; status: ${JSON.stringify(last)}; state: ${JSON.stringify(await stateOf())}`;
+        // What a failed round saw: every round so far, the last status and the state, and (only
+        // then: it costs Podman processes) the round's steps and the container's events.
+        const wanted = bad ? ['rolled-back', `${from}\n`] : ['running', `${tag}\n`];
+        const failed = end !== wanted[0] || serving !== wanted[1];
+        const seen = `${outcomes.join('; ')}; status: ${JSON.stringify(last)}; state: ${JSON.stringify(await stateOf())}${
+          failed ? await roundTrace(roundStart, passes) : ''
+        }`;
         if (bad) {
           expect(end, seen).toBe('rolled-back');
           expect(serving, seen).toBe(`${from}\n`);
