@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { elapsedMs, switchMarkOf } from './clock-marks.js';
-import type { Desired, DesiredApp, Observed, Step } from './types.js';
+import type { Desired, DesiredApp, Observed, DesiredContainer, Step, UnitStatus } from './types.js';
 import { failureOf } from './plan-adoption.js';
 import { buildFileOf } from './plan-pulls.js';
 import { planStopped, runsOlderFile, startedMs } from './plan-steps.js'; // used at call time only: the import cycle is harmless
@@ -135,21 +135,31 @@ export function planUpdateSwitch(app: DesiredApp, o: Observed, usual: Step[]): S
     return [rollBack(id, 'the manifest went back to the last good set')];
   const containers = app.rendered?.containers ?? [];
   const switched = switchMarkOf(update);
+  // Started at most `slackMs` before the switch, or since. On the monotonic clock within the
+  // switch's boot (a wall-clock jump does not move it); after a reboot every start is since.
+  const startedSince = (u: UnitStatus, slackMs: number) =>
+    switched.atMono !== undefined && switched.bootId !== undefined && switched.bootId === o.bootId
+      ? u.execMainStartMono >= switched.atMono - slackMs * 1000
+      : startedMs(u, o) >= update.switchedAtMs - slackMs;
   let sinceLastStartMs = Number.POSITIVE_INFINITY;
+  let pending: string | undefined;
   for (const c of containers) {
     const u = o.units[c.service];
     if (!u || u.execMainStartMono <= 0) continue;
     sinceLastStartMs = Math.min(sinceLastStartMs, (o.nowMono - u.execMainStartMono) / 1000);
     // Started since the switch (a second of slack between the clocks): what it does now is the
-    // new version's. On the monotonic clock within the switch's boot (a wall-clock jump does not
-    // move it); after a reboot every start is since the switch anyway.
-    const sinceSwitch =
-      switched.atMono !== undefined && switched.bootId !== undefined && switched.bootId === o.bootId
-        ? u.execMainStartMono >= switched.atMono - 1_000_000
-        : startedMs(u, o) >= update.switchedAtMs - 1000;
-    if (!sinceSwitch) continue;
+    // new version's.
+    if (!startedSince(u, 1000)) continue;
     const failure = failureOf(u);
-    if (failure) return [rollBack(id, `${c.service} ${failure}`)];
+    if (failure) {
+      // Restarted by systemd (its health check killed it, say) while a provider it talks to
+      // had just restarted: lnd right after bitcoind's own update. Not the release's fault
+      // until it shows otherwise: judged by whether it gets healthy by the deadline. A unit
+      // that failed for good (a crash loop ends at its start limit) is judged at once.
+      const provider = u.activeState === 'failed' ? undefined : providerMovedLately(c, o, startedSince);
+      if (!provider) return [rollBack(id, `${c.service} ${failure}`)];
+      pending ??= `${c.service} ${failure}, while its provider ${provider} had just restarted: judged by whether it gets healthy`;
+    }
     if (
       u.activeState === 'activating' &&
       u.subState !== 'auto-restart' &&
@@ -175,7 +185,24 @@ export function planUpdateSwitch(app: DesiredApp, o: Observed, usual: Step[]): S
   const limitSec = longest + UPDATE_DEADLINE_GRACE_SEC;
   if (Math.min(elapsedMs(switched, o), sinceLastStartMs) > limitSec * 1000)
     return [rollBack(id, `not healthy within ${limitSec} s (${s.why})`)];
-  return [...usual, { kind: 'wait', app: id, reason: `updating${to}: ${s.why}` }];
+  return [...usual, { kind: 'wait', app: id, reason: `updating${to}: ${pending ?? s.why}` }];
+}
+
+/**
+ * The provider service a container waits for that is down, or started within the container's
+ * start timeout before its switch or since: what the container's checks meet may be the
+ * provider's restart, not the new version.
+ */
+function providerMovedLately(
+  c: DesiredContainer,
+  o: Observed,
+  startedSince: (u: UnitStatus, slackMs: number) => boolean,
+): string | undefined {
+  for (const w of c.waitsFor) {
+    const p = o.units[w.service];
+    if (p?.activeState !== 'active' || startedSince(p, c.startTimeoutSec * 1000)) return w.service;
+  }
+  return undefined;
 }
 
 /** Rolling back: the usual steps put the last good set back (it is the desired rendering now), until it runs. */

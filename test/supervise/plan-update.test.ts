@@ -528,6 +528,73 @@ describe('plan-update: a dependent updated together with its provider', () => {
   });
 });
 
+describe('plan-update: a dependent whose provider has just restarted', () => {
+  /** lnd switched to its new units 10 s ago; its container since restarted once by systemd. */
+  function lndRestarted(providerStartedSecAgo: number) {
+    const btc = { iface: 'bitcoind', provider: 'btc', service: 'btc-node.service' };
+    const provider = app('btc', 'running', ['node']);
+    const v1 = app('lnd', 'running', ['node']);
+    v1.rendered!.containers = v1.rendered!.containers.map((c) => ({ ...c, waitsFor: [btc], startTimeoutSec: 60 }));
+    v1.rendered!.needs = [{ iface: 'bitcoind', optional: false, provider: 'btc', service: btc.service }];
+    const good = filesHash(v1.rendered!.files);
+    const files = v1.rendered!.files.map((f) => ({ ...f, content: `${f.content}# v2\n` }));
+    const o = converged([provider, { ...v1, rendered: { ...v1.rendered!, files } }]);
+    o.units['lnd-node.service'] = unit('active', {
+      execMainStartMono: o.nowMono - 3 * S,
+      activeEnterMono: o.nowMono - 1 * S,
+      nRestarts: 1,
+    });
+    o.units['btc-node.service'] = unit('active', { execMainStartMono: o.nowMono - providerStartedSecAgo * S });
+    for (const f of o.files.lnd!) f.mtimeMono = o.nowMono - 11 * S;
+    const lnd: DesiredApp = {
+      ...v1,
+      rendered: { ...v1.rendered!, files },
+      lastGoodHash: good,
+      update: {
+        phase: 'switching',
+        toHash: filesHash(files),
+        fromHash: good,
+        startedAt: 't',
+        switchedAtMs: o.nowMs - 10_000,
+        switchedAtMono: o.nowMono - 10 * S,
+        ...(o.bootId ? { bootId: o.bootId } : {}),
+      },
+    };
+    return { d: { apps: [provider, lnd] }, o };
+  }
+
+  it('a restart by systemd is not held against it: judged by whether it gets healthy by the deadline', () => {
+    // bitcoind restarted 15 s ago (its own update just ended), within lnd's start timeout.
+    const { d, o } = lndRestarted(15);
+    const steps = planSteps(d, o).filter((s) => s.app === 'lnd');
+    expect(kinds(steps)).not.toContain('updateRollBack');
+    // Healthy again (active: its health check passes): the new set is recorded.
+    expect(kinds(steps)).toContain('recordLastGood');
+    // Still starting: it waits, saying why it was not rolled back.
+    o.units['lnd-node.service'] = { ...o.units['lnd-node.service']!, activeState: 'activating', subState: 'start' };
+    expect(planSteps(d, o).filter((s) => s.app === 'lnd')).toContainEqual(
+      expect.objectContaining({
+        kind: 'wait',
+        reason: expect.stringMatching(/while its provider btc-node.service had just restarted/),
+      }),
+    );
+    // Failed for good (its start limit hit): rolled back at once.
+    o.units['lnd-node.service'] = { ...o.units['lnd-node.service']!, activeState: 'failed', result: 'start-limit-hit' };
+    expect(kinds(planSteps(d, o).filter((s) => s.app === 'lnd'))).toContain('updateRollBack');
+  });
+
+  it('with its provider up and steady since long before: a restart since the switch rolls it back', () => {
+    const { d, o } = lndRestarted(600);
+    const steps = planSteps(d, o).filter((s) => s.app === 'lnd');
+    expect(steps).toContainEqual(
+      expect.objectContaining({
+        kind: 'updateRollBack',
+        why: 'lnd-node.service failed (success), and was restarted by systemd',
+      }),
+    );
+  });
+});
+
 describe('plan-update: what changes under an update', () => {
   const switching = (
     a: DesiredApp,
