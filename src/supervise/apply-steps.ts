@@ -9,7 +9,7 @@ import { generateSecret } from './generate-secret.js';
 import { parseTemplate, renderTemplate } from '../templates/config-template.js';
 import { HOOK_DESCRIPTION_PREFIX, PULL_DESCRIPTION_PREFIX } from './systemctl.js';
 import { PULL_TIMEOUT_SEC, pullLogName } from './plan-pulls.js';
-import { recordReloadMark, type SupervisorState } from './state-store.js';
+import { markReloadPending, recordReloadMark, type SupervisorState } from './state-store.js';
 import type { BackoffStore } from './supervisor.js';
 import { readLastGood, removeLastGood, writeLastGood } from './last-good-store.js';
 import { filesHash } from './plan-update.js';
@@ -145,12 +145,14 @@ export function makeExecutors(d: ApplyDeps): Executors {
         await rmdir(dirname(path)).catch(() => undefined);
     },
     async daemonReload() {
+      // Marked under way first, done once it returned: a pass killed in between leaves the
+      // next one to mark it. A unit started during the call counts as started before it
+      // (restarted once more at worst), never the other way round. A mark that cannot be
+      // written only leaves that one race unseen: the reload itself is what the step is for.
+      const bootId = d.clock?.bootId?.();
+      if (d.stateDir && d.clock) await markReloadPending(d.stateDir, d.clock.nowMono(), bootId).catch(() => undefined);
       await d.systemctl.daemonReload();
-      // Marked once it returned: a unit started during the call counts as started before it
-      // (restarted once more at worst), never the other way round. The reload itself was done:
-      // a mark that cannot be written only leaves that one race unseen.
-      if (d.stateDir && d.clock)
-        await recordReloadMark(d.stateDir, d.clock.nowMono(), d.clock.bootId?.()).catch(() => undefined);
+      if (d.stateDir && d.clock) await recordReloadMark(d.stateDir, d.clock.nowMono(), bootId).catch(() => undefined);
     },
     async ensureSecret(s) {
       // The value exists only here and in Podman's store: never logged, printed or kept.

@@ -144,10 +144,15 @@ export async function readReloadLog(stateDir: string, bootId: string | undefined
       bootId?: string;
       completeFrom?: unknown;
       marks?: unknown;
+      pendingFrom?: unknown;
     };
     if (doc.version !== 1 || doc.bootId !== bootId || typeof doc.completeFrom !== 'number') return undefined;
     if (!Array.isArray(doc.marks)) return undefined;
-    return { completeFrom: doc.completeFrom, marks: doc.marks.filter((m): m is number => typeof m === 'number') };
+    return {
+      completeFrom: doc.completeFrom,
+      marks: doc.marks.filter((m): m is number => typeof m === 'number'),
+      ...(typeof doc.pendingFrom === 'number' ? { pendingFrom: doc.pendingFrom } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -162,12 +167,23 @@ async function writeReloadLog(stateDir: string, bootId: string | undefined, log:
 /**
  * At the start of a pass: a list for this boot, complete from now, if there is none. Not
  * from the boot: an older archy-quadlet may have written and reloaded earlier in it, unrecorded.
+ * A reload begun by a pass that died before it could mark it (kill -9) may have happened any
+ * time since: it is marked now, the latest it can have been (a unit started meanwhile is
+ * restarted once more at worst, never taken for running files it may not run).
  */
 export async function beginReloadLog(stateDir: string, nowMono: number, bootId: string | undefined): Promise<void> {
-  if (await readReloadLog(stateDir, bootId)) return;
-  await writeReloadLog(stateDir, bootId, { completeFrom: nowMono, marks: [] });
+  const log = await readReloadLog(stateDir, bootId);
+  if (!log) await writeReloadLog(stateDir, bootId, { completeFrom: nowMono, marks: [] });
+  else if (log.pendingFrom !== undefined) await recordReloadMark(stateDir, nowMono, bootId);
 }
 
+/** Before a daemon-reload: it is under way (see beginReloadLog). */
+export async function markReloadPending(stateDir: string, mono: number, bootId: string | undefined): Promise<void> {
+  const log = (await readReloadLog(stateDir, bootId)) ?? { completeFrom: mono, marks: [] };
+  if (log.pendingFrom === undefined) await writeReloadLog(stateDir, bootId, { ...log, pendingFrom: mono });
+}
+
+/** After a daemon-reload returned: when it completed (and none is under way any more). */
 export async function recordReloadMark(stateDir: string, mono: number, bootId: string | undefined): Promise<void> {
   const log = (await readReloadLog(stateDir, bootId)) ?? { completeFrom: mono, marks: [] };
   const marks = [...log.marks, mono];

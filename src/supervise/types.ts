@@ -286,6 +286,8 @@ export interface ReloadLog {
   completeFrom: number;
   /** When each completed, monotonic µs, oldest first. */
   marks: number[];
+  /** A reload asked for then, not yet marked done (its pass may have died: beginReloadLog). */
+  pendingFrom?: number;
 }
 
 export interface Observed {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import {
   beginReloadLog,
+  markReloadPending,
   readReloadLog,
   readState,
   recordReloadMark,
@@ -65,6 +66,16 @@ describe('reload log', () => {
     expect(await readReloadLog(dir, 'boot-b')).toBeUndefined();
     await beginReloadLog(dir, 5, 'boot-b');
     expect(await readReloadLog(dir, 'boot-b')).toEqual({ completeFrom: 5, marks: [] });
+    // A pass killed between asking for a reload and marking it done: the next pass marks it
+    // when it begins, the latest the reload can have completed.
+    await markReloadPending(dir, 10, 'boot-b');
+    await markReloadPending(dir, 20, 'boot-b'); // the earliest is kept
+    expect(await readReloadLog(dir, 'boot-b')).toEqual({ completeFrom: 5, marks: [], pendingFrom: 10 });
+    await beginReloadLog(dir, 50, 'boot-b');
+    expect(await readReloadLog(dir, 'boot-b')).toEqual({ completeFrom: 5, marks: [50] });
+    await markReloadPending(dir, 60, 'boot-b');
+    await recordReloadMark(dir, 61, 'boot-b');
+    expect(await readReloadLog(dir, 'boot-b')).toEqual({ completeFrom: 5, marks: [50, 61] });
     writeFileSync(join(dir, 'reloads.json'), '{"version": 1, "bootId": "boot-b", "marks": [');
     expect(await readReloadLog(dir, 'boot-b')).toBeUndefined();
   });
