@@ -108,14 +108,15 @@ const filesOnly = (steps: Step[]) =>
   steps.some((s) => s.kind === 'writeUnit' || s.kind === 'removeUnit' || s.kind === 'daemonReload');
 
 /**
- * Per app, the reasons of its held waits, whether the batch starts any of its containers, and
- * whether any step but a wait is left for it (its new files not yet written, an update not yet
- * begun: not converged, however its containers run), from the batch a pass would plan now. A batch that writes unit files (or reloads) plans no
- * app steps: each app is then planned alone, on its own files, so that the holds of apps whose
- * files do not change are still known. An app whose own files are about to change has none
- * known yet (the next pass plans it on the new files).
+ * Per app, from the batch a pass would plan now: the reasons of its held waits, whether the
+ * batch starts any of its containers, and whether any step but a wait is left for it (its new
+ * files not yet written, an update not yet begun: not converged, however its containers run).
+ * A batch that writes unit files (or reloads) plans no app steps: each app is then planned
+ * alone, on its own files, so that the holds of apps whose files do not change are still
+ * known. An app whose own files are about to change has none known yet (the next pass plans
+ * it on the new files).
  */
-function heldByApp(desired: Desired, observed: Observed): Map<string, AppPlan> {
+function planByApp(desired: Desired, observed: Observed): Map<string, AppPlan> {
   const out = new Map<string, AppPlan>();
   const entryOf = (app: string) => {
     const entry = out.get(app) ?? { reasons: [], starting: false, stepsLeft: false };
@@ -154,7 +155,7 @@ interface AppPlan {
 
 /** Per app and unit: desired, observed, transitional states, last failure. Pure. */
 export function computeStatus(desired: Desired, observed: Observed): AppView[] {
-  const holds = heldByApp(desired, observed);
+  const holds = planByApp(desired, observed);
   return desired.apps.map((app): AppView => {
     const containers = containerServicesOf(app, observed);
     const units = servicesOf(app, observed).map((unit): UnitView => {
