@@ -156,7 +156,7 @@ export function planUpdateSwitch(app: DesiredApp, o: Observed, usual: Step[]): S
       // had just restarted: lnd right after bitcoind's own update. Not the release's fault
       // until it shows otherwise: judged by whether it gets healthy by the deadline. A unit
       // that failed for good (a crash loop ends at its start limit) is judged at once.
-      const provider = u.activeState === 'failed' ? undefined : providerMovedLately(c, o, startedSince);
+      const provider = u.activeState === 'failed' ? undefined : providerMovedLately(c, o);
       if (!provider) return [rollBack(id, `${c.service} ${failure}`)];
       pending ??= `${c.service} ${failure}, while its provider ${provider} had just restarted: judged by whether it gets healthy`;
     }
@@ -189,18 +189,15 @@ export function planUpdateSwitch(app: DesiredApp, o: Observed, usual: Step[]): S
 }
 
 /**
- * The provider service a container waits for that is down, or started within the container's
- * start timeout before its switch or since: what the container's checks meet may be the
- * provider's restart, not the new version.
+ * The provider service a container waits for that is down, or started less than the
+ * container's start timeout ago: what the container's checks meet may be the provider's
+ * restart, not the new version. Measured from now, so the excuse ends that long after the
+ * provider settled: a dependent that keeps restarting against a steady provider is judged.
  */
-function providerMovedLately(
-  c: DesiredContainer,
-  o: Observed,
-  startedSince: (u: UnitStatus, slackMs: number) => boolean,
-): string | undefined {
+function providerMovedLately(c: DesiredContainer, o: Observed): string | undefined {
   for (const w of c.waitsFor) {
     const p = o.units[w.service];
-    if (p?.activeState !== 'active' || startedSince(p, c.startTimeoutSec * 1000)) return w.service;
+    if (p?.activeState !== 'active' || o.nowMono - p.execMainStartMono < c.startTimeoutSec * SEC) return w.service;
   }
   return undefined;
 }

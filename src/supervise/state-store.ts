@@ -138,6 +138,8 @@ export async function writeBackoff(stateDir: string, units: Record<string, Backo
  * runsOlderFile). The list of another boot is of no use: the monotonic clock restarted.
  */
 export async function readReloadLog(stateDir: string, bootId: string | undefined): Promise<ReloadLog | undefined> {
+  // Without a boot id a log of the last boot would pass for this one's: none is kept then.
+  if (bootId === undefined) return undefined;
   try {
     const doc = JSON.parse(await readFile(join(stateDir, RELOADS_FILE), 'utf8')) as {
       version?: number;
@@ -159,6 +161,7 @@ export async function readReloadLog(stateDir: string, bootId: string | undefined
 }
 
 async function writeReloadLog(stateDir: string, bootId: string | undefined, log: ReloadLog): Promise<void> {
+  if (bootId === undefined) return;
   await makeDir(stateDir, 0o700);
   const doc = { version: 1, ...(bootId ? { bootId } : {}), ...log };
   await writeFileAtomic(join(stateDir, RELOADS_FILE), `${JSON.stringify(doc)}\n`, 0o600);

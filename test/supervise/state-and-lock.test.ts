@@ -76,6 +76,11 @@ describe('reload log', () => {
     await markReloadPending(dir, 60, 'boot-b');
     await recordReloadMark(dir, 61, 'boot-b');
     expect(await readReloadLog(dir, 'boot-b')).toEqual({ completeFrom: 5, marks: [50, 61] });
+    // No boot id to tell boots apart: no log (a last boot's would pass for this one's).
+    await beginReloadLog(dir, 70, undefined);
+    await recordReloadMark(dir, 71, undefined);
+    expect(await readReloadLog(dir, undefined)).toBeUndefined();
+    expect(await readReloadLog(dir, 'boot-b')).toEqual({ completeFrom: 5, marks: [50, 61] });
     writeFileSync(join(dir, 'reloads.json'), '{"version": 1, "bootId": "boot-b", "marks": [');
     expect(await readReloadLog(dir, 'boot-b')).toBeUndefined();
   });
