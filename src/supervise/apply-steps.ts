@@ -12,7 +12,7 @@ import { PULL_TIMEOUT_SEC, pullLogName } from './plan-pulls.js';
 import { markReloadPending, recordReloadMark, type SupervisorState } from './state-store.js';
 import type { BackoffStore } from './supervisor.js';
 import { readLastGood, removeLastGood, writeLastGood } from './last-good-store.js';
-import { filesHash } from './plan-update.js';
+import { filesHash, runningRendering } from './plan-update.js';
 import { systemClock, type Clock } from './observe.js';
 import type { NetworkHelpersProbe } from '../podman-heal/network-helpers.js';
 
@@ -301,7 +301,20 @@ export function makeExecutors(d: ApplyDeps): Executors {
       if (forgotten && d.stateDir && purged) await rm(snapshotDir(d.stateDir, s.app), { recursive: true, force: true });
     },
     async beginUpdate(s) {
-      const set = d.stateDir ? await readLastGood(d.stateDir, s.app) : undefined;
+      let set = d.stateDir ? await readLastGood(d.stateDir, s.app) : undefined;
+      const app = d.desired.apps.find((a) => a.id === s.app);
+      const running = app && s.recordRunning ? runningRendering(app, s.fromHash) : undefined;
+      if (!set && d.stateDir && running) {
+        // Updated before a pass saw it settled: what runs now is the set to go back to.
+        const recordedAt = new Date().toISOString();
+        set = { version: 1, hash: s.fromHash, rendered: running, recordedAt };
+        await writeLastGood(d.stateDir, s.app, set);
+        await d.changeState((state) => {
+          const a = state.apps[s.app];
+          if (a?.intent === 'running')
+            a.lastGood = { hash: s.fromHash, recordedAt, ...(running.version ? { version: running.version } : {}) };
+        });
+      }
       if (!set || set.hash !== s.fromHash) {
         // Its set is gone (or damaged): nothing to go back to, so the update goes on ungated.
         await d.changeState((state) => {

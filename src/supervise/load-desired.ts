@@ -7,7 +7,7 @@ import type { CatalogApp } from '../catalog/load-catalog.js';
 import { buildContextsOf, buildContextStamp } from '../catalog/build-context.js';
 import { intentOf, type SupervisorState } from './state-store.js';
 import type { Desired, DesiredApp } from './types.js';
-import { buildId, cacheKey, linkedKey, readRenderCache, writeRenderCache } from './render-cache.js';
+import { buildId, cacheKey, EARLIER_KEPT, linkedKey, readRenderCache, writeRenderCache } from './render-cache.js';
 import { interfacesOf, linksOf, providersOf, type AppInterfaces, type RenderLinks } from '../graph/app-graph.js';
 import type { NodeFacts } from '../graph/node-facts.js';
 import { NODE_NETWORK, NODE_NETWORK_SUBNET } from '../names.js';
@@ -104,7 +104,8 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     const base = baseKeys.get(id);
     const key = base !== undefined && ifaces ? linkedKey(base, links.get(id)!) : undefined;
     const cached = cache.entries[id];
-    if (key !== undefined && cached?.key === key) byId.set(id, { ...intentOf(id, intent), rendered: cached.rendered });
+    if (key !== undefined && cached?.key === key)
+      byId.set(id, withEarlier({ ...intentOf(id, intent), rendered: cached.rendered }, cached.earlier));
     else misses.push(id);
   }
   if (misses.length > 0) {
@@ -113,7 +114,19 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     for (const id of misses) if (baseKeys.has(id)) catalog.set(id, await load(id));
     const subset: SupervisorState = { version: 1, apps: Object.fromEntries(misses.map((id) => [id, state.apps[id]!])) };
     for (const app of buildDesired(subset, catalog, paths, links).apps) {
-      byId.set(app.id, app);
+      // Its manifest (or a template, a build context) changed before it had a last good set:
+      // what it rendered to before is kept, one of which its files on disk came from (see
+      // earlierRenderings). Not when only its links changed (a provider installed, or its
+      // secret created, moments after it): the files it ran on then were never meant to run,
+      // so they are nothing to go back to.
+      const before = cache.entries[app.id];
+      const earlier =
+        app.lastGoodHash || !before
+          ? undefined
+          : before.baseKey !== baseKeys.get(app.id)
+            ? [before.rendered, ...(before.earlier ?? [])].slice(0, EARLIER_KEPT)
+            : before.earlier;
+      byId.set(app.id, withEarlier(app, earlier));
       const entry = catalog.get(app.id);
       const templates = entry?.result.ok ? Object.keys(entry.result.app.templateTexts ?? {}).sort() : undefined;
       const builds = entry?.result.ok ? buildContextsOf(entry.result.app) : undefined;
@@ -132,6 +145,7 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
           ...(templates?.length ? { templates } : {}),
           ...(builds?.length ? { builds } : {}),
           rendered: app.rendered,
+          ...(earlier?.length ? { earlier } : {}),
         };
         changed = true;
       }
@@ -164,6 +178,11 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     apps,
     nodeFiles: renderNodeUnits(network.subnet, network.name).map(({ name, content }) => ({ name, content })),
   };
+}
+
+/** The app with the renderings it had before its last edits, while it has no last good set. */
+function withEarlier(app: DesiredApp, earlier: DesiredApp['earlierRenderings']): DesiredApp {
+  return earlier?.length && app.rendered && !app.lastGoodHash ? { ...app, earlierRenderings: earlier } : app;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { elapsedMs, switchMarkOf } from './clock-marks.js';
-import type { Desired, DesiredApp, Observed, DesiredContainer, Step, UnitStatus } from './types.js';
+import type { Desired, DesiredApp, Observed, DesiredContainer, RenderedApp, Step, UnitStatus } from './types.js';
 import { failureOf } from './plan-adoption.js';
 import { buildFileOf } from './plan-pulls.js';
 import { planStopped, runsOlderFile, startedMs } from './plan-steps.js'; // used at call time only: the import cycle is harmless
@@ -8,7 +8,8 @@ import { planStopped, runsOlderFile, startedMs } from './plan-steps.js'; // used
 // Updates that cannot strand an app (issue 13). A running app whose unit files change is
 // updated, not just restarted:
 // - The files it ran healthy on are its last good set (recorded by the pass once the app has
-//   settled: see lastGoodDue; kept in the state dir with the rendering they came from).
+//   settled: see lastGoodDue; kept in the state dir with the rendering they came from). An app
+//   updated before that (moments after its install) keeps the files it runs on as it.
 // - Before any new file is written the update is recorded (beginUpdate, alone in its batch):
 //   a kill -9 or a reboot after that finds the record and goes on from it.
 // - The gate (planUpdateSwitch) watches the new units: every container active (one with a
@@ -41,14 +42,16 @@ export function diskHash(app: DesiredApp, o: Observed): string {
 /**
  * The step that records an update before the app's changed files are written (planned alone
  * for the app: its files are written in the next batch), or undefined when the change is no
- * update: the app does not run, it is not on its last good set (never proven healthy, or
+ * update: the app does not run, it is not on its last good set (never up on its files, or
  * edited by hand: nothing to go back to), or the files written are the last good set itself
  * (a rollback, a repair).
  */
 export function beginUpdateStep(app: DesiredApp, o: Observed): Step | undefined {
-  if (app.intent !== 'running' || !app.rendered || !app.lastGoodHash || app.adoption) return undefined;
+  if (app.intent !== 'running' || !app.rendered || app.adoption) return undefined;
+  const fromHash = app.lastGoodHash ?? runningSetHash(app, o);
+  if (!fromHash) return undefined;
   const toHash = filesHash(app.rendered.files);
-  if (toHash === app.lastGoodHash) return undefined;
+  if (toHash === fromHash) return undefined;
   const u = app.update;
   if (u?.phase === 'switching' && u.toHash === toHash) return undefined; // begun: its files are being written
   // A snapshot to put back first: a new update starts from the data the last good set wrote.
@@ -60,16 +63,37 @@ export function beginUpdateStep(app: DesiredApp, o: Observed): Step | undefined 
   if (!up && !(u?.phase === 'switching' || u?.phase === 'rollingBack')) return undefined;
   // An update under way (another new set while switching, or after a rollback): the last
   // good set is still the one to go back to, whatever is on disk now.
-  if (!u && diskHash(app, o) !== app.lastGoodHash) return undefined;
+  if (!u && diskHash(app, o) !== fromHash) return undefined;
   const version = app.rendered.version;
   return {
     kind: 'beginUpdate',
     app: app.id,
     toHash,
-    fromHash: app.lastGoodHash,
+    fromHash,
     ...(version ? { toVersion: version } : {}),
-    reason: `update${version ? ` to ${version}` : ''}: its units that run now are kept as the last good set`,
+    ...(app.lastGoodHash ? {} : { recordRunning: true }),
+    reason: `update${version ? ` to ${version}` : ''}: its units that run now are kept as the last good set${
+      app.lastGoodHash ? '' : ' (recorded now: it had none yet)'
+    }`,
   };
+}
+
+/**
+ * An app with no last good set yet whose manifest changed moments after it started (before a
+ * pass saw it settled): the hash of the files it runs on, when they are one of its earlier
+ * renderings and every container of theirs is up on them (healthy where checked), so that the
+ * update keeps them as the set to go back to. Without the settling time: they are what runs,
+ * and nothing better exists to return to.
+ */
+function runningSetHash(app: DesiredApp, o: Observed): string | undefined {
+  if (!app.earlierRenderings?.length || app.update) return undefined;
+  const running = runningRendering(app, diskHash(app, o));
+  return running && settled({ ...app, rendered: running }, o, [], 0).ok ? filesHash(running.files) : undefined;
+}
+
+/** The earlier rendering of the app (see DesiredApp.earlierRenderings) whose files hash to `hash`. */
+export function runningRendering(app: DesiredApp, hash: string): RenderedApp | undefined {
+  return app.earlierRenderings?.find((r) => filesHash(r.files) === hash);
 }
 
 /** Steps that mean the app is still being moved (its units written, started, restarted...). */
@@ -93,7 +117,12 @@ const MOVING = new Set<Step['kind']>([
  * Whether the app runs as its rendering says, every container active (for one without a
  * health check, for UPDATE_SETTLE_SEC), with nothing left to do for it; else what it waits for.
  */
-export function settled(app: DesiredApp, o: Observed, usual: Step[]): { ok: true } | { ok: false; why: string } {
+export function settled(
+  app: DesiredApp,
+  o: Observed,
+  usual: Step[],
+  settleSec = UPDATE_SETTLE_SEC,
+): { ok: true } | { ok: false; why: string } {
   const hookUnits = new Set((app.rendered?.hooks ?? []).map((h) => h.unit));
   const moving = usual.find(
     (s) =>
@@ -114,8 +143,8 @@ export function settled(app: DesiredApp, o: Observed, usual: Step[]): { ok: true
     const names = [c.file, c.buildService ? buildFileOf(c.buildService) : undefined];
     if (files.some((f) => names.includes(f.name) && runsOlderFile(f, u, o)))
       return { ok: false, why: `${c.service} still runs its previous unit file` };
-    if (!c.readiness && !c.oneshot && o.nowMono - u.activeEnterMono < UPDATE_SETTLE_SEC * SEC)
-      return { ok: false, why: `${c.service} is active: watched for ${UPDATE_SETTLE_SEC} s before it counts` };
+    if (!c.readiness && !c.oneshot && o.nowMono - u.activeEnterMono < settleSec * SEC)
+      return { ok: false, why: `${c.service} is active: watched for ${settleSec} s before it counts` };
   }
   return { ok: true };
 }

@@ -28,11 +28,22 @@ export interface RenderCache {
       /** Its local builds' contexts in the app's folder: their stamps are part of baseKey (a changed page is a new image). */
       builds?: string[];
       rendered: NonNullable<DesiredApp['rendered']>;
+      /**
+       * While the app has no last good set: what it rendered to before its manifest (a
+       * template, a build context) last changed, newest first, at most EARLIER_KEPT. One of
+       * them is what its files on disk came from until a pass writes the new ones (see
+       * DesiredApp.earlierRenderings). Kept here, not derived: losing it only loses the gate
+       * of an update in the seconds after an install.
+       */
+      earlier?: Array<NonNullable<DesiredApp['rendered']>>;
     }
   >;
 }
 
 const FILE = 'render-cache.json';
+
+/** Earlier renderings kept per app with no last good set (edits in quick succession). */
+export const EARLIER_KEPT = 3;
 
 /** Identifies this build of the renderer (written by the build next to the code). */
 export function buildId(): string {

@@ -175,6 +175,12 @@ export interface DesiredApp {
   lastGoodHash?: string;
   /** The manifest version of the last good set. */
   lastGoodVersion?: string;
+  /**
+   * With no last good set yet (installed moments ago, before a pass saw it settled): what its
+   * manifest rendered to before it was last edited, newest first (kept by the render cache).
+   * An update of an app that runs on one of them keeps that one as the last good set.
+   */
+  earlierRenderings?: RenderedApp[];
 }
 
 /**
@@ -420,7 +426,14 @@ type StepArgs = {
   clearBackoff: { unit: string };
   forgetApp: Record<never, never>;
   /** Update: the app's files are about to change while it runs; the gate watches the new ones (plan-update.ts). */
-  beginUpdate: { toHash: string; fromHash: string; toVersion?: string; fromVersion?: string };
+  beginUpdate: {
+    toHash: string;
+    fromHash: string;
+    toVersion?: string;
+    fromVersion?: string;
+    /** No last good set yet: the earlier rendering the app runs on now (earlierRenderings) is recorded as it first. */
+    recordRunning?: boolean;
+  };
   /** The app runs healthy on these files: they (with the image ids its containers run) become its last good set. */
   recordLastGood: { hash: string };
   /** Update: the new files did not become healthy; the last good set is put back. */

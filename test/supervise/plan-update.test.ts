@@ -117,6 +117,37 @@ describe('plan-update: an update is recorded before its files are written', () =
     expect(kinds(planSteps({ apps: [v2] }, edited))).toEqual(['writeUnit', 'daemonReload']);
   });
 
+  it('updated moments after its install (no last good set yet): the files it runs on become the set to go back to', () => {
+    const { v1, v2, good, next, o } = node();
+    const { lastGoodHash: _h, ...fresh } = v2;
+    const justUp = structuredClone(o);
+    justUp.units['a-web.service'] = { ...justUp.units['a-web.service']!, activeEnterMono: o.nowMono - S };
+    const running: DesiredApp = { ...fresh, earlierRenderings: [v1.rendered!] };
+    expect(planSteps({ apps: [running] }, justUp)).toEqual([
+      {
+        kind: 'beginUpdate',
+        app: 'a',
+        toHash: next,
+        fromHash: good,
+        toVersion: '2',
+        recordRunning: true,
+        reason: 'update to 2: its units that run now are kept as the last good set (recorded now: it had none yet)',
+      },
+    ]);
+    // Not up on them (still starting, or failed), or the files on disk are another set: a plain write.
+    const starting = structuredClone(justUp);
+    starting.units['a-web.service'] = unit('activating');
+    expect(kinds(planSteps({ apps: [running] }, starting))).toEqual(['writeUnit', 'daemonReload']);
+    const neverWritten = { ...v1.rendered!, files: v1.rendered!.files.map((f) => ({ ...f, content: 'x' })) };
+    const other: DesiredApp = { ...running, earlierRenderings: [neverWritten] };
+    expect(kinds(planSteps({ apps: [other] }, justUp))).toEqual(['writeUnit', 'daemonReload']);
+    // Edited twice before a pass wrote the first edit: the one on disk is the set kept.
+    const twice: DesiredApp = { ...running, earlierRenderings: [neverWritten, v1.rendered!] };
+    expect(planSteps({ apps: [twice] }, justUp)).toMatchObject([
+      { kind: 'beginUpdate', fromHash: good, recordRunning: true },
+    ]);
+  });
+
   it('writing the last good set itself (a repair) is no update', () => {
     const { v1, o } = node();
     const edited = structuredClone(o);

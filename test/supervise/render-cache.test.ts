@@ -3,6 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDesired } from '../../src/supervise/load-desired.js';
 import { readState } from '../../src/supervise/state-store.js';
+import { filesHash } from '../../src/supervise/plan-update.js';
+import { recordSecretId } from '../../src/supervise/secret-ids.js';
 import { createManifestValidator } from '../../src/manifest/validate-manifest.js';
 import { fakeNode, TEST_FACTS, type FakeNode } from './fake-adapters.js';
 
@@ -54,6 +56,46 @@ describe('the render cache', () => {
     expect(v.loads).toBe(4);
     expect(rebuilt).toEqual(await load('b2'));
     expect(v.loads).toBe(4);
+  });
+
+  it('keeps what an app rendered to before an edit while it has no last good set, through readers, not for a link', async () => {
+    node = fakeNode();
+    node.install('rpc-core');
+    node.install('rpc-client');
+    const v = counting();
+    const load = async () =>
+      loadDesired(node.paths, await readState(node.paths.stateDir), {
+        writeCache: true,
+        validator: v.validator,
+        build: 'b1',
+        facts: TEST_FACTS,
+      });
+    const hashOf = (r: { files: Array<{ name: string; content: string }> }) => filesHash(r.files);
+    const appOf = async () => (await load()).apps.find((a) => a.id === 'rpc-client')!;
+    const installed = await appOf();
+    expect(installed.earlierRenderings).toBeUndefined();
+    // Only its links change (its provider's secret created: its id is part of them): nothing earlier is kept.
+    const secret = /Secret="?([^,\s"]+)/.exec(installed.rendered!.files.map((f) => f.content).join('\n'))![1]!;
+    await recordSecretId(node.paths.stateDir, secret, '0123456789abcdef01234567');
+    const linked = await appOf();
+    expect(hashOf(linked.rendered!)).not.toBe(hashOf(installed.rendered!));
+    expect(linked.earlierRenderings).toBeUndefined();
+    // Its manifest edited: the rendering before is kept, by a reader (status) as by a pass.
+    const manifest = join(node.paths.appsDir, 'rpc-client/manifest.yml');
+    const text = readFileSync(manifest, 'utf8');
+    writeFileSync(manifest, `${text}\n# edit 1\n`.replace(/^version: .*$/m, 'version: 9.0.1'));
+    const reader = await appOf();
+    expect(reader.earlierRenderings?.map(hashOf)).toEqual([hashOf(linked.rendered!)]);
+    expect((await appOf()).earlierRenderings?.map(hashOf)).toEqual([hashOf(linked.rendered!)]);
+    // Edited again before a pass wrote the first edit: both are kept, newest first.
+    writeFileSync(manifest, `${text}\n# edit 2\n`.replace(/^version: .*$/m, 'version: 9.0.2'));
+    const twice = await appOf();
+    expect(twice.earlierRenderings?.map(hashOf)).toEqual([hashOf(reader.rendered!), hashOf(linked.rendered!)]);
+    // Once it has a last good set, there is nothing to keep.
+    const state = await readState(node.paths.stateDir);
+    state.apps['rpc-client']!.lastGood = { hash: hashOf(twice.rendered!), recordedAt: '2026-01-01T00:00:00.000Z' };
+    writeFileSync(join(node.paths.stateDir, 'state.json'), JSON.stringify(state));
+    expect((await appOf()).earlierRenderings).toBeUndefined();
   });
 
   it('is not written by a reader that must not write (the boot hook)', async () => {

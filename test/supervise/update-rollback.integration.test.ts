@@ -380,4 +380,35 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
     },
     120_000 + ITERATIONS * 2 * 300_000,
   );
+
+  it('updated moments after its install, before a pass saw it settled: the release it ran is still what a failure returns to', async () => {
+    await buildImages();
+    setRelease('good', '1.0.0');
+    // No health check: a pass counts it as settled only after some seconds, so the update
+    // below arrives while the app has no last good set yet.
+    const path = join(node().appsDir, 'upd', 'manifest.yml');
+    const withCheck = readFileSync(path, 'utf8');
+    writeFileSync(path, withCheck.replace(/^ {4}healthcheck:\n(?: {6}.*\n)+/m, ''));
+    try {
+      await node().aq(['install', 'upd', '--wait', '--timeout', '60']);
+      expect(await waitHttp(PORT)).toBe('good\n');
+      expect((await stateOf())!.lastGood).toBeUndefined();
+      setRelease('crash', '2.0.0');
+      // A reader first (the node's UI polls status): it renders the new manifest, and the
+      // release that runs must still be known as what the update goes back to.
+      await node().aq(['status']);
+      const crash = await node().aq(['update', 'upd', '--wait', '--timeout', '200'], {
+        reject: false,
+        timeout: 220_000,
+      });
+      expect(crash.exitCode, `${crash.stdout}\n${crash.stderr}`).toBe(3);
+      expect(crash.stderr).toMatch(/"step":"beginUpdate"/);
+      expect(crash.stdout).toMatch(/update to 2\.0\.0 rolled back/);
+      expect(await waitHttp(PORT)).toBe('good\n');
+      expect(await runningImage()).toBe('localhost/aq-upd:good');
+    } finally {
+      writeFileSync(path, withCheck);
+      await node().aq(['uninstall', 'upd', '--purge', '--wait', '--timeout', '60'], { reject: false });
+    }
+  }, 400_000);
 });
