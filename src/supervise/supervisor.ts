@@ -321,11 +321,12 @@ async function reconcilePassAndView(
     pending = planSteps(view.desired, view.observed);
     const actionable = pending.filter((s) => s.kind !== 'wait');
     if (opts.dryRun) break;
-    if (actionable.length === 0) {
-      // A set is not good while systemd still holds outdated definitions of it.
-      if (!fruitlessReload) await recordLastGoodSets(sv, view, pending);
-      break;
-    }
+    // Each app settled on new files is recorded at once, whatever the rest of the node still
+    // does (an app installed beside a busy one must not wait for it to have a set to go back
+    // to). Not while systemd holds outdated definitions: lastGoodDue waits for a pending
+    // reload, and a reload given up on stays owed.
+    if (!fruitlessReload) await recordLastGoodSets(sv, view, pending);
+    if (actionable.length === 0) break;
     // A reload that did not clear systemd's "outdated" flag would not clear it the second
     // time either: plan the rest of the node without it (the next pass asks again), rather
     // than spin or leave every other app waiting.

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { reconcilePass, requestPass } from '../../src/supervise/supervisor.js';
 import { readLedger } from '../../src/supervise/pass-ledger.js';
+import { readState } from '../../src/supervise/state-store.js';
 import { fakeNode, type FakeNode } from './fake-adapters.js';
 
 // The pass loop's own rules, on plain-data systemd, Podman and Quadlet: what ends a pass.
@@ -49,6 +50,22 @@ describe('reconcilePass', () => {
     expect(node.sv.systemctl.units['slowstop.service']?.activeState).toBe('active');
     expect(r.pending.map((s) => s.kind)).toEqual(['daemonReload']);
     expect(r.converged).toBe(false);
+  });
+
+  it('records an app settled on new files as its last good set while another app still moves', async () => {
+    node = fakeNode();
+    node.install('web');
+    await reconcilePass(node.sv);
+    expect((await readState(node.paths.stateDir)).apps.web?.lastGood).toBeDefined();
+    // As an app from before last good sets: running settled, none recorded. Installed beside
+    // it, an app whose start fails ends every pass before it has nothing left to do.
+    node.install('stack'); // rewrites the state: web without its last good set
+    expect((await readState(node.paths.stateDir)).apps.web?.lastGood).toBeUndefined();
+    node.sv.systemctl.failStart = true;
+    const r = await reconcilePass(node.sv);
+    expect(r.applied[r.applied.length - 1]!.every((o) => !o.ok)).toBe(true);
+    expect((await readState(node.paths.stateDir)).apps.web?.lastGood).toBeDefined();
+    expect((await readState(node.paths.stateDir)).apps.stack?.lastGood).toBeUndefined();
   });
 
   it('stops after a batch in which every step failed (the next pass tries again)', async () => {
