@@ -376,6 +376,19 @@ export function makeExecutors(d: ApplyDeps): Executors {
           delete a.update;
       });
     },
+    async pruneBuilds(s) {
+      const images = await d.podman.appImages(s.app);
+      for (const image of images) {
+        // In use (the running set's, a stopped container's) or the set's own build: kept.
+        if (image.containers > 0 || image.tags.some((t) => s.keep.includes(t))) continue;
+        // One that cannot go now (a container created meanwhile) is left: a later set prunes it.
+        await d.podman.removeImage(image.id).catch(() => undefined);
+      }
+      await d.changeState((state) => {
+        const a = state.apps[s.app];
+        if (a?.lastGood) a.lastGood.buildsPruned = true;
+      });
+    },
     async updateRollBack(s) {
       const set = d.stateDir ? await readLastGood(d.stateDir, s.app) : undefined;
       // Each tag back on the image that ran (a rebuilt or re-pulled tag moved): one gone

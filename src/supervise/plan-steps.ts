@@ -14,6 +14,7 @@ import { adoptionInFlight, planAdoptionGate, planRetiring, planRollingBack } fro
 import { buildFileOf, planPulls, type PullPlan } from './plan-pulls.js';
 import {
   beginUpdateStep,
+  pruneBuildsStep,
   planUpdateRollingBack,
   planUpdateSwitch,
   planVolumeStep,
@@ -329,7 +330,7 @@ function gated(app: DesiredApp, o: Observed, usual: Step[]): Step[] {
   const back = usual.filter((s) => !(s.kind === 'runHook' && s.point === 'postUpdate'));
   if (app.update?.phase === 'rollingBack') return planUpdateRollingBack(app, o, back);
   if (app.update?.phase === 'rolledBack') return back;
-  return usual;
+  return [...usual, ...pruneBuildsStep(app, o, usual)];
 }
 
 /**

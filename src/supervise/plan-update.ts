@@ -288,6 +288,27 @@ export function lastGoodDue(desired: Desired, o: Observed, pending: Step[]): Arr
 }
 
 /**
+ * Once an app with local builds runs settled on its last good set, the images built for it
+ * before (older builds of its contexts, a release that was rolled back) are no version it can
+ * go back to any more: they go, once per recorded set. Only images labelled as the app's and
+ * used by no container; the set's own builds are kept by tag.
+ */
+export function pruneBuildsStep(app: DesiredApp, o: Observed, usual: Step[]): Step[] {
+  if (app.intent !== 'running' || !app.rendered || app.update || app.adoption || app.lastGoodBuildsPruned) return [];
+  const keep = app.rendered.containers.flatMap((c) => (c.buildService && c.image ? [c.image] : []));
+  if (keep.length === 0 || app.lastGoodHash !== filesHash(app.rendered.files)) return [];
+  if (!settled(app, o, usual).ok) return [];
+  return [
+    {
+      kind: 'pruneBuilds',
+      app: app.id,
+      keep: [...new Set(keep)].sort(),
+      reason: 'runs settled on its last good set: the images built for it before go',
+    },
+  ];
+}
+
+/**
  * Volumes to export before the new containers start (snapshotBeforeUpdate), while the
  * snapshot is not taken yet: the new files wait, and the old containers are stopped first
  * (a database is exported at rest, never mid-write).

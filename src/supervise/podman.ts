@@ -38,6 +38,8 @@ export interface Podman {
   removeNetwork(name: string): Promise<void>;
   /** Images built for our apps (a `.build` unit labels them), id → app. */
   images(): Promise<Record<string, string>>;
+  /** The images built for one of our apps: their tags, and how many containers (any state) use each. */
+  appImages(app: string): Promise<Array<{ id: string; tags: string[]; containers: number }>>;
   removeImage(id: string): Promise<void>;
   removeContainer(name: string): Promise<void>;
   /** `podman inspect` of these containers (those that exist), as Podman prints each: for adopt. */
@@ -255,6 +257,22 @@ export function podmanCli(bin = 'podman'): Podman {
         (x) => String(x.Id),
         (x) => x.Labels,
       );
+    },
+    async appImages(app) {
+      const json = await run([
+        'images',
+        '--filter',
+        MANAGED,
+        '--filter',
+        `label=${LABEL_APP}=${app}`,
+        '--format',
+        'json',
+      ]);
+      return (JSON.parse(json || '[]') as Array<Record<string, unknown>>).map((x) => ({
+        id: String(x.Id),
+        tags: Array.isArray(x.Names) ? x.Names.map(String) : [],
+        containers: Number(x.Containers ?? 0),
+      }));
     },
     async removeImage(id) {
       // By id, an image with several tags (each build of a context is tagged anew; the same

@@ -27,7 +27,13 @@ export interface AppIntent {
   /** An update in progress or rolled back (see Update in types.ts). */
   update?: Update;
   /** The unit files that last ran healthy: their hash (the set itself is in last-good/<app>.json). */
-  lastGood?: { hash: string; recordedAt: string; version?: string };
+  lastGood?: {
+    hash: string;
+    recordedAt: string;
+    version?: string;
+    /** The images built for the app before this set (older builds, a rolled-back release) are gone (pruneBuilds). */
+    buildsPruned?: boolean;
+  };
 }
 
 export interface SupervisorState {
@@ -210,5 +216,6 @@ export function intentOf(id: string, intent: AppIntent): DesiredApp {
     ...(intent.update ? { update: intent.update } : {}),
     ...(intent.lastGood ? { lastGoodHash: intent.lastGood.hash } : {}),
     ...(intent.lastGood?.version ? { lastGoodVersion: intent.lastGood.version } : {}),
+    ...(intent.lastGood?.buildsPruned ? { lastGoodBuildsPruned: true } : {}),
   };
 }

@@ -175,6 +175,8 @@ export interface DesiredApp {
   lastGoodHash?: string;
   /** The manifest version of the last good set. */
   lastGoodVersion?: string;
+  /** The images built for it before its last good set are removed (see pruneBuildsStep). */
+  lastGoodBuildsPruned?: boolean;
   /**
    * With no last good set yet (installed moments ago, before a pass saw it settled): what its
    * manifest rendered to before it was last edited, newest first (kept by the render cache).
@@ -436,6 +438,8 @@ type StepArgs = {
   };
   /** The app runs healthy on these files: they (with the image ids its containers run) become its last good set. */
   recordLastGood: { hash: string };
+  /** The app runs settled on its last good set: the images built for it that no container uses, bar these tags, go. */
+  pruneBuilds: { keep: string[] };
   /** Update: the new files did not become healthy; the last good set is put back. */
   updateRollBack: { why: string };
   /** Update: the old containers are stopped; these volumes are exported (`podman volume export`) before the new ones start. */

@@ -114,6 +114,7 @@ export function fakePodman(): Podman & { called: string[] } {
     networks: rec('networks', {}),
     removeNetwork: rec('removeNetwork', undefined),
     images: rec('images', {}),
+    appImages: rec('appImages', []),
     removeImage: rec('removeImage', undefined),
     removeContainer: rec('removeContainer', undefined),
     inspectContainers: rec('inspectContainers', []),

@@ -687,3 +687,58 @@ describe('plan-update: what changes under an update', () => {
     expect(kinds(planSteps({ apps: [restored] }, o))).toEqual(['beginUpdate']);
   });
 });
+
+describe('plan-update: the images built before an app runs settled on its last good set', () => {
+  /** `a` with a local build (its image tagged by version and context), on its last good set. */
+  function built() {
+    const { v1, v2, o } = node();
+    const tag = 'localhost/archy/a:1-0123456789ab';
+    const withBuild = (x: DesiredApp): DesiredApp => ({
+      ...x,
+      rendered: {
+        ...x.rendered!,
+        containers: x.rendered!.containers.map((c) => ({ ...c, image: tag, buildService: 'a-build.service' })),
+      },
+    });
+    return { v1: withBuild(v1), v2: withBuild(v2), tag, o };
+  }
+
+  it('go once the set is recorded and the app settled, once per set', () => {
+    const { v1, tag, o } = built();
+    expect(planSteps({ apps: [v1] }, o)).toEqual([
+      {
+        kind: 'pruneBuilds',
+        app: 'a',
+        keep: [tag],
+        reason: 'runs settled on its last good set: the images built for it before go',
+      },
+    ]);
+    expect(planSteps({ apps: [{ ...v1, lastGoodBuildsPruned: true }] }, o)).toEqual([]);
+  });
+
+  it('stay while the set is not recorded yet, while it starts, and while an update runs', () => {
+    const { v1, v2, o } = built();
+    const { lastGoodHash: _h, ...unrecorded } = v1;
+    expect(planSteps({ apps: [unrecorded] }, o)).toEqual([]);
+    const starting = structuredClone(o);
+    starting.units['a-web.service'] = unit('activating');
+    expect(kinds(planSteps({ apps: [v1] }, starting))).not.toContain('pruneBuilds');
+    expect(kinds(planSteps({ apps: [v2] }, o))).toEqual(['beginUpdate']);
+    const switching: DesiredApp = {
+      ...v2,
+      update: {
+        phase: 'switching',
+        toHash: filesHash(v2.rendered!.files),
+        fromHash: v1.lastGoodHash!,
+        startedAt: 'then',
+        switchedAtMs: o.nowMs,
+      },
+    };
+    expect(kinds(planSteps({ apps: [switching] }, o))).not.toContain('pruneBuilds');
+  });
+
+  it('an app without a local build has nothing to prune', () => {
+    const { v1, o } = node();
+    expect(planSteps({ apps: [v1] }, o)).toEqual([]);
+  });
+});

@@ -228,6 +228,19 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
     const after = await imageOf();
     expect(after).toMatch(/^localhost\/archy\/companion:1\.0\.0-[0-9a-f]{12}$/);
     expect(after).not.toBe(before);
+    // The build it ran before is no version to go back to any more: it goes; the one it runs stays.
+    await lastGoodOf('companion');
+    const pruned = await node().aq(['reconcile']);
+    const images = await asUser([
+      'podman',
+      'images',
+      '--filter',
+      'label=io.archipelago.app=companion',
+      '--format',
+      'json',
+    ]);
+    const tags = (JSON.parse(String(images.stdout)) as Array<{ Names?: string[] }>).flatMap((i) => i.Names ?? []);
+    expect(tags, pruned.stderr).toEqual([after]);
     await node().aq(['uninstall', 'companion', '--wait', '--timeout', '60']);
   }, 400_000);
 
