@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Paths } from '../paths.js';
+import type { DesiredApp } from '../supervise/types.js';
 import { readState } from '../supervise/state-store.js';
 import { loadDesired } from '../supervise/load-desired.js';
 import { readNodeFacts, readRecordedFacts } from '../supervise/node-facts-adapter.js';
@@ -10,7 +11,8 @@ import { readUnitDir } from '../fs/unit-dir.js';
 import { planUnitDir, unchanged } from '../output/plan-unit-dir.js';
 import { checkWithGenerator, rejection } from '../output/check-units.js';
 import { checkContext } from '../supervise/plan-steps.js';
-import { filesHash } from '../supervise/plan-update.js';
+import { filesHash, restorePending } from '../supervise/plan-update.js';
+import { readLastGood } from '../supervise/last-good-store.js';
 import { NODE_UNITS_DIR, serviceOfUnitFile } from '../names.js';
 
 export interface GenerateRequest {
@@ -39,6 +41,18 @@ export interface GenerateReport {
  * written; no systemctl, no network. Apps whose manifest is unusable are left to
  * podman-user-generator, which still sees their last good files.
  */
+/**
+ * An app rolling back whose data is back as it was (or had no snapshot): its last good set,
+ * also when its manifest changed since (the update that change asks for goes through a
+ * pass's gate, not the boot).
+ */
+async function withRollbackTarget(stateDir: string, app: DesiredApp): Promise<DesiredApp> {
+  if (app.update?.phase !== 'rollingBack' || restorePending(app) || !app.rendered || !app.lastGoodHash) return app;
+  if (filesHash(app.rendered.files) === app.lastGoodHash) return app;
+  const set = await readLastGood(stateDir, app.id);
+  return set && set.hash === app.lastGoodHash ? { ...app, rendered: set.rendered } : app;
+}
+
 export async function generateUnits(req: GenerateRequest): Promise<GenerateReport> {
   const state = await readState(req.paths.stateDir);
   // Generators may write only into their output directories: the render cache is read, not refreshed.
@@ -49,6 +63,7 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
       readNodeFacts(undefined, undefined, req.paths.nodeNetwork?.subnet),
     validator: () => import('../manifest/validate-manifest.js').then((m) => m.createManifestValidator()),
   });
+  desired.apps = await Promise.all(desired.apps.map((a) => withRollbackTarget(req.paths.stateDir, a)));
   const report: GenerateReport = { apps: [], current: [], skipped: [] };
   const staging = await mkdtemp(join(req.runtimeDir ?? tmpdir(), 'archy-quadlet-generate-'));
   try {
@@ -86,13 +101,18 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
         continue;
       }
       // An update under way boots what is on disk: the old units until its snapshot is taken
-      // (or its new image is there), the failed ones until its snapshot is put back. And a
+      // (or its new image is there), the failed ones until its snapshot is put back. Once it
+      // is put back (or there is none), a rollback boots the last good set (its desired
+      // rendering now): the failed version must not start on the restored data. And a
       // running app whose files on disk are its last good set is updated by a pass, through
       // its gate (new images pulled or built first, health-gated, rolled back, its data
       // snapshotted), never at boot. This also holds at every daemon-reload while a pass keeps
       // those files on purpose (a pull or build pending): overriding them here would leave
       // systemd asking for a reload that only brings the override back.
-      const underWay = app.update?.phase === 'switching' || app.update?.phase === 'rollingBack';
+      const underWay =
+        app.update?.phase === 'switching' ||
+        (app.update?.phase === 'rollingBack' &&
+          (restorePending(app) || filesHash(app.rendered.files) !== app.lastGoodHash));
       const onLastGood =
         app.intent === 'running' &&
         app.lastGoodHash !== undefined &&
