@@ -83,10 +83,23 @@ function installAll(apps, n) {
     as(['archy-quadlet', 'reconcile'], { ARCHY_QUADLET_APPS: apps });
     const r = as(['archy-quadlet', 'status', '--json'], { ARCHY_QUADLET_APPS: apps });
     running = JSON.parse(r.stdout).apps.filter((a) => a.state === 'running').length;
-    if (running === n) return n;
+    if (running === n && settled(n)) return n;
     spawnSync('sleep', ['2']);
   }
   return running;
+}
+
+/**
+ * Whether a pass has recorded every app's last good set: until then (5 s after a container
+ * without a health check starts) a pass still has that to write, and is no no-op.
+ */
+function settled(n) {
+  const r = as(['cat', join(home, '.local/state/archy-quadlet/state.json')]);
+  try {
+    return Object.values(JSON.parse(r.stdout).apps).filter((a) => a.lastGood).length === n;
+  } catch {
+    return false;
+  }
 }
 
 function mtimes(dir) {
