@@ -42,12 +42,13 @@ export interface GenerateReport {
  * podman-user-generator, which still sees their last good files.
  */
 /**
- * An app rolling back whose data is back as it was (or had no snapshot): its last good set,
+ * A running app rolling back whose data is back as it was (or had no snapshot): its last good set,
  * also when its manifest changed since (the update that change asks for goes through a
  * pass's gate, not the boot).
  */
 async function withRollbackTarget(stateDir: string, app: DesiredApp): Promise<DesiredApp> {
   if (app.update?.phase !== 'rollingBack' || restorePending(app) || !app.rendered || !app.lastGoodHash) return app;
+  if (app.intent !== 'running') return app; // a stopped one's files on disk keep it stopped
   if (filesHash(app.rendered.files) === app.lastGoodHash) return app;
   const set = await readLastGood(stateDir, app.id);
   return set && set.hash === app.lastGoodHash ? { ...app, rendered: set.rendered } : app;
@@ -112,7 +113,7 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
       const underWay =
         app.update?.phase === 'switching' ||
         (app.update?.phase === 'rollingBack' &&
-          (restorePending(app) || filesHash(app.rendered.files) !== app.lastGoodHash));
+          (app.intent !== 'running' || restorePending(app) || filesHash(app.rendered.files) !== app.lastGoodHash));
       const onLastGood =
         app.intent === 'running' &&
         app.lastGoodHash !== undefined &&

@@ -156,6 +156,15 @@ describe.runIf(enabled)('generateUnits', () => {
     expect(report.apps).toEqual(['web']);
     expect(readFileSync(join(dirs[1], 'web.service'), 'utf8')).toMatch(/lastgood=1/);
 
+    // Not for an app stopped meanwhile: its files on disk keep it stopped across the reboot.
+    writeState({ web: { ...rollingBack({ restored: true }), intent: 'stopped' } });
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const d of dirs) mkdirSync(d);
+    report = await generateUnits({ paths, dirs, quadletBin: QUADLET_BIN, runtimeDir: root });
+    expect(report.apps).toEqual([]);
+    expect(existsSync(join(dirs[1], 'web.service'))).toBe(false);
+    writeState({ web: rollingBack({ restored: true }) });
+
     // So too when the manifest changed since (that update is a pass's to make, through its gate).
     const manifest = join(appsDir, 'web', 'manifest.yml');
     writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/^version: .*$/m, 'version: "9.9.9"'));
