@@ -45,3 +45,6 @@ export const NODE_NETWORK = 'archy-node';
 export const NODE_NETWORK_SUBNET = '10.89.254.0/24';
 /** The directory of node-level units under the unit root: not an app id, so never taken for an app. */
 export const NODE_UNITS_DIR = '_node';
+
+/** Where the images built from apps' local build contexts are tagged (`localhost/archy/<unit>:<version>`). */
+export const LOCAL_BUILD_PREFIX = 'localhost/archy/';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ContainerSpec, Manifest, NetworkMode, TemplateFileSpec } from './types.js';
 import { durationMs } from './measures.js';
-import { containerUnitBase } from '../names.js';
+import { containerUnitBase, LOCAL_BUILD_PREFIX } from '../names.js';
 
 /**
  * A validated manifest with every default resolved and every name derived: what the
@@ -76,7 +76,7 @@ export function toAppSpec(m: Manifest): AppSpec {
             build: {
               unitBase,
               service: `${unitBase}-build.service`,
-              imageTag: `localhost/archy/${unitBase}:${m.version}`,
+              imageTag: `${LOCAL_BUILD_PREFIX}${unitBase}:${m.version}`,
             },
           }
         : {}),

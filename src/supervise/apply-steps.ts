@@ -14,6 +14,7 @@ import type { BackoffStore } from './supervisor.js';
 import { readLastGood, removeLastGood, writeLastGood } from './last-good-store.js';
 import { filesHash, runningRendering } from './plan-update.js';
 import { systemClock, type Clock } from './observe.js';
+import { LOCAL_BUILD_PREFIX } from '../names.js';
 import type { NetworkHelpersProbe } from '../podman-heal/network-helpers.js';
 
 export type Executors = { [K in StepKind]: (step: StepOf<K>) => Promise<void> };
@@ -304,14 +305,18 @@ export function makeExecutors(d: ApplyDeps): Executors {
       let set = d.stateDir ? await readLastGood(d.stateDir, s.app) : undefined;
       const app = d.desired.apps.find((a) => a.id === s.app);
       const running = app && s.recordRunning ? runningRendering(app, s.fromHash) : undefined;
-      if (!set && d.stateDir && running) {
-        // Updated before a pass saw it settled: what runs now is the set to go back to.
-        const recordedAt = new Date().toISOString();
-        set = { version: 1, hash: s.fromHash, rendered: running, recordedAt };
-        await writeLastGood(d.stateDir, s.app, set);
+      if (d.stateDir && running) {
+        // Updated before a pass saw it settled: what runs now is the set to go back to. A file
+        // of another set (left by an earlier install) is replaced; one of this set (a pass
+        // killed before it changed the state) is kept, and the state is made to say so.
+        const recordedAt = set?.hash === s.fromHash ? set.recordedAt : new Date().toISOString();
+        if (set?.hash !== s.fromHash) {
+          set = { version: 1, hash: s.fromHash, rendered: running, recordedAt };
+          await writeLastGood(d.stateDir, s.app, set);
+        }
         await d.changeState((state) => {
           const a = state.apps[s.app];
-          if (a?.intent === 'running')
+          if (a?.intent === 'running' && a.lastGood?.hash !== s.fromHash)
             a.lastGood = { hash: s.fromHash, recordedAt, ...(running.version ? { version: running.version } : {}) };
         });
       }
@@ -342,6 +347,8 @@ export function makeExecutors(d: ApplyDeps): Executors {
         const a = state.apps[s.app];
         if (a?.intent !== 'running') return;
         const was = a.update?.phase === 'switching' || a.update?.phase === 'rollingBack' ? a.update : undefined;
+        // Its build may fail and be rolled back: pruned again once the app is back on a set.
+        if (a.lastGood) delete a.lastGood.buildsPruned;
         a.update = {
           phase: 'switching',
           toHash: s.toHash,
@@ -377,16 +384,20 @@ export function makeExecutors(d: ApplyDeps): Executors {
       });
     },
     async pruneBuilds(s) {
-      const images = await d.podman.appImages(s.app);
+      // Best effort, once per set: an image that cannot be listed or removed now (Podman
+      // failing, a container created meanwhile) is left for the next set, rather than asked
+      // for by every pass.
+      const images = await d.podman.appImages(s.app).catch(() => []);
       for (const image of images) {
-        // In use (the running set's, a stopped container's) or the set's own build: kept.
+        // In use (the running set's, a stopped container's), the set's own build, or no
+        // local build of ours (only `localhost/archy/` tags, or none left): kept.
         if (image.containers > 0 || image.tags.some((t) => s.keep.includes(t))) continue;
-        // One that cannot go now (a container created meanwhile) is left: a later set prunes it.
+        if (!image.tags.every((t) => t.startsWith(LOCAL_BUILD_PREFIX))) continue;
         await d.podman.removeImage(image.id).catch(() => undefined);
       }
       await d.changeState((state) => {
         const a = state.apps[s.app];
-        if (a?.lastGood) a.lastGood.buildsPruned = true;
+        if (a?.lastGood?.hash === s.hash) a.lastGood.buildsPruned = true;
       });
     },
     async updateRollBack(s) {

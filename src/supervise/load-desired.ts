@@ -6,7 +6,7 @@ import type { ManifestValidator } from '../manifest/validate-manifest.js';
 import type { CatalogApp } from '../catalog/load-catalog.js';
 import { buildContextsOf, buildContextStamp } from '../catalog/build-context.js';
 import { intentOf, type SupervisorState } from './state-store.js';
-import type { Desired, DesiredApp } from './types.js';
+import type { Desired, DesiredApp, RenderedApp } from './types.js';
 import { buildId, cacheKey, EARLIER_KEPT, linkedKey, readRenderCache, writeRenderCache } from './render-cache.js';
 import { interfacesOf, linksOf, providersOf, type AppInterfaces, type RenderLinks } from '../graph/app-graph.js';
 import type { NodeFacts } from '../graph/node-facts.js';
@@ -121,10 +121,10 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
       // so they are nothing to go back to.
       const before = cache.entries[app.id];
       const earlier =
-        app.lastGoodHash || !before
+        app.lastGoodHash || !before || !app.rendered
           ? undefined
           : before.baseKey !== baseKeys.get(app.id)
-            ? [before.rendered, ...(before.earlier ?? [])].slice(0, EARLIER_KEPT)
+            ? earlierOf(app.rendered, [before.rendered, ...(before.earlier ?? [])])
             : before.earlier;
       byId.set(app.id, withEarlier(app, earlier));
       const entry = catalog.get(app.id);
@@ -178,6 +178,22 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     apps,
     nodeFiles: renderNodeUnits(network.subnet, network.name).map(({ name, content }) => ({ name, content })),
   };
+}
+
+/**
+ * The renderings an app had before, newest first: each once, never the one it has now (an
+ * edit that changes no file, such as a comment, or a touched build context, adds none).
+ */
+function earlierOf(now: RenderedApp, before: RenderedApp[]): RenderedApp[] {
+  const seen = new Set([filesHash(now.files)]);
+  return before
+    .filter((r) => {
+      const h = filesHash(r.files);
+      if (seen.has(h)) return false;
+      seen.add(h);
+      return true;
+    })
+    .slice(0, EARLIER_KEPT);
 }
 
 /** The app with the renderings it had before its last edits, while it has no last good set. */

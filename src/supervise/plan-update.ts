@@ -282,7 +282,9 @@ export function lastGoodDue(desired: Desired, o: Observed, pending: Step[]): Arr
     if (app.update && app.update.phase !== 'rolledBack') return [];
     const hash = filesHash(app.rendered.files);
     if (hash === app.lastGoodHash) return [];
-    if (pending.some((s) => s.app === undefined)) return []; // a node-wide reload first
+    // A partial plan (planSteps returns files and their reload, or updates being recorded,
+    // alone): the app's own hooks and waits are not in it, so it cannot be judged now.
+    if (pending.some((s) => s.app === undefined || s.kind === 'beginUpdate')) return [];
     return settled(app, o, pending).ok ? [{ app: app.id, hash }] : [];
   });
 }
@@ -303,6 +305,7 @@ export function pruneBuildsStep(app: DesiredApp, o: Observed, usual: Step[]): St
       kind: 'pruneBuilds',
       app: app.id,
       keep: [...new Set(keep)].sort(),
+      hash: app.lastGoodHash,
       reason: 'runs settled on its last good set: the images built for it before go',
     },
   ];

@@ -271,7 +271,8 @@ export function podmanCli(bin = 'podman'): Podman {
       return (JSON.parse(json || '[]') as Array<Record<string, unknown>>).map((x) => ({
         id: String(x.Id),
         tags: Array.isArray(x.Names) ? x.Names.map(String) : [],
-        containers: Number(x.Containers ?? 0),
+        // Unknown counts as in use: an image is removed only when Podman says none uses it.
+        containers: typeof x.Containers === 'number' ? x.Containers : 1,
       }));
     },
     async removeImage(id) {

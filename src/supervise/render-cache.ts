@@ -43,7 +43,7 @@ export interface RenderCache {
 const FILE = 'render-cache.json';
 
 /** Earlier renderings kept per app with no last good set (edits in quick succession). */
-export const EARLIER_KEPT = 3;
+export const EARLIER_KEPT = 5;
 
 /** Identifies this build of the renderer (written by the build next to the code). */
 export function buildId(): string {

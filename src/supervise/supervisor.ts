@@ -309,6 +309,7 @@ async function reconcilePassAndView(
   let desired: Desired | undefined;
   let lastWasReloadOnly = false;
   let fruitlessReload: Step | undefined;
+  let recordedAgain = false;
   let batches = 0;
   // The reloads of this pass are judged against files written from now on (runsOlderFile).
   if (!opts.dryRun)
@@ -325,8 +326,13 @@ async function reconcilePassAndView(
     // does (an app installed beside a busy one must not wait for it to have a set to go back
     // to). Not while systemd holds outdated definitions: lastGoodDue waits for a pending
     // reload, and a reload given up on stays owed.
-    if (!fruitlessReload) await recordLastGoodSets(sv, view, pending);
-    if (actionable.length === 0) break;
+    const recorded = fruitlessReload ? 0 : await recordLastGoodSets(sv, view, pending);
+    // A set just recorded may have a step of its own (pruneBuilds): planned again once.
+    if (actionable.length === 0 && (recorded === 0 || recordedAgain)) break;
+    if (actionable.length === 0) {
+      recordedAgain = true;
+      continue;
+    }
     // A reload that did not clear systemd's "outdated" flag would not clear it the second
     // time either: plan the rest of the node without it (the next pass asks again), rather
     // than spin or leave every other app waiting.
@@ -387,8 +393,10 @@ async function reconcilePassAndView(
  * Bookkeeping at the end of a pass, like the render cache: apps that run settled on files
  * that are not their last good set yet have them recorded as it (see lastGoodDue). No
  * systemctl, no Podman: a file and the state. A failure only means a later pass does it.
+ * How many it recorded.
  */
-async function recordLastGoodSets(sv: Supervisor, view: View, pending: Step[]): Promise<void> {
+async function recordLastGoodSets(sv: Supervisor, view: View, pending: Step[]): Promise<number> {
+  let recorded = 0;
   for (const { app, hash } of lastGoodDue(view.desired, view.observed, pending)) {
     const rendered = view.desired.apps.find((a) => a.id === app)!.rendered!;
     const recordedAt = new Date(sv.clock.nowMs()).toISOString();
@@ -400,10 +408,12 @@ async function recordLastGoodSets(sv: Supervisor, view: View, pending: Step[]): 
           a.lastGood = { hash, recordedAt, ...(rendered.version ? { version: rendered.version } : {}) };
       });
       sv.log.info({ app, hash }, 'runs healthy: its units are recorded as its last good set');
+      recorded++;
     } catch (e) {
       sv.log.warn({ app, err: (e as Error).message }, 'last good set not recorded (a later pass tries again)');
     }
   }
+  return recorded;
 }
 
 /** Crash-loop backoff as the steps of one batch leave it: set and cleared here, persisted by the pass. */

@@ -439,7 +439,7 @@ type StepArgs = {
   /** The app runs healthy on these files: they (with the image ids its containers run) become its last good set. */
   recordLastGood: { hash: string };
   /** The app runs settled on its last good set: the images built for it that no container uses, bar these tags, go. */
-  pruneBuilds: { keep: string[] };
+  pruneBuilds: { keep: string[]; hash: string };
   /** Update: the new files did not become healthy; the last good set is put back. */
   updateRollBack: { why: string };
   /** Update: the old containers are stopped; these volumes are exported (`podman volume export`) before the new ones start. */

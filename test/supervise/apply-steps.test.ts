@@ -5,6 +5,12 @@ import type { SupervisorState } from '../../src/supervise/state-store.js';
 import type { Podman } from '../../src/supervise/podman.js';
 import type { Systemctl } from '../../src/supervise/systemctl.js';
 import type { Step } from '../../src/supervise/types.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { app } from './fake-systemd.js';
+import { filesHash } from '../../src/supervise/plan-update.js';
+import { readLastGood, writeLastGood } from '../../src/supervise/last-good-store.js';
 
 describe('applySteps', () => {
   it('runs every step in order; a failing one is reported and the others still run', async () => {
@@ -69,5 +75,117 @@ describe('destructive steps check the intent as recorded when they run', () => {
     await ex.forgetApp({ kind: 'forgetApp', app: 'web', reason: 'uninstalled and purged' });
     expect(removed).toEqual(['web-data']);
     expect(state.apps.web).toBeUndefined();
+  });
+});
+
+describe('pruneBuilds', () => {
+  function setup(images: Array<{ id: string; tags: string[]; containers: number }> | Error) {
+    const state: SupervisorState = {
+      version: 1,
+      apps: { ui: { intent: 'running', installedAt: 'then', lastGood: { hash: 'h1', recordedAt: 'then' } } },
+    };
+    const removed: string[] = [];
+    const podman = {
+      appImages: async () => {
+        if (images instanceof Error) throw images;
+        return images;
+      },
+      removeImage: async (id: string) => void removed.push(id),
+    } as unknown as Podman;
+    const ex = makeExecutors({
+      unitRoot: '/nonexistent',
+      systemctl: {} as Systemctl,
+      podman,
+      desired: { apps: [] },
+      backoff: backoffStore({}),
+      changeState: async (change) => change(state),
+      readState: async () => state,
+    });
+    return { ex, state, removed };
+  }
+  const step = (hash = 'h1'): Step => ({
+    kind: 'pruneBuilds',
+    app: 'ui',
+    keep: ['localhost/archy/ui:1.0.0-bbb'],
+    hash,
+    reason: 'pruned',
+  });
+
+  it('removes only unused earlier builds of ours, and marks the set pruned', async () => {
+    const { ex, state, removed } = setup([
+      { id: 'old', tags: ['localhost/archy/ui:1.0.0-aaa'], containers: 0 },
+      { id: 'dangling', tags: [], containers: 0 },
+      { id: 'current', tags: ['localhost/archy/ui:1.0.0-bbb'], containers: 0 },
+      { id: 'running', tags: ['localhost/archy/ui:0.9.0-ccc'], containers: 1 },
+      { id: 'pulled', tags: ['docker.io/someone/ui:1'], containers: 0 },
+    ]);
+    await ex.pruneBuilds(step() as never);
+    expect(removed).toEqual(['old', 'dangling']);
+    expect(state.apps.ui!.lastGood!.buildsPruned).toBe(true);
+  });
+
+  it('with Podman failing, or for a set recorded since, leaves it for the next set rather than every pass', async () => {
+    const failing = setup(new Error('podman: cannot connect'));
+    await failing.ex.pruneBuilds(step() as never);
+    expect(failing.state.apps.ui!.lastGood!.buildsPruned).toBe(true);
+    const moved = setup([]);
+    await moved.ex.pruneBuilds(step('h0') as never);
+    expect(moved.state.apps.ui!.lastGood!.buildsPruned).toBeUndefined();
+  });
+});
+
+describe('beginUpdate of an app with no last good set yet (recordRunning)', () => {
+  const v1 = app('a', 'running', ['web']).rendered!;
+  const v2 = { ...v1, files: v1.files.map((f) => ({ ...f, content: `${f.content}# v2\n` })) };
+  const good = filesHash(v1.files);
+
+  /** The executor run with a last-good file of `fileHash` (none when undefined) and no set in the state. */
+  async function begin(fileHash?: string) {
+    const stateDir = mkdtempSync(join(tmpdir(), 'aq-begin-'));
+    if (fileHash) await writeLastGood(stateDir, 'a', { version: 1, hash: fileHash, rendered: v1, recordedAt: 'then' });
+    const state: SupervisorState = { version: 1, apps: { a: { intent: 'running', installedAt: 'then' } } };
+    const ex = makeExecutors({
+      unitRoot: '/nonexistent',
+      systemctl: {} as Systemctl,
+      podman: { inspectContainers: async () => [] } as unknown as Podman,
+      desired: { apps: [{ ...app('a', 'running', ['web']), rendered: v2, earlierRenderings: [v1] }] },
+      backoff: backoffStore({}),
+      changeState: async (change) => change(state),
+      readState: async () => state,
+      stateDir,
+    });
+    const step = {
+      kind: 'beginUpdate',
+      app: 'a',
+      toHash: filesHash(v2.files),
+      fromHash: good,
+      recordRunning: true,
+      reason: 'update',
+    } as const;
+    await ex.beginUpdate(step);
+    const set = await readLastGood(stateDir, 'a');
+    rmSync(stateDir, { recursive: true, force: true });
+    return { state, set };
+  }
+
+  it('records the set it runs on, and begins the update on it', async () => {
+    const { state, set } = await begin();
+    expect(set?.hash).toBe(good);
+    expect(state.apps.a!.lastGood?.hash).toBe(good);
+    expect(state.apps.a!.update).toMatchObject({ phase: 'switching', fromHash: good });
+  });
+
+  it('after a kill between its file and the state: the state is made to say so', async () => {
+    const { state, set } = await begin(good);
+    expect(set?.hash).toBe(good);
+    expect(state.apps.a!.lastGood?.hash).toBe(good);
+    expect(state.apps.a!.update).toMatchObject({ phase: 'switching', fromHash: good });
+  });
+
+  it('replaces a file of another set left by an earlier install, rather than going on ungated', async () => {
+    const { state, set } = await begin('0000000000000000');
+    expect(set?.hash).toBe(good);
+    expect(state.apps.a!.lastGood?.hash).toBe(good);
+    expect(state.apps.a!.update).toMatchObject({ phase: 'switching', fromHash: good });
   });
 });

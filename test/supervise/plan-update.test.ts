@@ -710,6 +710,7 @@ describe('plan-update: the images built before an app runs settled on its last g
         kind: 'pruneBuilds',
         app: 'a',
         keep: [tag],
+        hash: v1.lastGoodHash,
         reason: 'runs settled on its last good set: the images built for it before go',
       },
     ]);
@@ -740,5 +741,15 @@ describe('plan-update: the images built before an app runs settled on its last g
   it('an app without a local build has nothing to prune', () => {
     const { v1, o } = node();
     expect(planSteps({ apps: [v1] }, o)).toEqual([]);
+  });
+});
+
+describe('plan-update: a last good set is judged on a whole plan', () => {
+  it('not while another app has an update being recorded (the plan then holds that alone)', () => {
+    const { v1, o } = node();
+    const { lastGoodHash: _h, ...unrecorded } = v1;
+    expect(lastGoodDue({ apps: [unrecorded] }, o, [])).toEqual([{ app: 'a', hash: filesHash(v1.rendered!.files) }]);
+    const other: Step = { kind: 'beginUpdate', app: 'b', toHash: 'x', fromHash: 'y', reason: 'update' };
+    expect(lastGoodDue({ apps: [unrecorded] }, o, [other])).toEqual([]);
   });
 });

@@ -83,14 +83,20 @@ describe('the render cache', () => {
     // Its manifest edited: the rendering before is kept, by a reader (status) as by a pass.
     const manifest = join(node.paths.appsDir, 'rpc-client/manifest.yml');
     const text = readFileSync(manifest, 'utf8');
-    writeFileSync(manifest, `${text}\n# edit 1\n`.replace(/^version: .*$/m, 'version: 9.0.1'));
+    writeFileSync(manifest, text.replace('hostPort: 18093', 'hostPort: 18094'));
     const reader = await appOf();
     expect(reader.earlierRenderings?.map(hashOf)).toEqual([hashOf(linked.rendered!)]);
     expect((await appOf()).earlierRenderings?.map(hashOf)).toEqual([hashOf(linked.rendered!)]);
     // Edited again before a pass wrote the first edit: both are kept, newest first.
-    writeFileSync(manifest, `${text}\n# edit 2\n`.replace(/^version: .*$/m, 'version: 9.0.2'));
+    writeFileSync(manifest, text.replace('hostPort: 18093', 'hostPort: 18095'));
     const twice = await appOf();
     expect(twice.earlierRenderings?.map(hashOf)).toEqual([hashOf(reader.rendered!), hashOf(linked.rendered!)]);
+    // An edit that changes no file (a comment) adds nothing, and keeps what was kept.
+    writeFileSync(manifest, `${readFileSync(manifest, 'utf8')}# a comment\n`);
+    expect((await appOf()).earlierRenderings?.map(hashOf)).toEqual([
+      hashOf(reader.rendered!),
+      hashOf(linked.rendered!),
+    ]);
     // Once it has a last good set, there is nothing to keep.
     const state = await readState(node.paths.stateDir);
     state.apps['rpc-client']!.lastGood = { hash: hashOf(twice.rendered!), recordedAt: '2026-01-01T00:00:00.000Z' };
