@@ -116,6 +116,11 @@ const filesOnly = (steps: Step[]) =>
  * known. An app whose own files are about to change has none known yet (the next pass plans
  * it on the new files).
  */
+/** A step that moves the app: not a wait, nor housekeeping once it is there (pruneBuilds). */
+function movesApp(s: Step): boolean {
+  return s.kind !== 'wait' && s.kind !== 'pruneBuilds';
+}
+
 function planByApp(desired: Desired, observed: Observed): Map<string, AppPlan> {
   const out = new Map<string, AppPlan>();
   const entryOf = (app: string) => {
@@ -129,7 +134,7 @@ function planByApp(desired: Desired, observed: Observed): Map<string, AppPlan> {
       const entry = entryOf(s.app);
       if (s.kind === 'wait' && s.held && !entry.reasons.includes(s.reason)) entry.reasons.push(s.reason);
       if (s.kind === 'start' || s.kind === 'restart') entry.starting = true;
-      if (s.kind !== 'wait') entry.stepsLeft = true;
+      if (movesApp(s)) entry.stepsLeft = true;
     }
   };
   const all = planSteps(desired, observed);
@@ -137,12 +142,12 @@ function planByApp(desired: Desired, observed: Observed): Map<string, AppPlan> {
     collect(all);
     return out;
   }
-  for (const s of all) if (s.app !== undefined && s.kind !== 'wait') entryOf(s.app).stepsLeft = true;
+  for (const s of all) if (s.app !== undefined && movesApp(s)) entryOf(s.app).stepsLeft = true;
   for (const app of desired.apps) {
     const own = observed.files[app.id];
     const alone = planSteps({ apps: [app] }, { ...observed, files: own ? { [app.id]: own } : {} });
     if (!filesOnly(alone)) collect(alone.filter((s) => s.app === app.id));
-    else if (alone.some((s) => s.app === app.id && s.kind !== 'wait')) entryOf(app.id).stepsLeft = true;
+    else if (alone.some((s) => s.app === app.id && movesApp(s))) entryOf(app.id).stepsLeft = true;
   }
   return out;
 }

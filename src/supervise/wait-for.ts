@@ -27,7 +27,8 @@ export interface WaitResult {
  * for another app's ten-minute stop.
  */
 export function appSettled(r: Pick<PassReport, 'pending'>, app: string): boolean {
-  return !r.pending.some((s) => s.app === app || s.app === undefined);
+  // Housekeeping (pruneBuilds) is no part of getting there.
+  return !r.pending.some((s) => (s.app === app && s.kind !== 'pruneBuilds') || s.app === undefined);
 }
 
 /**

@@ -738,6 +738,12 @@ describe('plan-update: the images built before an app runs settled on its last g
     expect(kinds(planSteps({ apps: [switching] }, o))).not.toContain('pruneBuilds');
   });
 
+  it('leave the app running and converged while they wait: housekeeping, not a move', () => {
+    const { v1, o } = built();
+    expect(kinds(planSteps({ apps: [v1] }, o))).toEqual(['pruneBuilds']);
+    expect(computeStatus({ apps: [v1] }, o)).toMatchObject([{ id: 'a', state: 'running', converged: true }]);
+  });
+
   it('an app without a local build has nothing to prune', () => {
     const { v1, o } = node();
     expect(planSteps({ apps: [v1] }, o)).toEqual([]);
