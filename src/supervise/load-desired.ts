@@ -42,13 +42,19 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
     ids.map((id) => readFile(join(paths.appsDir, id, 'manifest.yml'), 'utf8').catch(() => undefined)),
   );
   // The texts of the templates the app had when last rendered: one changed is a cache miss.
-  const baseKeyOf = async (id: string, text: string, templates: string[] | undefined, builds: string[] | undefined) =>
+  const baseKeyOf = async (
+    id: string,
+    text: string,
+    templates: string[] | undefined,
+    builds: string[] | undefined,
+    startAtBoot = state.apps[id]!.intent === 'running',
+  ) =>
     cacheKey({
       build,
       manifest: text,
       appsDir: paths.appsDir,
       dataDir: appDataDir(paths, id),
-      startAtBoot: state.apps[id]!.intent === 'running',
+      startAtBoot,
       ...(templates?.length ? { templates: await readTemplates(join(paths.appsDir, id), templates) } : {}),
       ...(builds?.length ? { builds: await stampBuilds(join(paths.appsDir, id), builds) } : {}),
     });
@@ -119,11 +125,19 @@ export async function loadDesired(paths: Paths, state: SupervisorState, o: LoadD
       // earlierRenderings). Not when only its links changed (a provider installed, or its
       // secret created, moments after it): the files it ran on then were never meant to run,
       // so they are nothing to go back to.
+      // Nor when only its intent changed (started, stopped): no release came.
       const before = cache.entries[app.id];
+      const text0 = texts[ids.indexOf(app.id)];
+      const edited =
+        before !== undefined &&
+        text0 !== undefined &&
+        before.baseKey !== baseKeys.get(app.id) &&
+        before.baseKey !==
+          (await baseKeyOf(app.id, text0, before.templates, before.builds, state.apps[app.id]!.intent !== 'running'));
       const earlier =
         app.lastGoodHash || !before || !app.rendered
           ? undefined
-          : before.baseKey !== baseKeys.get(app.id)
+          : edited
             ? earlierOf(app.rendered, [before.rendered, ...(before.earlier ?? [])])
             : before.earlier;
       byId.set(app.id, withEarlier(app, earlier));

@@ -104,6 +104,25 @@ describe('the render cache', () => {
     expect((await appOf()).earlierRenderings).toBeUndefined();
   });
 
+  it('keeps nothing earlier when only the intent changed (a stop, a start): no release came', async () => {
+    node = fakeNode();
+    node.install('web', 'stopped');
+    const load = async () =>
+      (
+        await loadDesired(node.paths, await readState(node.paths.stateDir), {
+          writeCache: true,
+          validator: async () => createManifestValidator(),
+          build: 'b1',
+          facts: TEST_FACTS,
+        })
+      ).apps[0]!;
+    const stopped = await load();
+    node.install('web', 'running');
+    const started = await load();
+    expect(filesHash(started.rendered!.files)).not.toBe(filesHash(stopped.rendered!.files));
+    expect(started.earlierRenderings).toBeUndefined();
+  });
+
   it('is not written by a reader that must not write (the boot hook)', async () => {
     node = fakeNode();
     node.install('web');
