@@ -484,11 +484,13 @@ export function makeExecutors(d: ApplyDeps): Executors {
       await d.podman.renameContainer(s.container, s.aside);
     },
     async restoreContainer(s) {
-      // Under its aside name until the very end: a pass that sees the aside name left knows
-      // the restore is not finished, and does it again (each part is idempotent).
-      if (s.start) await d.podman.startContainer(s.aside);
-      await d.podman.setRestartPolicy(s.aside, s.restartPolicy);
-      await d.podman.renameContainer(s.aside, s.container);
+      // Renamed while stopped, then started: Podman puts a container's name in the network's
+      // DNS when it starts, so one started under its aside name would not be found by its
+      // stack under its own (measured, Podman 5.4). A kill after the rename leaves it stopped
+      // under its name, which the next pass of the rollback starts.
+      await d.podman.setRestartPolicy(s.aside ?? s.container, s.restartPolicy);
+      if (s.aside) await d.podman.renameContainer(s.aside, s.container);
+      if (s.start) await d.podman.startContainer(s.container);
     },
     async adoptSwitch(s) {
       await d.changeState((state) => {

@@ -13,7 +13,9 @@ import { elapsedMs, switchMarkOf } from './clock-marks.js';
  * - No unit file is written while an old container still has the name of the unit's
  *   container: Quadlet's `podman run --replace` would delete it, writable layer and all.
  * - The old containers are removed only once every unit is healthy, and never their volumes.
- * - A rollback stops and removes the units first, then renames the old containers back.
+ * - A rollback stops and removes the units first, then renames the old containers back, and
+ *   only then starts them: a container started under its aside name keeps that name in the
+ *   network's DNS, where the rest of its stack would not find it.
  */
 
 const SEC = 1_000_000; // µs
@@ -136,7 +138,7 @@ export function planAdoptionGate(app: DesiredApp, o: Observed, usual: Step[]): S
 /**
  * Rolling back: the units are stopped (`stopping`, planned by the caller) and their files
  * removed (by the file steps), then containers of ours left with an old name go, and each old
- * container is started as it was, its restart policy restored, and renamed back.
+ * container, stopped, has its restart policy restored, is renamed back, and started if it ran.
  */
 export function planRollingBack(app: DesiredApp, o: Observed, stopping: Step[], unitsGone: boolean): Step[] {
   const id = app.id;
@@ -155,13 +157,44 @@ export function planRollingBack(app: DesiredApp, o: Observed, stopping: Step[], 
       });
       continue;
     }
-    if (!o.containers[c.aside]) continue; // back already (or removed by hand: nothing to return)
+    const aside = o.containers[c.aside];
+    if (!aside) {
+      // Renamed back, not started yet (a kill between the two): started now. Back already, or
+      // removed by hand: nothing to return.
+      if (c.wasRunning && now && now.app === undefined && NOT_RUNNING.has(now.state))
+        steps.push({
+          kind: 'restoreContainer',
+          app: id,
+          container: c.name,
+          restartPolicy: c.restartPolicy,
+          start: true,
+          reason: `rolling back: the old container ${c.name} is back under its name: starting it`,
+        });
+      continue;
+    }
     if (now) {
       steps.push({
         kind: 'wait',
         app: id,
         held: true,
         reason: `rolling back: a container named ${c.name} is in the way of the old one (kept as ${c.aside}): remove or rename it`,
+      });
+      continue;
+    }
+    // Podman gives a container its name in the network's DNS when it starts, and a rename
+    // does not change it (measured, Podman 5.4): a container that runs under the aside name
+    // is stopped first, so that it starts again under its own, where its stack finds it.
+    if (aside.state === 'stopping') {
+      steps.push({ kind: 'wait', app: id, reason: `rolling back: the old container ${c.name} is stopping` });
+      continue;
+    }
+    if (!NOT_RUNNING.has(aside.state)) {
+      steps.push({
+        kind: 'stopContainer',
+        app: id,
+        container: c.aside,
+        timeoutSec: c.stopTimeoutSec,
+        reason: `rolling back: the old container ${c.name} runs as ${c.aside}: stopping it, to start it under its own name`,
       });
       continue;
     }

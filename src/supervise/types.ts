@@ -389,8 +389,12 @@ type StepArgs = {
    * the background (its stop timeout); stopped, it is renamed to `aside`.
    */
   retireContainer: { container: string; aside: string; running: boolean; timeoutSec: number };
-  /** Adoption rolled back: the old container, kept as `aside`, started (if it ran), its restart policy restored, renamed back. */
-  restoreContainer: { container: string; aside: string; restartPolicy: string; start: boolean };
+  /**
+   * Adoption rolled back: the old container, kept as `aside` (stopped), has its restart policy
+   * restored and is renamed back, then started if it ran. Without `aside`: renamed back
+   * already, only started.
+   */
+  restoreContainer: { container: string; aside?: string; restartPolicy: string; start: boolean };
   /** Adoption: every old container is out of the way; the units may be written and started. */
   adoptSwitch: Record<never, never>;
   /** Adoption: the units are healthy and the old containers removed. */

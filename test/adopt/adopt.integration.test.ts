@@ -255,6 +255,30 @@ describe.runIf(enabled)('adopt: an old node of plain podman run containers', () 
     await sh('podman start keepstack >/dev/null');
   }, 240_000);
 
+  it('rolls back a stack: its containers find each other by name as before (renamed back before they start)', async () => {
+    await withManifest(
+      'keepstack',
+      (t) =>
+        t
+          .replace('http: http://127.0.0.1:8080/\n', 'http: http://127.0.0.1:8080/not-there\n')
+          .replaceAll('startTimeout: 30s', 'startTimeout: 8s'),
+      async () => {
+        const r = await node().aq(['adopt', 'keepstack', '--wait', '--timeout', '120'], { reject: false });
+        expect(r.exitCode, r.stdout + r.stderr).toBe(3);
+        expect(r.stdout).toMatch(/now not-adopted: keepstack\.service/);
+      },
+    );
+    expect(await inspect('keepstack', '{{.HostConfig.RestartPolicy.Name}} {{.State.Status}}')).toBe(
+      'unless-stopped running',
+    );
+    expect(await inspect('keepstack-db', '{{.HostConfig.RestartPolicy.Name}} {{.State.Status}}')).toBe(
+      'always running',
+    );
+    // Nothing started by hand: the web front asks keepstack-db by name, as on the old node.
+    expect(await dbLog()).toMatch(/UTC/);
+    await node().aq(['uninstall', 'keepstack', '--wait', '--timeout', '60']);
+  }, 240_000);
+
   it('adopts a multi-container stack, reports a container the manifest does not know and leaves it be', async () => {
     await sh(`podman run -d --name keepstack-backup ${busybox} sleep 100000 >/dev/null`);
     const backup = await containerId('keepstack-backup');

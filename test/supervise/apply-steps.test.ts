@@ -78,6 +78,53 @@ describe('destructive steps check the intent as recorded when they run', () => {
   });
 });
 
+describe('restoreContainer', () => {
+  function setup() {
+    const calls: string[] = [];
+    const podman = {
+      setRestartPolicy: async (name: string, policy: string) => void calls.push(`policy ${name} ${policy}`),
+      renameContainer: async (from: string, to: string) => void calls.push(`rename ${from} ${to}`),
+      startContainer: async (name: string) => void calls.push(`start ${name}`),
+    } as unknown as Podman;
+    const state: SupervisorState = { version: 1, apps: {} };
+    const ex = makeExecutors({
+      unitRoot: '/nonexistent',
+      systemctl: {} as Systemctl,
+      podman,
+      desired: { apps: [] },
+      backoff: backoffStore({}),
+      changeState: async (change) => change(state),
+      readState: async () => state,
+    });
+    return { ex, calls };
+  }
+  const step = (extra: Partial<Record<string, unknown>> = {}) =>
+    ({
+      kind: 'restoreContainer',
+      app: 'k',
+      container: 'k-web',
+      restartPolicy: 'always',
+      start: true,
+      reason: 'r',
+      ...extra,
+    }) as never;
+
+  it('renames the old container back before it starts it (its DNS name is the one it starts with)', async () => {
+    const { ex, calls } = setup();
+    await ex.restoreContainer(step({ aside: 'k-web.pre-adoption' }));
+    expect(calls).toEqual(['policy k-web.pre-adoption always', 'rename k-web.pre-adoption k-web', 'start k-web']);
+  });
+
+  it('without an aside name (renamed back already), only starts it; one that did not run is not started', async () => {
+    const a = setup();
+    await a.ex.restoreContainer(step());
+    expect(a.calls).toEqual(['policy k-web always', 'start k-web']);
+    const b = setup();
+    await b.ex.restoreContainer(step({ aside: 'k-web.pre-adoption', start: false }));
+    expect(b.calls).toEqual(['policy k-web.pre-adoption always', 'rename k-web.pre-adoption k-web']);
+  });
+});
+
 describe('pruneBuilds', () => {
   function setup(images: Array<{ id: string; tags: string[]; containers: number }> | Error) {
     const state: SupervisorState = {

@@ -221,6 +221,38 @@ describe('adoption: rolling back', () => {
     expect(kinds(planSteps(d, o))).toEqual(['adoptRolledBack']);
   });
 
+  it('returns an old container stopped, so that it starts under its own name (its name in the DNS is given at start)', () => {
+    const { d } = rolling();
+    // Started again by someone under its aside name: stopped first, then renamed and started.
+    const o = bare({ 'k-web.pre-adoption': old('running') });
+    expect(planSteps(d, o)).toMatchObject([{ kind: 'stopContainer', container: 'k-web.pre-adoption', timeoutSec: 30 }]);
+    o.containers = { 'k-web.pre-adoption': old('stopping') };
+    expect(planSteps(d, o)).toMatchObject([{ kind: 'wait', reason: expect.stringMatching(/stopping/) }]);
+    o.containers = { 'k-web.pre-adoption': old('exited') };
+    expect(planSteps(d, o)).toMatchObject([{ kind: 'restoreContainer', aside: 'k-web.pre-adoption', start: true }]);
+  });
+
+  it('after a kill between the rename and the start, starts the old container under its name, then is done', () => {
+    const { d } = rolling();
+    const o = bare({ 'k-web': old('exited') });
+    expect(planSteps(d, o)).toEqual([
+      {
+        kind: 'restoreContainer',
+        app: 'k',
+        container: 'k-web',
+        restartPolicy: 'unless-stopped',
+        start: true,
+        reason: 'rolling back: the old container k-web is back under its name: starting it',
+      },
+    ]);
+    o.containers = { 'k-web': old('running') };
+    expect(kinds(planSteps(d, o))).toEqual(['adoptRolledBack']);
+    // One that was not running stays stopped.
+    const stopped = adopting('rollingBack');
+    stopped.adoption!.containers[0]!.wasRunning = false;
+    expect(kinds(planSteps({ apps: [stopped] }, bare({ 'k-web': old('exited') })))).toEqual(['adoptRolledBack']);
+  });
+
   it('never takes a name from a container that is not ours: held, naming it', () => {
     const { d } = rolling();
     const o = bare({ 'k-web': old('running'), 'k-web.pre-adoption': old('exited') });
