@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppSpec } from '../manifest/app-spec.js';
+import type { BuildSpec } from '../manifest/types.js';
 
 // A local build's image is tagged by the manifest's version and the content of its build
 // context (`localhost/archy/bitcoin-ui:1.0.0-<hash>`): a fix to a companion's page reaches
@@ -31,6 +32,19 @@ export async function buildContextHash(dir: string): Promise<string> {
     h.update('\0');
   }
   return h.digest('hex').slice(0, 12);
+}
+
+/**
+ * The hash in a local build's tag: its context's content, and the build's own options (a
+ * changed build argument or target is another image, though no file changed). Without
+ * options it is the context's hash alone, so that the tags built before stay the same.
+ */
+export function buildTagHash(contextHash: string, build: BuildSpec): string {
+  const args = Object.entries(build.args ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const file = build.containerfile === 'Containerfile' ? undefined : build.containerfile; // the default, named
+  if (args.length === 0 && build.target === undefined && file === undefined) return contextHash;
+  const options = JSON.stringify([args, build.target ?? null, file ?? null]);
+  return createHash('sha256').update(`${contextHash}\0${options}`).digest('hex').slice(0, 12);
 }
 
 /** What changes whenever the content may have (names, sizes, modification times): the render cache's key. */

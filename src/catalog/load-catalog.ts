@@ -7,7 +7,7 @@ import { parseYamlSource } from '../manifest/yaml-source.js';
 import { formatFieldPath } from '../manifest/field-path.js';
 import { referenceProblem } from '../manifest/semantic-checks.js';
 import { parseTemplate } from '../templates/config-template.js';
-import { buildContextHash } from './build-context.js';
+import { buildContextHash, buildTagHash } from './build-context.js';
 
 export const MANIFEST_FILE = 'manifest.yml';
 
@@ -67,16 +67,16 @@ export async function loadCatalogApp(appsDir: string, id: string, validator: Cat
 }
 
 /**
- * Each local build's image tag gains the hash of its build context's content
- * (`:1.0.0-<hash>`): a changed Containerfile or page is a new image, so an update, with no
- * version bump (see build-context.ts).
+ * Each local build's image tag gains the hash of its build context's content and its build
+ * options (`:1.0.0-<hash>`): a changed Containerfile, page or build argument is a new image,
+ * so an update, with no version bump (see build-context.ts).
  */
 async function withBuildHashes(app: AppSpec, dir: string): Promise<AppSpec> {
   if (!app.containers.some((c) => c.build)) return app;
   const containers = await Promise.all(
     app.containers.map(async (c) => {
       if (!c.build || !c.spec.build) return c;
-      const hash = await buildContextHash(join(dir, c.spec.build.context));
+      const hash = buildTagHash(await buildContextHash(join(dir, c.spec.build.context)), c.spec.build);
       return { ...c, build: { ...c.build, imageTag: `${c.build.imageTag}-${hash}` } };
     }),
   );

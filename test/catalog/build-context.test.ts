@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildContextHash, buildContextStamp } from '../../src/catalog/build-context.js';
+import { buildContextHash, buildContextStamp, buildTagHash } from '../../src/catalog/build-context.js';
 import { loadCatalogApp } from '../../src/catalog/load-catalog.js';
 import { createManifestValidator } from '../../src/manifest/validate-manifest.js';
 
@@ -31,6 +31,21 @@ describe('build context hash', () => {
     const c = context({ Containerfile: 'FROM x\n', 'www/other.html': 'v1\n' });
     expect(await buildContextHash(c)).not.toBe(h);
     for (const d of [a, b, c]) rmSync(d, { recursive: true });
+  });
+
+  it("the tag's hash follows the build's options too (an argument, a target), and is the context's alone without them", () => {
+    const h = 'abcdef012345';
+    expect(buildTagHash(h, { context: '.' })).toBe(h);
+    const withArg = buildTagHash(h, { context: '.', args: { NGINX: '1' } });
+    expect(withArg).toMatch(/^[0-9a-f]{12}$/);
+    expect(withArg).not.toBe(h);
+    expect(buildTagHash(h, { context: '.', args: { NGINX: '2' } })).not.toBe(withArg);
+    expect(buildTagHash(h, { context: '.', args: { B: '1', A: '2' } })).toBe(
+      buildTagHash(h, { context: '.', args: { A: '2', B: '1' } }),
+    );
+    expect(buildTagHash(h, { context: '.', target: 'runtime' })).not.toBe(h);
+    expect(buildTagHash(h, { context: '.', containerfile: 'Containerfile.alt' })).not.toBe(h);
+    expect(buildTagHash(h, { context: '.', containerfile: 'Containerfile' })).toBe(h); // the default, named
   });
 
   it('does not follow a symbolic link out of the context', async () => {
