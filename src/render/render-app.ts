@@ -166,6 +166,11 @@ function buildSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): UnitSe
         // A .build unit is not RemainAfterExit by default: without this, the image would
         // be rebuilt every time a dependent container starts.
         ['RemainAfterExit', 'yes'],
+        // Built only when the tag is missing. The tag names the context's content, so an
+        // image under it is this build already; and a boot must not build the app's folder
+        // as it is then under this tag (after a rolled-back update, the failed context).
+        // A skipped unit is not failed: the container it orders starts (measured, systemd 257).
+        ['ExecCondition', `/bin/sh -c "! /usr/bin/podman image exists '${c.build!.imageTag}'"`],
         ['TimeoutStartSec', String(c.startTimeoutSec)],
       ],
     },

@@ -244,6 +244,45 @@ describe.runIf(enabled)('updates: health-gated switch, automatic rollback', () =
     await node().aq(['uninstall', 'companion', '--wait', '--timeout', '60']);
   }, 400_000);
 
+  it('a companion rolled back from a broken build context runs its last good build after a reboot, not the folder as it is', async () => {
+    const containerfile = join(node().appsDir, 'companion', 'Containerfile');
+    const original = readFileSync(containerfile, 'utf8');
+    // The page as the catalog ships it, whatever a test before this one left there.
+    const page = join(node().appsDir, 'companion', 'site', 'index.html');
+    writeFileSync(page, 'companion-ok\n');
+    chownTree(page, node().user);
+    const running = async () =>
+      String((await asUser(['podman', 'inspect', '--format', '{{.ImageName}} {{.Image}}', 'companion'])).stdout).trim();
+    await node().aq(['install', 'companion', '--wait', '--timeout', '120']);
+    expect(await waitHttp(18083)).toBe('companion-ok\n');
+    const before = await running();
+    await lastGoodOf('companion');
+    try {
+      // A release whose container exits at once: built, switched to, rolled back.
+      writeFileSync(containerfile, `${original}CMD ["sh", "-c", "exit 1"]\n`);
+      chownTree(containerfile, node().user);
+      const r = await node().aq(['update', 'companion', '--wait', '--timeout', '300'], {
+        reject: false,
+        timeout: 320_000,
+      });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(3);
+      expect(r.stdout).toMatch(/^companion: rolled-back$/m);
+      expect(await waitHttp(18083)).toBe('companion-ok\n');
+      expect(await running()).toBe(before);
+      // The broken Containerfile is still in the app's folder when the node boots: the last
+      // good set's build unit must not build it under the last good tag.
+      await reboot();
+      expect(await waitHttp(18083, '/', 120_000)).toBe('companion-ok\n');
+      expect(await running()).toBe(before);
+      const build = await asUser(['systemctl', '--user', 'show', '-p', 'Result', 'companion-build.service']);
+      expect(String(build.stdout).trim()).toBe('Result=exec-condition'); // skipped: the image is there
+      expect(await node().status('companion')).toMatchObject({ state: 'rolled-back', converged: true });
+    } finally {
+      await node().aq(['uninstall', 'companion', '--wait', '--timeout', '60'], { reject: false });
+      writeFileSync(containerfile, original);
+    }
+  }, 600_000);
+
   it('a container started between the write of its new unit file and the reload that loads it is restarted onto the new version', async () => {
     if ((await http(PORT)) === undefined) {
       // Run alone: the app as the first test leaves it.
