@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { networkBreakagesOf } from './network-helpers.js';
 import { probeNetworkHelpers, rootlessRunRoot } from './probe-network-helpers.js';
+import { startHelperUntilRunning } from './start-helper.js';
 import { lostVolumesOf, parseOwnerMode, runtimeBreakageOf, type PodmanBreakage } from './podman-breakage.js';
 
 // The I/O side of healing rootless Podman (see podman-breakage.ts). Used by `doctor` (to
@@ -221,16 +222,30 @@ export async function healPodman(
   d: HealDeps & { volumeLabels: (volume: string) => string[] },
 ): Promise<string[]> {
   const bin = d.podmanBin ?? 'podman';
+  // A helper counts as started again once it is seen running (see start-helper.ts).
+  const probe = () => probeNetworkHelpers(rootlessRunRoot(d.runtimeDir));
   const done: string[] = [];
   for (const b of breakages) {
     if (b.kind === 'stale-runtime') done.push(...(await healStaleRuntime(d)));
     else if (b.kind === 'network-helper-gone') {
-      const r = await podman(bin, ['unshare', '--rootless-netns', 'true']);
-      if (r.exitCode !== 0) throw new Error(`podman unshare --rootless-netns: ${String(r.stderr).trim()}`);
+      await startHelperUntilRunning(
+        'pasta',
+        async () => {
+          const r = await podman(bin, ['unshare', '--rootless-netns', 'true']);
+          if (r.exitCode !== 0) throw new Error(`podman unshare --rootless-netns: ${String(r.stderr).trim()}`);
+        },
+        async () => (await probe()).rootlessNetns?.helper?.name !== undefined,
+      );
       done.push('entered the rootless network namespace: Podman started its pasta again');
     } else if (b.kind === 'dns-helper-gone') {
-      const r = await podman(bin, ['network', 'reload', b.containers[0]!]);
-      if (r.exitCode !== 0) throw new Error(`podman network reload: ${String(r.stderr).trim()}`);
+      await startHelperUntilRunning(
+        'aardvark-dns',
+        async () => {
+          const r = await podman(bin, ['network', 'reload', b.containers[0]!]);
+          if (r.exitCode !== 0) throw new Error(`podman network reload: ${String(r.stderr).trim()}`);
+        },
+        async () => (await probe()).dns?.helper?.name !== undefined,
+      );
       done.push(`reloaded the network of ${b.containers[0]}: netavark started aardvark-dns again`);
     } else
       done.push(

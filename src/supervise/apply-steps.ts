@@ -16,6 +16,7 @@ import { filesHash, runningRendering } from './plan-update.js';
 import { systemClock, type Clock } from './observe.js';
 import { LOCAL_BUILD_PREFIX } from '../names.js';
 import type { NetworkHelpersProbe } from '../podman-heal/network-helpers.js';
+import { startHelperUntilRunning } from '../podman-heal/start-helper.js';
 
 export type Executors = { [K in StepKind]: (step: StepOf<K>) => Promise<void> };
 
@@ -115,24 +116,22 @@ export function makeExecutors(d: ApplyDeps): Executors {
     }
   };
   // A helper started again must be seen running: a command that succeeded without starting it
-  // (netavark takes a zombie for alive) fails the step, and the next pass tries again.
-  const helperBack = async (helper: 'pasta' | 'aardvark-dns') => {
-    if (!d.networkHelpers) return;
-    for (let i = 0; i < 30; i++) {
-      const p = await d.networkHelpers();
-      if ((helper === 'pasta' ? p.rootlessNetns?.helper : p.dns?.helper)?.name) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`${helper} is still not running`);
+  // (Podman and netavark take a zombie for alive) runs again once it may be reaped, a few times;
+  // then the step fails, and the next pass tries again.
+  const startHelper = async (helper: 'pasta' | 'aardvark-dns', start: () => Promise<void>) => {
+    const probe = d.networkHelpers;
+    if (!probe) return start();
+    await startHelperUntilRunning(helper, start, async () => {
+      const p = await probe();
+      return (helper === 'pasta' ? p.rootlessNetns?.helper : p.dns?.helper)?.name !== undefined;
+    });
   };
   return {
     async restartNetnsHelper() {
-      await d.podman.enterRootlessNetns();
-      await helperBack('pasta');
+      await startHelper('pasta', () => d.podman.enterRootlessNetns());
     },
     async restartDnsHelper(s) {
-      await d.podman.reloadNetwork(s.container);
-      await helperBack('aardvark-dns');
+      await startHelper('aardvark-dns', () => d.podman.reloadNetwork(s.container));
     },
     async writeUnit(s) {
       const path = join(d.unitRoot, s.path);
