@@ -486,10 +486,16 @@ export function makeExecutors(d: ApplyDeps): Executors {
       // Renamed while stopped, then started: Podman puts a container's name in the network's
       // DNS when it starts, so one started under its aside name would not be found by its
       // stack under its own (measured, Podman 5.4). A kill after the rename leaves it stopped
-      // under its name, which the next pass of the rollback starts.
+      // under its name, which the next pass of the rollback starts; once started, it is marked
+      // so, and an old container that exits on its own afterwards is left as it is.
       await d.podman.setRestartPolicy(s.aside ?? s.container, s.restartPolicy);
       if (s.aside) await d.podman.renameContainer(s.aside, s.container);
-      if (s.start) await d.podman.startContainer(s.container);
+      if (!s.start) return;
+      await d.podman.startContainer(s.container);
+      await d.changeState((state) => {
+        const c = state.apps[s.app]?.adoption?.containers.find((x) => x.name === s.container);
+        if (c) c.restarted = true;
+      });
     },
     async adoptSwitch(s) {
       await d.changeState((state) => {

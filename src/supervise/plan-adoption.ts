@@ -159,9 +159,9 @@ export function planRollingBack(app: DesiredApp, o: Observed, stopping: Step[], 
     }
     const aside = o.containers[c.aside];
     if (!aside) {
-      // Renamed back, not started yet (a kill between the two): started now. Back already, or
-      // removed by hand: nothing to return.
-      if (c.wasRunning && now && now.app === undefined && NOT_RUNNING.has(now.state))
+      // Renamed back, not started yet (a kill between the two): started now. Back already
+      // (started, whatever it did since), or removed by hand: nothing to return.
+      if (c.wasRunning && !c.restarted && now && now.app === undefined && NOT_RUNNING.has(now.state))
         steps.push({
           kind: 'restoreContainer',
           app: id,

@@ -140,6 +140,12 @@ export interface AdoptedContainer {
   restartPolicy: string;
   /** Whether it was running: started again on a rollback. */
   wasRunning: boolean;
+  /**
+   * Set once a rollback has started it again under its name: never started again by the
+   * rollback after that (it may exit on its own, as it could before; starting it at every
+   * pass would keep the rollback from ending).
+   */
+  restarted?: boolean;
   stopTimeoutSec: number;
 }
 

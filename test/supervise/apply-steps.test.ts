@@ -86,7 +86,28 @@ describe('restoreContainer', () => {
       renameContainer: async (from: string, to: string) => void calls.push(`rename ${from} ${to}`),
       startContainer: async (name: string) => void calls.push(`start ${name}`),
     } as unknown as Podman;
-    const state: SupervisorState = { version: 1, apps: {} };
+    const state: SupervisorState = {
+      version: 1,
+      apps: {
+        k: {
+          intent: 'absent',
+          installedAt: 'then',
+          adoption: {
+            phase: 'rollingBack',
+            startedAt: 'then',
+            containers: [
+              {
+                name: 'k-web',
+                aside: 'k-web.pre-adoption',
+                restartPolicy: 'always',
+                wasRunning: true,
+                stopTimeoutSec: 10,
+              },
+            ],
+          },
+        },
+      },
+    };
     const ex = makeExecutors({
       unitRoot: '/nonexistent',
       systemctl: {} as Systemctl,
@@ -96,7 +117,7 @@ describe('restoreContainer', () => {
       changeState: async (change) => change(state),
       readState: async () => state,
     });
-    return { ex, calls };
+    return { ex, calls, restarted: () => state.apps.k!.adoption!.containers[0]!.restarted };
   }
   const step = (extra: Partial<Record<string, unknown>> = {}) =>
     ({
@@ -113,6 +134,15 @@ describe('restoreContainer', () => {
     const { ex, calls } = setup();
     await ex.restoreContainer(step({ aside: 'k-web.pre-adoption' }));
     expect(calls).toEqual(['policy k-web.pre-adoption always', 'rename k-web.pre-adoption k-web', 'start k-web']);
+  });
+
+  it('marks an old container it started, and only once started, so a rollback does not start it again', async () => {
+    const a = setup();
+    await a.ex.restoreContainer(step({ aside: 'k-web.pre-adoption' }));
+    expect(a.restarted()).toBe(true);
+    const b = setup();
+    await b.ex.restoreContainer(step({ aside: 'k-web.pre-adoption', start: false }));
+    expect(b.restarted()).toBeUndefined();
   });
 
   it('without an aside name (renamed back already), only starts it; one that did not run is not started', async () => {

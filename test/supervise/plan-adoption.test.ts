@@ -247,6 +247,11 @@ describe('adoption: rolling back', () => {
     ]);
     o.containers = { 'k-web': old('running') };
     expect(kinds(planSteps(d, o))).toEqual(['adoptRolledBack']);
+    // Started by the rollback, then exited on its own (a restart policy `no`): not started at
+    // every pass, which would keep the rollback from ending.
+    d.apps[0]!.adoption!.containers[0]!.restarted = true;
+    o.containers = { 'k-web': old('exited') };
+    expect(kinds(planSteps(d, o))).toEqual(['adoptRolledBack']);
     // One that was not running stays stopped.
     const stopped = adopting('rollingBack');
     stopped.adoption!.containers[0]!.wasRunning = false;
