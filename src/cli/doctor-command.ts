@@ -16,11 +16,9 @@ export async function doctorCommand(a: { io: CliIo; paths: Paths; json: boolean;
     const labels = facts.podmanState!.volumeLabels;
     const runtimeDir = a.io.env.XDG_RUNTIME_DIR ?? `/run/user/${facts.uid}`;
     fixed = { done: [] };
-    try {
-      fixed.done = await healPodman(broken, { runtimeDir, uid: facts.uid, volumeLabels: (v) => labels[v] ?? [] });
-    } catch (e) {
-      fixed.error = (e as Error).message;
-    }
+    const healed = await healPodman(broken, { runtimeDir, uid: facts.uid, volumeLabels: (v) => labels[v] ?? [] });
+    fixed.done = healed.done;
+    if (healed.failed.length > 0) fixed.error = healed.failed.join('; ');
     facts = await gatherFacts(a.paths, a.io.env, a.io.home);
   }
   const results = runChecks(facts);

@@ -216,16 +216,30 @@ export async function diagnosePodman(
   return [...(lost ? [lost] : []), ...network];
 }
 
-/** Recovers from each breakage in turn; what was done, a line each. Throws on the first that fails. */
+/**
+ * Recovers from each breakage in turn: what was done, a line each, and what failed. One that
+ * fails does not keep the others from being tried (aardvark-dns can come back while pasta
+ * does not).
+ */
 export async function healPodman(
   breakages: PodmanBreakage[],
   d: HealDeps & { volumeLabels: (volume: string) => string[] },
-): Promise<string[]> {
+): Promise<{ done: string[]; failed: string[] }> {
   const bin = d.podmanBin ?? 'podman';
   // A helper counts as started again once it is seen running (see start-helper.ts).
   const probe = () => probeNetworkHelpers(rootlessRunRoot(d.runtimeDir));
   const done: string[] = [];
+  const failed: string[] = [];
   for (const b of breakages) {
+    try {
+      await healOne(b);
+    } catch (e) {
+      failed.push((e as Error).message);
+    }
+  }
+  return { done, failed };
+
+  async function healOne(b: PodmanBreakage): Promise<void> {
     if (b.kind === 'stale-runtime') done.push(...(await healStaleRuntime(d)));
     else if (b.kind === 'network-helper-gone') {
       await startHelperUntilRunning(
@@ -255,5 +269,4 @@ export async function healPodman(
         )),
       );
   }
-  return done;
 }
