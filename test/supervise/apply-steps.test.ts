@@ -12,6 +12,19 @@ import { app } from './fake-systemd.js';
 import { filesHash } from '../../src/supervise/plan-update.js';
 import { readLastGood, writeLastGood } from '../../src/supervise/last-good-store.js';
 
+/** Executors over a state in memory and a fake Podman: no systemd, no files. */
+function executorsOver(state: SupervisorState, podman: Podman) {
+  return makeExecutors({
+    unitRoot: '/nonexistent',
+    systemctl: {} as Systemctl,
+    podman,
+    desired: { apps: [] },
+    backoff: backoffStore({}),
+    changeState: async (change) => change(state),
+    readState: async () => state,
+  });
+}
+
 describe('applySteps', () => {
   it('runs every step in order; a failing one is reported and the others still run', async () => {
     const ran: string[] = [];
@@ -50,15 +63,7 @@ describe('destructive steps check the intent as recorded when they run', () => {
       removeVolume: async (v: string) => void removed.push(v),
       removeSecret: async (v: string) => void removed.push(v),
     } as unknown as Podman;
-    const ex = makeExecutors({
-      unitRoot: '/nonexistent',
-      systemctl: {} as Systemctl,
-      podman,
-      desired: { apps: [] },
-      backoff: backoffStore({}),
-      changeState: async (change) => change(state),
-      readState: async () => state,
-    });
+    const ex = executorsOver(state, podman);
     const purge = 'purge: app data';
     await expect(
       ex.removeVolume({ kind: 'removeVolume', app: 'web', volume: 'web-data', reason: purge }),
@@ -108,15 +113,7 @@ describe('restoreContainer', () => {
         },
       },
     };
-    const ex = makeExecutors({
-      unitRoot: '/nonexistent',
-      systemctl: {} as Systemctl,
-      podman,
-      desired: { apps: [] },
-      backoff: backoffStore({}),
-      changeState: async (change) => change(state),
-      readState: async () => state,
-    });
+    const ex = executorsOver(state, podman);
     return { ex, calls, restarted: () => state.apps.k!.adoption!.containers[0]!.restarted };
   }
   const step = (extra: Partial<Record<string, unknown>> = {}) =>
@@ -169,15 +166,7 @@ describe('pruneBuilds', () => {
       },
       removeImage: async (id: string) => void removed.push(id),
     } as unknown as Podman;
-    const ex = makeExecutors({
-      unitRoot: '/nonexistent',
-      systemctl: {} as Systemctl,
-      podman,
-      desired: { apps: [] },
-      backoff: backoffStore({}),
-      changeState: async (change) => change(state),
-      readState: async () => state,
-    });
+    const ex = executorsOver(state, podman);
     return { ex, state, removed };
   }
   const step = (hash = 'h1'): Step => ({
