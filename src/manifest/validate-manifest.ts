@@ -1,5 +1,7 @@
 import type { FieldPath, ManifestError, Manifest } from './types.js';
-import { parseYamlSource } from './yaml-source.js';
+import { type ParseResult, parseYamlSource } from './yaml-source.js';
+import { formatFieldPath } from './field-path.js';
+import { quickYaml } from './quick-yaml.js';
 import { compileSchemaCheck, type SchemaCheck, type SchemaProblem } from './schema.js';
 import { checkManifestSemantics, type SemanticProblem } from './semantic-checks.js';
 import { toAppSpec, type AppSpec } from './app-spec.js';
@@ -18,6 +20,21 @@ export interface ManifestValidator {
 export function createManifestValidator(schemaCheck: SchemaCheck = compileSchemaCheck()): ManifestValidator {
   return {
     validate(text, file, expectedId) {
+      // A valid manifest read quickly is done; anything else (unreadable quickly, or with a
+      // problem to place on a line) is read again with `yaml`, which reports it (issue 15).
+      const quick = quickYaml(text);
+      if (quick !== undefined && schemaCheck(quick).length === 0) {
+        const manifest = quick as Manifest;
+        if (checkManifestSemantics(manifest, expectedId).length === 0) {
+          let whole: ParseResult | undefined;
+          const at: Locate = (path, message, where) => {
+            whole ??= parseYamlSource(text, file);
+            if (whole.ok) return whole.source.error(path, message, where);
+            return { file, line: 1, col: 1, field: formatFieldPath(path), message };
+          };
+          return { ok: true, app: toAppSpec(manifest), at };
+        }
+      }
       const parsed = parseYamlSource(text, file);
       if (!parsed.ok) return parsed;
       const { source } = parsed;
