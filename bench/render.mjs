@@ -21,8 +21,7 @@ const FACTS = {
   networkSubnet: '10.89.254.0/24',
 };
 
-export function benchRender() {
-  const lines = [];
+export function benchRender(lines = []) {
   // 1. 500 manifests: the catalog's apps, each under many ids, validated and rendered.
   const texts = readdirSync(appsDir).map((id) => [id, readFileSync(join(appsDir, id, 'manifest.yml'), 'utf8')]);
   const inputs = Array.from({ length: 500 }, (_, i) => {

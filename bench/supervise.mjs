@@ -79,7 +79,9 @@ function installAll(apps, n) {
     `mkdir -p ~/.local/state/archy-quadlet && cat > ~/.local/state/archy-quadlet/state.json <<'JSON'\n${JSON.stringify(state)}\nJSON`,
   ]);
   let running = 0;
-  for (let pass = 0; pass < 60; pass++) {
+  // Bounded: a lab that cannot start them all (see scripts/lab-up) gets a row saying so, not a hung run.
+  const deadline = Date.now() + Number(process.env.BENCH_INSTALL_MINUTES ?? 10) * 60_000;
+  for (let pass = 0; pass < 60 && Date.now() < deadline; pass++) {
     as(['archy-quadlet', 'reconcile'], { ARCHY_QUADLET_APPS: apps });
     const r = as(['archy-quadlet', 'status', '--json'], { ARCHY_QUADLET_APPS: apps });
     running = JSON.parse(r.stdout).apps.filter((a) => a.state === 'running').length;
@@ -87,6 +89,17 @@ function installAll(apps, n) {
     spawnSync('sleep', ['2']);
   }
   return running;
+}
+
+/** How the bench units that failed ended, counted by exit status (126: the container did not start). */
+function failures() {
+  const r = as([
+    'bash',
+    '-c',
+    "u=$(systemctl --user list-units --state=failed --plain --no-legend 'bench*' | cut -d' ' -f1); [ -z \"$u\" ] || systemctl --user show -p ExecMainStatus --value $u | sort | uniq -c",
+  ]);
+  const counts = r.stdout.trim().split('\n').filter(Boolean);
+  return counts.length ? `failed units by exit status: ${counts.map((c) => c.trim()).join(', ')}` : 'none failed';
 }
 
 /**
@@ -107,8 +120,7 @@ function mtimes(dir) {
   return out.split('\n').filter(Boolean).sort().join('\n');
 }
 
-export function benchSupervise() {
-  const rows = [];
+export function benchSupervise(rows = []) {
   const noop = {};
   // BENCH_APP_COUNTS=10,50 to leave out the 200-app run (a cgroup v1 lab can fail to start 200).
   const counts = (process.env.BENCH_APP_COUNTS ?? '10,50,200').split(',').map(Number);
@@ -117,7 +129,9 @@ export function benchSupervise() {
     const apps = catalog(n);
     const up = installAll(apps, n);
     if (up < n) {
-      rows.push(`| no-op pass, ${n} running apps | not measured: only ${up} of ${n} apps came up in the lab | | |`);
+      rows.push(
+        `| no-op pass, ${n} running apps | not measured: only ${up} of ${n} apps came up in the lab (${failures()}) | | |`,
+      );
       rmSync(apps, { recursive: true, force: true });
       continue;
     }

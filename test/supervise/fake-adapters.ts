@@ -43,7 +43,19 @@ export function fakeSystemctl(unitRoot: string): FakeSystemctl {
       if (s.gate) await s.gate;
       calls++;
       s.verbs.push('show');
-      return Object.fromEntries(names.map((n) => [n, s.units[n] ?? unit('inactive', { loadState: 'not-found' })]));
+      // As systemd: a pattern stands for the loaded units it matches; a name for its unit, known or not.
+      return Object.fromEntries(
+        names.flatMap((n) => {
+          if (!n.includes('*')) return [[n, s.units[n] ?? unit('inactive', { loadState: 'not-found' })]];
+          const re = new RegExp(
+            `^${n
+              .split('*')
+              .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+              .join('.*')}$`,
+          );
+          return Object.entries(s.units).filter(([u, st]) => re.test(u) && st.loadState !== 'not-found');
+        }),
+      );
     },
     async daemonReload() {
       calls++;
