@@ -2,7 +2,7 @@ import type { FieldPath, ManifestError } from '../manifest/types.js';
 import type { CatalogApp } from './load-catalog.js';
 import { serviceNames, type AppSpec } from '../manifest/app-spec.js';
 import { parseRef } from '../graph/interface-ref.js';
-import { sortErrors } from '../manifest/validate-manifest.js';
+import { sortErrors } from '../manifest/manifest-errors.js';
 
 /**
  * Checks across apps (pure): two apps must never generate the same systemd unit nor name two

@@ -1,5 +1,5 @@
 import type { ManifestError } from '../manifest/types.js';
-import { formatManifestError } from '../manifest/validate-manifest.js';
+import { formatManifestError } from '../manifest/manifest-errors.js';
 
 /** `file:line:col: field: message`; an error without a position shows the file only. */
 export function formatError(e: ManifestError): string {

@@ -1,4 +1,5 @@
 import type { FieldPath, ManifestError, Manifest } from './types.js';
+import { sortErrors } from './manifest-errors.js';
 import { type ParseResult, parseYamlSource } from './yaml-source.js';
 import { formatFieldPath } from './field-path.js';
 import { quickYaml } from './quick-yaml.js';
@@ -68,10 +69,5 @@ function semanticProblems(m: Manifest, expectedId: string | undefined, schema: S
   return found.filter((p) => !schema.some((s) => related(s.path, p.path)));
 }
 
-export function sortErrors(errors: ManifestError[]): ManifestError[] {
-  return [...errors].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
-}
-
-export function formatManifestError(e: ManifestError): string {
-  return `${e.file}:${e.line}:${e.col}: ${e.field}: ${e.message}`;
-}
+// Also here, where callers of the library have always found them.
+export { formatManifestError, sortErrors } from './manifest-errors.js';

@@ -1,12 +1,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 
 /** A unified diff from the system's diff(1); empty when equal. */
 export async function unifiedDiff(before: string, after: string, label: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'archy-quadlet-diff-'));
   try {
+    // Loaded here, not with the module: `render` imports this for --diff, and execa was a
+    // fifth of a plain render's start-up (issue 15).
+    const { execa } = await import('execa');
     await writeFile(join(dir, 'a'), before);
     await writeFile(join(dir, 'b'), after);
     const r = await execa(

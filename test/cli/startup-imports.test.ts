@@ -37,10 +37,12 @@ describe('start-up: what a process loads before it works', () => {
   it.each([
     ['cli/run.ts', ['commander']],
     ['supervise/supervisor.ts', ['pino']],
-    // Manifests the manifest cache knows need neither the YAML parser nor the schema.
+    // Manifests the manifest cache knows need neither the YAML parsers nor the schema; nor a
+    // render with nothing to diff execa.
     ['cli/validate-command.ts', []],
+    ['cli/render-command.ts', []],
   ])('%s statically reaches only %j among the heavy packages', (entry, allowed) => {
-    const heavy = ['execa', 'yaml', 'ajv', 'ajv/dist/2020.js', 'chokidar', 'pino', 'commander'];
+    const heavy = ['execa', 'yaml', 'js-yaml', 'ajv', 'ajv/dist/2020.js', 'chokidar', 'pino', 'commander'];
     const reached = packagesReached(entry as string);
     const found = [...reached.keys()].filter((p) => heavy.includes(p) && !(allowed as string[]).includes(p));
     expect(
