@@ -63,8 +63,10 @@ export function toAppSpec(m: Manifest): AppSpec {
   const initContainers = initContainersOf(m);
   const containers = m.containers.map((spec): ContainerPlan => {
     const unitBase = baseOf(spec.name);
+    // Code-point order, which is localeCompare's for container names ([a-z0-9-]): a process's
+    // first localeCompare loads ICU's collation, some 14 ms of a `validate` (issue 15).
     const deps = Object.entries({ ...initContainers.get(spec.name), ...spec.dependsOn }).sort(([a], [b]) =>
-      a.localeCompare(b),
+      a < b ? -1 : a > b ? 1 : 0,
     );
     return {
       spec,
