@@ -129,6 +129,10 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
     }
   }
 
+  // What is on disk is read while the generator runs (it takes a few tens of ms).
+  const onDisk = new Map([...rendered.keys()].map((id) => [id, filesOnDisk(join(outDir, id))]));
+  for (const read of onDisk.values()) read.catch(() => undefined); // awaited below, or moot if the check throws
+
   if (req.quadletBin && rendered.size > 0) {
     const units = new Map(
       [...rendered].map(([id, files]) => {
@@ -156,7 +160,7 @@ export async function renderUnits(req: RenderRequest): Promise<RenderReport> {
 
   for (const [id, files] of rendered) {
     const dir = join(outDir, id);
-    const { changes, conflicts } = planUnitDir(await filesOnDisk(dir), files);
+    const { changes, conflicts } = planUnitDir(await onDisk.get(id)!, files);
     const prior = reports.get(id);
     const file = wanted.find((a) => a.id === id)!.file;
     if (conflicts.length > 0) {
