@@ -96,9 +96,9 @@ export async function benchUpdate() {
   as(['archy-quadlet', 'install', 'benchstack', '--wait', '--timeout', '120'], env);
   // The last good set is recorded by a pass once the stack has settled.
   let settled = false;
-  for (let i = 0; i < 30 && !settled; i++) {
+  for (let i = 0; i < 90 && !settled; i++) {
     as(['archy-quadlet', 'reconcile'], env);
-    const state = as(['cat', '.local/state/archy-quadlet/state.json']).stdout;
+    const state = as(['bash', '-c', 'cat ~/.local/state/archy-quadlet/state.json']).stdout;
     settled = Boolean(state && JSON.parse(state).apps?.benchstack?.lastGood);
     if (!settled) spawnSync('sleep', ['1']);
   }
