@@ -74,7 +74,21 @@ const INDENTATION_INDICATOR = /[|>](?:[1-9][+-]?|[+-][1-9])[ \t]*(?:#.*)?$/m;
 const DIRECTIVE = /^%/m;
 const EXPLICIT_KEY = /^[ \t]*(?:-[ \t]+)*\?(?:[ \t]|$)|[{[,][ \t]*\?[ \t]/m;
 const COLLECTION_KEY = /[\]}][ \t]*:(?:[ \t]|$)/m;
+// Also (found by review): an explicit tag (js-yaml makes an empty `!!map` {}, `yaml` ""); a
+// byte-order mark (it hides a directive from the test above); content on a `---` line (an
+// error for `yaml`); a carriage return (js-yaml breaks lines at a lone CR, `yaml` does not);
+// a \U escape (js-yaml wraps one past U+10FFFF); a line over 1024 characters (`yaml`'s limit
+// for an implicit key).
+const EXPLICIT_TAG = /(?:^|[\s[{,])!/m;
+const CONTENT_ON_MARKER = /^(?:---|\.\.\.)[ \t]+[^\s#]/m;
+const LONG_LINE = /[^\n]{1025}/;
 const leftToYaml = (text: string) =>
+  text.includes('\r') ||
+  text.includes('\uFEFF') ||
+  text.includes('\\U') ||
+  (text.includes('!') && EXPLICIT_TAG.test(text)) ||
+  (text.includes('-') && CONTENT_ON_MARKER.test(text)) ||
+  (text.length > 1024 && LONG_LINE.test(text)) ||
   (text.includes('#') && GLUED_COMMENT.test(text)) ||
   INDENTATION_INDICATOR.test(text) ||
   (text.includes('%') && DIRECTIVE.test(text)) ||
@@ -108,7 +122,7 @@ export function quickYaml(text: string): unknown {
   return plain && hasNoNullKey(data) ? data : undefined;
 }
 
-const OVER_LINES = /^\s*(?:[!&]\S*\s+)*["'[{][\s\S]*\n/;
+const OVER_LINES = /^(?:\s|#[^\n]*)*(?:[!&]\S*\s+)*["'[{][\s\S]*\n/;
 
 /**
  * Whether a sequence item is empty (a dash with nothing after it but a comment) and the next

@@ -130,6 +130,18 @@ describe('quick YAML reading', () => {
       'x: {[a]: 1}\n',
       'a: 1\na: 2\n', // duplicate key: an error, placed by `yaml`
       '', // no document
+      // Found by review:
+      'a: !!map\nb: 1\n', // an empty tagged node: {} for js-yaml, "" for `yaml`
+      'a: !\n', // null for js-yaml, "" for `yaml`
+      '\uFEFF%YAML 1.1\n---\na: on\n', // a directive behind a byte-order mark
+      '--- a: 1\n    b: 2\n', // content on the `---` line: an error for `yaml`
+      'a: # c\n  "Foo\nBar"\n', // a quoted scalar over lines, behind a comment
+      'a: # c\n  [a,\nb]\n',
+      'a: 1\rb: 2\r', // lone CRs: line breaks for js-yaml only
+      'a: x\r\nb: y\r\n',
+      'a: "\\U00110000"\n', // past U+10FFFF: an error for `yaml`
+      `${'k'.repeat(1100)}: 1\n`, // an implicit key over `yaml`'s 1024 characters
+      '- -\r\n  # c\r\n- c\r\n',
     ])
       expect(quickYaml(text), text).toBeUndefined();
   });
