@@ -1,7 +1,6 @@
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
+import { copyFile, mkdtemp, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Paths } from '../paths.js';
 import type { DesiredApp } from '../supervise/types.js';
 import { readState } from '../supervise/state-store.js';
@@ -9,11 +8,10 @@ import { loadDesired } from '../supervise/load-desired.js';
 import { readNodeFacts, readRecordedFacts } from '../supervise/node-facts-adapter.js';
 import { readUnitDir } from '../fs/unit-dir.js';
 import { planUnitDir, unchanged } from '../output/plan-unit-dir.js';
-import { checkWithGenerator, rejection } from '../output/check-units.js';
+import { generateWithGenerator, rejection } from '../output/check-units.js';
 import { checkContext } from '../supervise/plan-steps.js';
 import { filesHash, restorePending } from '../supervise/plan-update.js';
 import { readLastGood } from '../supervise/last-good-store.js';
-import { NODE_UNITS_DIR, serviceOfUnitFile } from '../names.js';
 
 export interface GenerateRequest {
   paths: Paths;
@@ -29,7 +27,8 @@ export interface GenerateReport {
   /** Apps whose files on disk are current: left to podman-user-generator. */
   current: string[];
   skipped: Array<{ app: string; why: string }>;
-  quadlet?: { status: number | null; stderr: string };
+  /** Quadlet's run; `failed`: it failed in a way no app rejected above explains. */
+  quadlet?: { status: number | null; stderr: string; failed: boolean };
 }
 
 /**
@@ -66,7 +65,8 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
   });
   desired.apps = await Promise.all(desired.apps.map((a) => withRollbackTarget(req.paths.stateDir, a)));
   const report: GenerateReport = { apps: [], current: [], skipped: [] };
-  const staging = await mkdtemp(join(req.runtimeDir ?? tmpdir(), 'archy-quadlet-generate-'));
+  const parent = req.runtimeDir ?? tmpdir();
+  const out = await mkdtemp(join(parent, 'archy-quadlet-generate-'));
   try {
     for (const app of desired.apps) {
       if (app.intent === 'absent') continue;
@@ -127,14 +127,16 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
         });
         continue;
       }
-      await mkdir(join(staging, app.id));
-      for (const f of app.rendered.files) await writeFile(join(staging, app.id, f.name), f.content);
       report.apps.push(app.id);
     }
     if (report.apps.length > 0) {
-      // As every writer does: an app whose new units Quadlet rejects keeps its last good ones
-      // (left to podman-user-generator from the files on disk), rather than booting on a mix
-      // of new units and old. Costs a dry run only when some app is stale.
+      // One real run of Quadlet over the stale apps (with what they reference: the node
+      // network, their providers' volumes), into a private directory; its verdicts are those
+      // of a dry run. As every writer does: an app whose new units Quadlet rejects keeps its
+      // last good ones (left to podman-user-generator from the files on disk), rather than
+      // booting on a mix of new units and old, so only the accepted apps' units move to the
+      // early directory. Units generated from a referenced file that is current on disk are
+      // not moved: podman-user-generator makes those.
       const stale = new Map(
         desired.apps
           .filter((a) => report.apps.includes(a.id))
@@ -146,45 +148,69 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
               ] as const,
           ),
       );
-      const verdicts = await checkWithGenerator(req.quadletBin, stale, req.runtimeDir ?? tmpdir(), req.paths.unitRoot);
-      for (const [id, problems] of verdicts) {
+      const made = await generateWithGenerator(req.quadletBin, stale, out, parent, req.paths.unitRoot);
+      let rejected = 0;
+      for (const [id, problems] of made.verdicts) {
         const why = rejection(problems);
         if (!why) continue;
-        await rm(join(staging, id), { recursive: true, force: true });
+        rejected++;
         report.apps = report.apps.filter((x) => x !== id);
         report.skipped.push({ app: id, why: `Quadlet rejects its new units (its last good units stay): ${why}` });
       }
-    }
-    if (report.apps.length > 0) {
-      // What the stale apps reference (the node network, their providers' volumes) is staged
-      // beside them, or Quadlet would drop their units. Units generated from a staged copy of
-      // a file that is current on disk are removed after: podman-user-generator makes those.
-      const context = new Map<string, { name: string; content: string }>();
-      for (const a of desired.apps.filter((x) => report.apps.includes(x.id)))
-        for (const f of checkContext(a, desired)) context.set(f.name, f);
-      const staged = new Set(
-        desired.apps.filter((x) => report.apps.includes(x.id)).flatMap((a) => a.rendered!.files.map((f) => f.name)),
+      const accepted = new Set(report.apps);
+      const fromContext = [...made.sources.values()].some((s) => s.app === undefined);
+      const onDisk = fromContext ? await readUnitTree(req.paths.unitRoot) : new Map<string, string>();
+      const contextText = new Map(
+        [...stale.values()].flatMap((u) => u.context ?? []).map((f) => [f.name, f.content] as const),
       );
-      const onDisk = await readUnitTree(req.paths.unitRoot);
-      const generatedHere: string[] = [];
-      if (context.size > 0) await mkdir(join(staging, NODE_UNITS_DIR));
-      for (const f of context.values()) {
-        if (staged.has(f.name)) continue;
-        await writeFile(join(staging, NODE_UNITS_DIR, f.name), f.content);
-        if (onDisk.get(f.name) === f.content) generatedHere.push(serviceOfUnitFile(f.name)!);
-      }
-      const r = spawnSync(req.quadletBin, ['-user', '-no-kmsg-log', req.dirs[1]], {
-        env: { ...process.env, QUADLET_UNIT_DIRS: staging },
-        encoding: 'utf8',
-        timeout: 20_000,
-      });
-      for (const svc of generatedHere) await rm(join(req.dirs[1], svc), { force: true });
-      report.quadlet = { status: r.status, stderr: (r.stderr ?? '').trim() };
+      const kept = new Set(
+        [...made.sources]
+          .filter(([, s]) =>
+            s.app === undefined ? onDisk.get(s.file) !== contextText.get(s.file) : accepted.has(s.app),
+          )
+          .map(([svc]) => svc),
+      );
+      await moveGenerated(out, req.dirs[1], kept);
+      report.quadlet = {
+        status: made.exitCode,
+        stderr: made.stderr,
+        // Errors of the apps rejected above are theirs, reported with them.
+        failed: made.exitCode !== 0 && rejected === 0,
+      };
     }
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await rm(out, { recursive: true, force: true });
   }
   return report;
+}
+
+/**
+ * Moves the accepted units from Quadlet's private output into systemd's directory, with
+ * the links that enable them (`default.target.wants/x.service -> ../x.service`, relative, so
+ * they hold in the new place). Both are under $XDG_RUNTIME_DIR: a rename, else a copy.
+ */
+async function moveGenerated(from: string, to: string, units: Set<string>): Promise<void> {
+  const move = async (src: string, dest: string, link?: string) => {
+    try {
+      await rename(src, dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      if (link !== undefined) await symlink(link, dest);
+      else await copyFile(src, dest);
+    }
+  };
+  for (const e of await readdir(from, { withFileTypes: true })) {
+    if (e.isFile() && units.has(e.name)) await move(join(from, e.name), join(to, e.name));
+    if (!e.isDirectory()) continue;
+    for (const l of await readdir(join(from, e.name), { withFileTypes: true })) {
+      if (!l.isSymbolicLink()) continue;
+      const target = await readlink(join(from, e.name, l.name));
+      if (!units.has(basename(target))) continue;
+      await mkdir(join(to, e.name), { recursive: true });
+      await rm(join(to, e.name, l.name), { force: true });
+      await move(join(from, e.name, l.name), join(to, e.name, l.name), target);
+    }
+  }
 }
 
 /** Every unit file of ours on disk by name (names are unique across the tree: Quadlet's rule). */

@@ -36,7 +36,7 @@ try {
   });
   for (const s of report.skipped)
     process.stderr.write(`archy-quadlet-generator: ${s.app}: ${s.why} (its last good units stay)\n`);
-  if (report.quadlet && report.quadlet.status !== 0)
+  if (report.quadlet?.failed)
     process.stderr.write(
       `archy-quadlet-generator: quadlet exited ${report.quadlet.status}: ${report.quadlet.stderr}\n`,
     );

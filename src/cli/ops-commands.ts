@@ -125,7 +125,7 @@ export async function generateCommand(a: { io: CliIo; paths: Paths; dirs: string
     `generated the units of ${report.apps.length} app(s) into ${a.dirs[1]}; ` +
       `${report.current.length} app(s) already current on disk\n`,
   );
-  return report.quadlet && report.quadlet.status !== 0 ? EXIT.failure : EXIT.ok;
+  return report.quadlet?.failed ? EXIT.failure : EXIT.ok;
 }
 
 /** Records where passes write the node's metrics, and writes them there once now. */

@@ -1,8 +1,9 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UnitFile } from './plan-unit-dir.js';
-import { runQuadletDryRun, type GeneratorProblem } from './quadlet-generator.js';
+import { parseGeneratorStderr, runQuadletDryRun, type GeneratorProblem } from './quadlet-generator.js';
 
 export interface AppUnits {
   files: UnitFile[];
@@ -15,11 +16,68 @@ export interface AppUnits {
   context?: UnitFile[];
 }
 
+/** Units staged for the generator: one subdirectory per app, context units in their own. */
+interface Staged {
+  dir: string;
+  /** Unit file name → the app whose file it is. */
+  owner: Map<string, string>;
+  /** Context units staged (not any staged app's own). */
+  context: Map<string, UnitFile>;
+}
+
+async function stageUnits(apps: Map<string, AppUnits>, stagingParent: string): Promise<Staged> {
+  const dir = await mkdtemp(join(stagingParent, 'archy-quadlet-staging-'));
+  const owner = new Map<string, string>();
+  for (const [id, units] of apps) {
+    await mkdir(join(dir, id));
+    for (const f of units.files) {
+      owner.set(f.name, id);
+      await writeFile(join(dir, id, f.name), f.content);
+    }
+  }
+  const context = new Map<string, UnitFile>();
+  for (const units of apps.values())
+    for (const f of units.context ?? []) if (!owner.has(f.name)) context.set(f.name, f);
+  if (context.size > 0) {
+    await mkdir(join(dir, CONTEXT_DIR));
+    for (const f of context.values()) await writeFile(join(dir, CONTEXT_DIR, f.name), f.content);
+  }
+  return { dir, owner, context };
+}
+
+/** Each app's problems in one run of the generator over the staged units. Pure. */
+function verdictsOf(
+  apps: Map<string, AppUnits>,
+  staged: Staged,
+  result: { services: ReadonlySet<string> | ReadonlyMap<string, unknown>; problems: GeneratorProblem[] },
+  shownRoot: string | undefined,
+): Map<string, GeneratorProblem[]> {
+  const verdicts = new Map<string, GeneratorProblem[]>([...apps.keys()].map((id) => [id, []]));
+  for (const found of result.problems) {
+    // A path into the staging copy means nothing once it is gone: the file name says which.
+    const { path: _staged, ...raw } = found;
+    if (raw.file && staged.context.has(raw.file)) continue; // judged with its own app, not here
+    const id =
+      (raw.file && staged.owner.get(raw.file)) ??
+      [...apps.keys()].find((k) => raw.message.includes(join(staged.dir, k)));
+    const p = shownRoot ? { ...raw, message: raw.message.replaceAll(staged.dir, shownRoot) } : raw;
+    if (id) verdicts.get(id)!.push(p);
+    else for (const list of verdicts.values()) list.push(p); // cannot tell whose: nobody passes
+  }
+  for (const [id, units] of apps) {
+    for (const unit of units.services) {
+      if (!result.services.has(unit))
+        verdicts.get(id)!.push({ severity: 'error', message: `the generator produced no ${unit}` });
+    }
+  }
+  return verdicts;
+}
+
 /**
  * The real generator's verdict on units before they are written: one dry run over a private
  * staging copy, one subdirectory per app, so a file the generator cannot parse drops only
- * its own app. Used by every writer of unit files (the supervisor's observe, the boot hook,
- * `render --out`). Messages name `shownRoot` (where the files are to be written) instead of
+ * its own app. Used by every writer of unit files (the supervisor's observe, `render --out`).
+ * Messages name `shownRoot` (where the files are to be written) instead of
  * the staging copy, gone once checked, so a reason reads the same from one pass to the next.
  */
 export async function checkWithGenerator(
@@ -28,45 +86,62 @@ export async function checkWithGenerator(
   stagingParent = tmpdir(),
   shownRoot?: string,
 ): Promise<Map<string, GeneratorProblem[]>> {
-  const verdicts = new Map<string, GeneratorProblem[]>([...apps.keys()].map((id) => [id, []]));
-  if (apps.size === 0) return verdicts;
-  const staging = await mkdtemp(join(stagingParent, 'archy-quadlet-staging-'));
+  if (apps.size === 0) return new Map();
+  const staged = await stageUnits(apps, stagingParent);
   try {
-    const owner = new Map<string, string>();
-    for (const [id, units] of apps) {
-      await mkdir(join(staging, id));
-      for (const f of units.files) {
-        owner.set(f.name, id);
-        await writeFile(join(staging, id, f.name), f.content);
-      }
-    }
-    const context = new Map<string, UnitFile>();
-    for (const units of apps.values())
-      for (const f of units.context ?? []) if (!owner.has(f.name)) context.set(f.name, f);
-    if (context.size > 0) {
-      await mkdir(join(staging, CONTEXT_DIR));
-      for (const f of context.values()) await writeFile(join(staging, CONTEXT_DIR, f.name), f.content);
-    }
-    const result = await runQuadletDryRun(bin, [staging]);
-    for (const found of result.problems) {
-      // A path into the staging copy means nothing once it is gone: the file name says which.
-      const { path: _staged, ...raw } = found;
-      if (raw.file && context.has(raw.file)) continue; // judged with its own app, not here
-      const id =
-        (raw.file && owner.get(raw.file)) ?? [...apps.keys()].find((k) => raw.message.includes(join(staging, k)));
-      const p = shownRoot ? { ...raw, message: raw.message.replaceAll(staging, shownRoot) } : raw;
-      if (id) verdicts.get(id)!.push(p);
-      else for (const list of verdicts.values()) list.push(p); // cannot tell whose: nobody passes
-    }
-    for (const [id, units] of apps) {
-      for (const unit of units.services) {
-        if (!result.services.has(unit))
-          verdicts.get(id)!.push({ severity: 'error', message: `the generator produced no ${unit}` });
-      }
-    }
-    return verdicts;
+    return verdictsOf(apps, staged, await runQuadletDryRun(bin, [staged.dir]), shownRoot);
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await rm(staged.dir, { recursive: true, force: true });
+  }
+}
+
+export interface GeneratedUnits {
+  /** Each app's problems, as checkWithGenerator gives them. */
+  verdicts: Map<string, GeneratorProblem[]>;
+  exitCode: number | null;
+  stderr: string;
+  /** Units generated in `outDir`: the file each came from, and its app (none: a context file). */
+  sources: Map<string, { file: string; app?: string }>;
+}
+
+/**
+ * The generator's real run over a staged copy of these apps' units, into `outDir` (a private
+ * directory): the units it generates, and the same verdicts as a dry run gives, from one run.
+ * For the boot hook, whose cost is Quadlet's own (issue 15): a dry run to judge and then a
+ * real run to generate was two. Which app a unit came from is its SourcePath (the staged
+ * file), which Quadlet writes into every unit it generates.
+ */
+export async function generateWithGenerator(
+  bin: string,
+  apps: Map<string, AppUnits>,
+  outDir: string,
+  stagingParent = tmpdir(),
+  shownRoot?: string,
+): Promise<GeneratedUnits> {
+  const staged = await stageUnits(apps, stagingParent);
+  try {
+    const r = spawnSync(bin, ['-user', '-no-kmsg-log', outDir], {
+      env: { ...process.env, QUADLET_UNIT_DIRS: staged.dir },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    const stderr = (r.stderr ?? '').trim();
+    const sources = new Map<string, { file: string; app?: string }>();
+    for (const e of await readdir(outDir, { withFileTypes: true })) {
+      if (!e.isFile()) continue;
+      const text = await readFile(join(outDir, e.name), 'utf8');
+      const source = /^SourcePath=(.*)$/m.exec(text)?.[1] ?? '';
+      const [dir = '', file = ''] = source.startsWith(`${staged.dir}/`)
+        ? source.slice(staged.dir.length + 1).split('/')
+        : [];
+      sources.set(e.name, apps.has(dir) ? { file, app: dir } : { file });
+    }
+    const problems: GeneratorProblem[] = r.error ? [{ severity: 'error', message: `${bin}: ${r.error.message}` }] : [];
+    problems.push(...parseGeneratorStderr(stderr));
+    const verdicts = verdictsOf(apps, staged, { services: sources, problems }, shownRoot);
+    return { verdicts, exitCode: r.status, stderr, sources };
+  } finally {
+    await rm(staged.dir, { recursive: true, force: true });
   }
 }
 
