@@ -8,7 +8,14 @@ import type { Podman } from './podman.js';
 import { appsToCheck, checkContext, needsPodman, unitFilePlan } from './plan-steps.js';
 import { buildFileOf, pullableContainers, pullLogName, pullUnitOf } from './plan-pulls.js';
 import { adoptionInFlight } from './plan-adoption.js';
-import type { BackoffEntry, HostPort, ReloadLog } from './types.js';
+import type { BackoffEntry, HostPort, ReloadLog, UnitStatus } from './types.js';
+import {
+  containersToStat,
+  nextSnapshot,
+  reusableUnits,
+  sameSnapshot,
+  type UnitSnapshotStore,
+} from './unit-snapshot.js';
 import { isAppId, NODE_UNITS_DIR, serviceOfUnitFile } from '../names.js';
 import type { AppUnits } from '../output/check-units.js';
 import type { NetworkHelpersProbe } from '../podman-heal/network-helpers.js';
@@ -104,6 +111,8 @@ export interface ObserveDeps {
   hookLogDir?: string;
   /** Rootless Podman's network helpers, from their files (no process): see podman-heal/network-helpers.ts. */
   networkHelpers?: () => Promise<NetworkHelpersProbe>;
+  /** The last `show` of each unit, reused while it holds (unit-snapshot.ts); absent: every unit is shown. */
+  unitSnapshot?: UnitSnapshotStore;
 }
 
 /** The paths given that are not there as a file: missing, unreadable, or a directory. */
@@ -120,8 +129,10 @@ export async function missingFiles(paths: string[]): Promise<string[]> {
 export const TRANSIENT_UNIT_PATTERNS = ['archy-quadlet-hook-*', 'archy-quadlet-pull-*'];
 
 /**
- * What is: our unit files, one `systemctl --user show` for every unit of ours, and Podman
- * only when some app is on its way somewhere (a converged node costs no Podman process).
+ * What is: our unit files; the state of every unit of ours in one `systemctl --user
+ * list-units`, and one `show` of those whose last show does not hold (unit-snapshot.ts; with
+ * no snapshot store, one `show` of all); Podman only when some app is on its way somewhere
+ * (a converged node costs one systemctl process and no Podman process).
  */
 export async function observe(desired: Desired, d: ObserveDeps): Promise<Observed> {
   const nowMs = d.clock.nowMs();
@@ -134,11 +145,19 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   // made systemd look for its file in every unit directory (0.6 s of a no-op pass at 200 apps,
   // measured). Every app's and container's: one left by a pull of an app since stopped or
   // uninstalled, or of a container since turned to `pull: never`, is cleared too.
-  const shown = d.systemctl.show(known.size > 0 ? [...[...known].sort(), ...TRANSIENT_UNIT_PATTERNS] : []);
+  const names = known.size > 0 ? [...[...known].sort(), ...TRANSIENT_UNIT_PATTERNS] : [];
+  // With a snapshot store (see unit-snapshot.ts): list every unit's state, and show only the
+  // units whose last show no longer holds. Without one: show them all.
+  const bootId = d.clock.bootId?.();
+  const loadStamp = bootId && names.length > 0 ? await d.unitSnapshot?.loadStamp() : undefined;
+  const store = loadStamp ? d.unitSnapshot : undefined;
+  const listing = store ? d.systemctl.list(names) : undefined;
+  const shown = store ? undefined : d.systemctl.show(names);
+  const snapshot = store?.read();
   const helpers = d.networkHelpers?.().catch(() => undefined);
   // Awaited below, after the files are read: until then a failure must not count as unhandled
   // (Node would end the process with a stack trace instead of our message).
-  shown.catch(() => undefined);
+  for (const p of [listing, shown]) p?.catch(() => undefined);
   const ids = [...new Set([...desired.apps.map((a) => a.id), ...(await appDirs(d.unitRoot))])];
   const [nodeList, ...lists] = await Promise.all(
     [NODE_UNITS_DIR, ...ids].map((id) => readUnitDir(join(d.unitRoot, id))),
@@ -161,8 +180,35 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
     for (const f of list) if (f.owned) extra.add(serviceOfUnitFile(f.name) ?? '');
   extra.delete('');
   for (const s of known) extra.delete(s);
-  const units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
-  const bootId = d.clock.bootId?.();
+  let units: Record<string, UnitStatus>;
+  if (store && listing) {
+    const listed = await listing;
+    const previous = await snapshot;
+    const toStat = containersToStat(desired, previous);
+    const startsMs = toStat.length > 0 ? await store.containerStarts(toStat) : {};
+    const reused = reusableUnits({
+      desired,
+      files,
+      listed,
+      snapshot: previous,
+      nowMono,
+      bootId,
+      loadStamp,
+      backoff: d.backoff,
+      containerStarts: Object.fromEntries(
+        Object.entries(startsMs).map(([svc, ms]) => [svc, nowMono - Math.round((nowMs - ms) * 1000)]),
+      ),
+    });
+    // The transient units the patterns matched are in `listed` by name.
+    const toShow = [...new Set([...known, ...Object.keys(listed), ...extra])].filter((u) => !(u in reused)).sort();
+    const fresh = toShow.length > 0 ? await d.systemctl.show(toShow) : {};
+    units = { ...fresh };
+    for (const [name, { seenMono: _seen, ...status }] of Object.entries(reused)) units[name] = status;
+    const next = nextSnapshot(previous, bootId!, loadStamp!, reused, fresh, nowMono);
+    if (!sameSnapshot(previous, next)) await store.write(next).catch(() => undefined);
+  } else {
+    units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
+  }
   const observed: Observed = { nowMs, nowMono, ...(bootId ? { bootId } : {}), files, units, backoff: d.backoff };
   if (d.reloads) observed.reloads = d.reloads;
   if (d.templateInputs && desired.apps.some((a) => a.rendered?.containers.some((c) => c.templates)))

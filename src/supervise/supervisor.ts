@@ -1,3 +1,4 @@
+import { runtimeSnapshotStore, type UnitSnapshotStore } from './unit-snapshot.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -63,6 +64,8 @@ export interface Supervisor {
   healPodmanRuntime?: () => Promise<string[]>;
   /** Rootless Podman's network helpers, read from their files; absent: never looked at (the fakes of unit tests). */
   networkHelpers?: () => Promise<NetworkHelpersProbe>;
+  /** Units' last `show`, reused while it holds (unit-snapshot.ts); absent: every pass shows every unit. */
+  unitSnapshot?: UnitSnapshotStore;
 }
 
 export function createSupervisor(paths: Paths, env: Record<string, string | undefined>, log: Logger): Supervisor {
@@ -90,6 +93,8 @@ export function createSupervisor(paths: Paths, env: Record<string, string | unde
               uid: process.getuid!(),
             }),
           networkHelpers: () => probeNetworkHelpers(rootlessRunRoot(env.XDG_RUNTIME_DIR!)),
+          // Beside the cid files Quadlet's containers write there (%t is the manager's runtime dir).
+          unitSnapshot: runtimeSnapshotStore(env.XDG_RUNTIME_DIR!),
         }
       : {}),
   };
@@ -134,6 +139,7 @@ export async function currentView(sv: Supervisor): Promise<View> {
     reloads: await readReloadLog(sv.paths.stateDir, sv.clock.bootId?.()),
     hookLogDir: join(sv.paths.stateDir, 'hooks'),
     ...(sv.networkHelpers ? { networkHelpers: sv.networkHelpers } : {}),
+    ...(sv.unitSnapshot ? { unitSnapshot: sv.unitSnapshot } : {}),
   });
   return { state, desired, observed };
 }

@@ -9,6 +9,7 @@ import type { Podman } from '../../src/supervise/podman.js';
 import type { QuadletCheck } from '../../src/supervise/observe.js';
 import type { Supervisor } from '../../src/supervise/supervisor.js';
 import type { UnitStatus } from '../../src/supervise/types.js';
+import type { UnitSnapshot, UnitSnapshotStore } from '../../src/supervise/unit-snapshot.js';
 import { serviceOfUnitFile } from '../../src/names.js';
 import { unit } from './fake-systemd.js';
 
@@ -26,6 +27,8 @@ export interface FakeSystemctl extends Systemctl {
   startLeavesInactive: boolean;
   /** While set, every show waits for it: a pass held in the middle. */
   gate?: Promise<void>;
+  /** Daemon-reloads so far: the fake's load stamp (unit-snapshot.ts). */
+  loads: number;
 }
 
 export function fakeSystemctl(unitRoot: string): FakeSystemctl {
@@ -34,6 +37,7 @@ export function fakeSystemctl(unitRoot: string): FakeSystemctl {
     units: {},
     verbs: [],
     reloadClearsOutdated: true,
+    loads: 0,
     failStart: false,
     startLeavesInactive: false,
     get calls() {
@@ -46,19 +50,35 @@ export function fakeSystemctl(unitRoot: string): FakeSystemctl {
       // As systemd: a pattern stands for the loaded units it matches; a name for its unit, known or not.
       return Object.fromEntries(
         names.flatMap((n) => {
-          if (!n.includes('*')) return [[n, s.units[n] ?? unit('inactive', { loadState: 'not-found' })]];
-          const re = new RegExp(
-            `^${n
-              .split('*')
-              .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-              .join('.*')}$`,
-          );
-          return Object.entries(s.units).filter(([u, st]) => re.test(u) && st.loadState !== 'not-found');
+          if (!n.includes('*')) return [[n, { ...(s.units[n] ?? unit('inactive', { loadState: 'not-found' })) }]];
+          return Object.entries(s.units)
+            .filter(([u, st]) => globMatch(n, u) && st.loadState !== 'not-found')
+            .map(([u, st]) => [u, { ...st }]);
         }),
+      );
+    },
+    async list(names) {
+      if (s.gate) await s.gate;
+      calls++;
+      s.verbs.push('list');
+      // As list-units: only loaded units, their state and job, by name or pattern.
+      return Object.fromEntries(
+        Object.entries(s.units)
+          .filter(([u, st]) => st.loadState !== 'not-found' && names.some((n) => globMatch(n, u)))
+          .map(([u, st]) => [
+            u,
+            {
+              loadState: st.loadState,
+              activeState: st.activeState,
+              subState: st.subState,
+              jobQueued: st.jobQueued === true,
+            },
+          ]),
       );
     },
     async daemonReload() {
       calls++;
+      s.loads++;
       s.verbs.push('daemon-reload');
       const present = new Set<string>();
       for (const app of safeReaddir(unitRoot))
@@ -94,6 +114,15 @@ export function fakeSystemctl(unitRoot: string): FakeSystemctl {
 function running(): Partial<UnitStatus> {
   const now = Number(process.hrtime.bigint() / 1000n);
   return { activeState: 'active', subState: 'running', execMainStartMono: now, activeEnterMono: now };
+}
+
+function globMatch(pattern: string, name: string): boolean {
+  if (!pattern.includes('*')) return pattern === name;
+  const re = pattern
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${re}$`).test(name);
 }
 
 function safeReaddir(dir: string): string[] {
@@ -192,14 +221,35 @@ export function fakeNode(): FakeNode {
   });
   mkdirSync(join(root, 'run'));
   const apps: Record<string, { intent: string; installedAt: string }> = {};
+  const systemctl = fakeSystemctl(paths.unitRoot);
+  let snapshot: UnitSnapshot | undefined;
+  const nowMono = () => Number(process.hrtime.bigint() / 1000n);
+  // As the real store: the snapshot kept between passes, systemd's load stamp (a reload makes
+  // a new one), and a cid file written at each start of a container that is up.
+  const unitSnapshot: UnitSnapshotStore = {
+    read: async () => (snapshot ? structuredClone(snapshot) : undefined),
+    write: async (next) => {
+      snapshot = structuredClone(next);
+    },
+    loadStamp: async () => `load ${systemctl.loads}`,
+    containerStarts: async (services) =>
+      Object.fromEntries(
+        services.flatMap((svc) => {
+          const u = systemctl.units[svc];
+          if (!u || u.activeState === 'inactive' || u.activeState === 'failed' || u.execMainStartMono <= 0) return [];
+          return [[svc, Date.now() - (nowMono() - u.execMainStartMono) / 1000]];
+        }),
+      ),
+  };
   const sv = {
     paths,
-    systemctl: fakeSystemctl(paths.unitRoot),
+    systemctl,
+    unitSnapshot,
     podman: fakePodman(),
     quadlet: fakeQuadlet(),
     busyPorts: async () => [],
     missingFiles: async () => [],
-    clock: { nowMs: () => Date.now(), nowMono: () => Number(process.hrtime.bigint() / 1000n) },
+    clock: { nowMs: () => Date.now(), nowMono, bootId: () => 'fake-boot' },
     log: pino({ level: 'silent' }),
     validator: async () => (await import('../../src/manifest/validate-manifest.js')).createManifestValidator(),
     lockPath: join(root, 'run/archy-quadlet.lock'),

@@ -5,6 +5,28 @@ import { observe } from '../../src/supervise/observe.js';
 import { currentView, reconcilePass } from '../../src/supervise/supervisor.js';
 import { fakeNode, type FakeNode } from './fake-adapters.js';
 import { unit } from './fake-systemd.js';
+import type { UnitSnapshot, UnitSnapshotStore } from '../../src/supervise/unit-snapshot.js';
+
+/** A snapshot store in memory: systemd's load stamp and the containers' start times set by the test. */
+function memoryStore() {
+  const m = {
+    saved: undefined as UnitSnapshot | undefined,
+    writes: 0,
+    stamp: 'gen1',
+    startsMs: {} as Record<string, number>,
+  };
+  const store: UnitSnapshotStore = {
+    read: async () => (m.saved ? structuredClone(m.saved) : undefined),
+    loadStamp: async () => m.stamp,
+    write: async (s) => {
+      m.writes++;
+      m.saved = structuredClone(s);
+    },
+    containerStarts: async (services) =>
+      Object.fromEntries(services.flatMap((s) => (m.startsMs[s] !== undefined ? [[s, m.startsMs[s]!]] : []))),
+  };
+  return { m, store };
+}
 
 // observe on plain-data adapters: what a pass costs, and what it asks of whom.
 
@@ -72,5 +94,53 @@ describe('observe', () => {
     delete node.sv.systemctl.units['archy-quadlet-pull-web.service'];
     expect(Object.keys((await observe(desired, deps(node))).units).sort()).toEqual(['gone.service', 'web.service']);
     expect(o.files.gone?.map((f) => f.name)).toEqual(['gone.container']);
+  });
+
+  it('with a snapshot: a node at rest costs one list-units; what changed since is shown again', async () => {
+    node = fakeNode();
+    node.install('web');
+    node.install('stack');
+    await reconcilePass(node.sv);
+    // As systemd has it once a container that requires it started (the fake leaves it inactive).
+    Object.assign(node.sv.systemctl.units['stack-network.service']!, { activeState: 'active', subState: 'exited' });
+    const { desired } = await currentView(node.sv);
+    const { m, store } = memoryStore();
+    const containers = desired.apps.flatMap((a) => a.rendered!.containers.map((c) => c.service));
+    for (const c of containers) m.startsMs[c] = Date.now() - 60_000;
+    const d = { ...deps(node), clock: { ...node.sv.clock, bootId: () => 'boot1' }, unitSnapshot: store };
+    const verbs = async () => {
+      node.sv.systemctl.verbs.length = 0;
+      const o = await observe(desired, d);
+      return { verbs: [...node.sv.systemctl.verbs], o };
+    };
+    // First: listed, then every unit shown (nothing to reuse yet), and the snapshot written.
+    const first = await verbs();
+    expect(first.verbs).toEqual(['list', 'show']);
+    expect(m.writes).toBe(1);
+    const all = Object.keys(first.o.units).sort();
+    // At rest: one process, nothing written, the same units as a full show gives.
+    const rest = await verbs();
+    expect(rest.verbs).toEqual(['list']);
+    expect(Object.keys(rest.o.units).sort()).toEqual(all);
+    expect(rest.o.units).toEqual(first.o.units);
+    expect(m.writes).toBe(1);
+    // A container restarted by systemd between passes (a new cid file): that one is shown.
+    const [restarted] = containers;
+    node.sv.systemctl.units[restarted!]!.nRestarts = 1;
+    m.startsMs[restarted!] = Date.now();
+    const shown: string[][] = [];
+    const show = node.sv.systemctl.show.bind(node.sv.systemctl);
+    node.sv.systemctl.show = async (names) => {
+      shown.push(names);
+      return show(names);
+    };
+    const after = await verbs();
+    expect(shown).toEqual([[restarted]]);
+    expect(after.o.units[restarted!]!.nRestarts).toBe(1);
+    // A daemon-reload by anyone (systemd's generator directory made anew): every unit shown.
+    m.stamp = 'gen2';
+    shown.length = 0;
+    await verbs();
+    expect(shown[0]!.filter((n) => !n.includes('*')).sort()).toEqual(all);
   });
 });

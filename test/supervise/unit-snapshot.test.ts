@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import {
+  nextSnapshot,
+  type ReuseInput,
+  reusableUnits,
+  SNAPSHOT_MAX_AGE_SEC,
+  sameSnapshot,
+  type UnitSnapshot,
+} from '../../src/supervise/unit-snapshot.js';
+import { parseListUnits, type ListedUnit } from '../../src/supervise/systemctl.js';
+import type { DesiredApp, UnitStatus } from '../../src/supervise/types.js';
+import { app, file, S, unit } from './fake-systemd.js';
+
+// Which units a pass may take from the last `show` (list-units says their state is as it was)
+// and which it must show again. Every reason to show again is a case here.
+
+const listedOf = (u: UnitStatus): ListedUnit => ({
+  loadState: u.loadState,
+  activeState: u.activeState,
+  subState: u.subState,
+  jobQueued: false,
+});
+
+/** Two running apps at rest: shown at 200 s, files written at 50 s, containers started at 100 s. */
+function input(apps: DesiredApp[] = [app('a', 'running', ['web', 'db']), app('b', 'running', ['web'])]): ReuseInput {
+  const units: UnitSnapshot['units'] = {};
+  const listed: Record<string, ListedUnit> = {};
+  const containerStarts: Record<string, number> = {};
+  for (const a of apps)
+    for (const svc of a.rendered!.services) {
+      const u =
+        a.intent === 'stopped'
+          ? unit('inactive')
+          : unit('active', svc.endsWith('-network.service') ? { subState: 'exited' } : {});
+      units[svc] = { ...u, seenMono: 200 * S };
+      listed[svc] = listedOf(u);
+      if (!svc.endsWith('-network.service')) containerStarts[svc] = 100 * S;
+    }
+  return {
+    desired: { apps },
+    files: Object.fromEntries(apps.map((a) => [a.id, a.rendered!.files.map((f) => file(f.name, f.content, 50 * S))])),
+    listed,
+    snapshot: { bootId: 'boot1', loadStamp: 'gen1', units },
+    nowMono: 230 * S,
+    bootId: 'boot1',
+    loadStamp: 'gen1',
+    backoff: {},
+    containerStarts,
+  };
+}
+
+const reused = (r: ReuseInput) => Object.keys(reusableUnits(r)).sort();
+const ALL = ['a-db.service', 'a-network.service', 'a-web.service', 'b-web.service'];
+
+describe('reusableUnits', () => {
+  it('reuses every unit of apps at rest, with what the last show said', () => {
+    const r = input();
+    expect(reused(r)).toEqual(ALL);
+    expect(reusableUnits(r)['a-web.service']).toEqual(r.snapshot!.units['a-web.service']);
+  });
+
+  it('reuses nothing from another boot, another load of the units, or without a snapshot', () => {
+    expect(reused({ ...input(), bootId: 'boot2' })).toEqual([]);
+    expect(reused({ ...input(), loadStamp: 'gen2' })).toEqual([]); // a daemon-reload by anyone
+    expect(reused({ ...input(), loadStamp: undefined })).toEqual([]);
+    expect(reused({ ...input(), snapshot: undefined })).toEqual([]);
+  });
+
+  it('shows again a unit whose state or job changed, or that systemd no longer lists', () => {
+    const r = input();
+    r.listed['a-web.service'] = { ...r.listed['a-web.service']!, activeState: 'activating', subState: 'auto-restart' };
+    r.listed['a-db.service'] = { ...r.listed['a-db.service']!, jobQueued: true };
+    delete r.listed['b-web.service'];
+    expect(reused(r)).toEqual(['a-network.service']);
+  });
+
+  it('shows again a unit shown needing a reload, with a job, or a transient one', () => {
+    const r = input();
+    r.snapshot!.units['a-web.service']!.needDaemonReload = true;
+    r.snapshot!.units['a-db.service']!.jobQueued = true;
+    r.snapshot!.units['b-web.service']!.hookKey = 'x';
+    expect(reused(r)).toEqual(['a-network.service']);
+  });
+
+  it('shows again every unit of an app whose files were written since (even one not its own)', () => {
+    const r = input();
+    r.files.a![0]!.mtimeMono = 210 * S;
+    expect(reused(r)).toEqual(['b-web.service']);
+  });
+
+  it('shows again a container started since, or whose cid file is gone (a restart it cannot rule out)', () => {
+    const r = input();
+    r.containerStarts['a-web.service'] = 220 * S; // crashed and restarted by systemd between passes
+    delete r.containerStarts['b-web.service'];
+    expect(reused(r)).toEqual(['a-db.service', 'a-network.service']);
+  });
+
+  it('shows again what was shown too long ago, or in the future of this clock', () => {
+    const old = input();
+    old.nowMono = 200 * S + (SNAPSHOT_MAX_AGE_SEC + 1) * S;
+    expect(reused(old)).toEqual([]);
+    const future = input();
+    future.nowMono = 150 * S;
+    future.files = {};
+    future.containerStarts = {};
+    expect(reused(future)).toEqual([]);
+  });
+
+  it('shows again the units of an app in backoff, update, adoption or restart, or going away', () => {
+    const inBackoff = input();
+    inBackoff.backoff['a-web.service'] = { failures: 1 };
+    expect(reused(inBackoff)).toEqual(['a-db.service', 'a-network.service', 'b-web.service']);
+    const moving: Array<Partial<DesiredApp>> = [
+      { update: { phase: 'switching' } as DesiredApp['update'] },
+      { adoption: { phase: 'starting' } as DesiredApp['adoption'] },
+      { restartRequestedAt: 1 },
+      { intent: 'absent' },
+    ];
+    for (const extra of moving) {
+      const r = input([app('a', 'running', ['web', 'db'], extra), app('b', 'running', ['web'])]);
+      expect(reused(r)).toEqual(['b-web.service']);
+    }
+    const rolledBack = input([
+      app('a', 'running', ['web'], { update: { phase: 'rolledBack' } as DesiredApp['update'] }),
+    ]);
+    expect(reused(rolledBack)).toEqual(['a-web.service']);
+  });
+
+  it('reuses a stopped app’s inactive units, listed or unloaded, but not a running app’s unlisted one', () => {
+    const r = input([app('s', 'stopped', ['web']), app('b', 'running', ['web'])]);
+    expect(reused(r)).toEqual(['b-web.service', 's-web.service']);
+    delete r.listed['s-web.service'];
+    expect(reused(r)).toEqual(['b-web.service', 's-web.service']);
+    r.listed['s-web.service'] = listedOf(unit('active'));
+    expect(reused(r)).toEqual(['b-web.service']);
+    const failed = input([app('s', 'stopped', ['web'])]);
+    failed.listed['s-web.service'] = listedOf(unit('failed'));
+    expect(reused(failed)).toEqual([]);
+  });
+});
+
+describe('nextSnapshot', () => {
+  const shown = unit('active');
+  it('takes what was shown now, keeps what was reused, drops units systemd does not know', () => {
+    const r = input();
+    const keep = reusableUnits(r);
+    const next = nextSnapshot(
+      r.snapshot,
+      'boot1',
+      'gen1',
+      keep,
+      { 'c.service': shown, 'x.service': unit('inactive', { loadState: 'not-found' }) },
+      240 * S,
+    );
+    expect(Object.keys(next.units).sort()).toEqual([...ALL, 'c.service']);
+    expect(next.units['c.service']).toEqual({ ...shown, seenMono: 240 * S });
+    expect(sameSnapshot(r.snapshot, next)).toBe(false);
+  });
+
+  it('is the same snapshot when what was shown is as it was not long ago (no write), not when it is old', () => {
+    const r = input([app('s', 'stopped', ['web'])]);
+    const before = r.snapshot!;
+    const again = { 's-web.service': unit('inactive') };
+    expect(sameSnapshot(before, nextSnapshot(before, 'boot1', 'gen1', {}, again, 210 * S))).toBe(true);
+    expect(
+      sameSnapshot(
+        before,
+        nextSnapshot(before, 'boot1', 'gen1', {}, { 's-web.service': unit('inactive', { nRestarts: 1 }) }, 210 * S),
+      ),
+    ).toBe(false);
+    const late = 200 * S + (SNAPSHOT_MAX_AGE_SEC / 2 + 1) * S;
+    expect(nextSnapshot(before, 'boot1', 'gen1', {}, again, late).units['s-web.service']!.seenMono).toBe(late);
+    expect(sameSnapshot(before, nextSnapshot(before, 'boot1', 'gen2', {}, again, 210 * S))).toBe(false);
+  });
+});
+
+describe('parseListUnits', () => {
+  it('reads list-units JSON: state, and a job when the column has one', () => {
+    const text = JSON.stringify([
+      { unit: 'a.service', load: 'loaded', active: 'active', sub: 'running', job: '', description: 'A' },
+      { unit: 'b.service', load: 'loaded', active: 'deactivating', sub: 'stop', job: 'stop', description: 'B' },
+      { unit: 'c.service', load: 'loaded', active: 'active', sub: 'exited', description: 'C' },
+    ]);
+    expect(parseListUnits(text)).toEqual({
+      'a.service': { loadState: 'loaded', activeState: 'active', subState: 'running', jobQueued: false },
+      'b.service': { loadState: 'loaded', activeState: 'deactivating', subState: 'stop', jobQueued: true },
+      'c.service': { loadState: 'loaded', activeState: 'active', subState: 'exited', jobQueued: false },
+    });
+    expect(parseListUnits('[]\n')).toEqual({});
+  });
+});
