@@ -68,7 +68,11 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
   const parent = req.runtimeDir ?? tmpdir();
   const out = await mkdtemp(join(parent, 'archy-quadlet-generate-'));
   try {
-    for (const app of desired.apps) {
+    // Every app's files on disk, read at once (one by one, the waits added up: issue 15).
+    const dirs = await Promise.all(
+      desired.apps.map((a) => (a.intent === 'absent' ? [] : readUnitDir(join(req.paths.unitRoot, a.id)))),
+    );
+    for (const [i, app] of desired.apps.entries()) {
       if (app.intent === 'absent') continue;
       // Being adopted, its old containers maybe not yet out of the way (or being put back):
       // a unit started at boot would delete the one of the same name (podman run --replace).
@@ -85,7 +89,7 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
       // overridden here, and only until the next pass rewrites their files: the early unit's
       // SourcePath is our staging copy, which is gone after this run, so systemd keeps asking
       // for a reload while the override lasts.
-      const onDisk = (await readUnitDir(join(req.paths.unitRoot, app.id))).map((f) => ({
+      const onDisk = dirs[i]!.map((f) => ({
         ...f,
         owned: f.owned !== undefined,
       }));
@@ -199,17 +203,23 @@ async function moveGenerated(from: string, to: string, units: Set<string>): Prom
       else await copyFile(src, dest);
     }
   };
-  for (const e of await readdir(from, { withFileTypes: true })) {
-    if (e.isFile() && units.has(e.name)) await move(join(from, e.name), join(to, e.name));
-    if (!e.isDirectory()) continue;
-    for (const l of await readdir(join(from, e.name), { withFileTypes: true })) {
-      if (!l.isSymbolicLink()) continue;
-      const target = await readlink(join(from, e.name, l.name));
-      if (!units.has(basename(target))) continue;
-      await mkdir(join(to, e.name), { recursive: true });
-      await rm(join(to, e.name, l.name), { force: true });
-      await move(join(from, e.name, l.name), join(to, e.name, l.name), target);
-    }
+  const entries = await readdir(from, { withFileTypes: true });
+  await Promise.all(
+    entries.filter((e) => e.isFile() && units.has(e.name)).map((e) => move(join(from, e.name), join(to, e.name))),
+  );
+  for (const e of entries.filter((x) => x.isDirectory())) {
+    const links = (await readdir(join(from, e.name), { withFileTypes: true })).filter((l) => l.isSymbolicLink());
+    const targets = await Promise.all(links.map((l) => readlink(join(from, e.name, l.name))));
+    const moving = links.filter((_, i) => units.has(basename(targets[i]!)));
+    if (moving.length === 0) continue;
+    await mkdir(join(to, e.name), { recursive: true });
+    await Promise.all(
+      moving.map(async (l) => {
+        const dest = join(to, e.name, l.name);
+        await rm(dest, { force: true });
+        await move(join(from, e.name, l.name), dest, targets[links.indexOf(l)]);
+      }),
+    );
   }
 }
 
@@ -217,6 +227,7 @@ async function moveGenerated(from: string, to: string, units: Set<string>): Prom
 async function readUnitTree(root: string): Promise<Map<string, string>> {
   const dirs = await readdir(root).catch(() => [] as string[]);
   const out = new Map<string, string>();
-  for (const d of dirs) for (const f of await readUnitDir(join(root, d))) out.set(f.name, f.content);
+  const lists = await Promise.all(dirs.map((d) => readUnitDir(join(root, d))));
+  for (const list of lists) for (const f of list) out.set(f.name, f.content);
   return out;
 }

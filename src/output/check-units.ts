@@ -28,20 +28,19 @@ interface Staged {
 async function stageUnits(apps: Map<string, AppUnits>, stagingParent: string): Promise<Staged> {
   const dir = await mkdtemp(join(stagingParent, 'archy-quadlet-staging-'));
   const owner = new Map<string, string>();
-  for (const [id, units] of apps) {
-    await mkdir(join(dir, id));
-    for (const f of units.files) {
-      owner.set(f.name, id);
-      await writeFile(join(dir, id, f.name), f.content);
-    }
-  }
+  for (const [id, units] of apps) for (const f of units.files) owner.set(f.name, id);
   const context = new Map<string, UnitFile>();
   for (const units of apps.values())
     for (const f of units.context ?? []) if (!owner.has(f.name)) context.set(f.name, f);
-  if (context.size > 0) {
-    await mkdir(join(dir, CONTEXT_DIR));
-    for (const f of context.values()) await writeFile(join(dir, CONTEXT_DIR, f.name), f.content);
-  }
+  // Written at once, not one by one: at 50 apps the waits were a tenth of the boot hook.
+  const dirs: Array<[string, UnitFile[]]> = [...apps].map(([id, units]) => [id, units.files]);
+  if (context.size > 0) dirs.push([CONTEXT_DIR, [...context.values()]]);
+  await Promise.all(
+    dirs.map(async ([sub, files]) => {
+      await mkdir(join(dir, sub));
+      await Promise.all(files.map((f) => writeFile(join(dir, sub, f.name), f.content)));
+    }),
+  );
   return { dir, owner, context };
 }
 
@@ -127,15 +126,15 @@ export async function generateWithGenerator(
     });
     const stderr = (r.stderr ?? '').trim();
     const sources = new Map<string, { file: string; app?: string }>();
-    for (const e of await readdir(outDir, { withFileTypes: true })) {
-      if (!e.isFile()) continue;
-      const text = await readFile(join(outDir, e.name), 'utf8');
-      const source = /^SourcePath=(.*)$/m.exec(text)?.[1] ?? '';
+    const units = (await readdir(outDir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+    const texts = await Promise.all(units.map((name) => readFile(join(outDir, name), 'utf8')));
+    units.forEach((name, i) => {
+      const source = /^SourcePath=(.*)$/m.exec(texts[i]!)?.[1] ?? '';
       const [dir = '', file = ''] = source.startsWith(`${staged.dir}/`)
         ? source.slice(staged.dir.length + 1).split('/')
         : [];
-      sources.set(e.name, apps.has(dir) ? { file, app: dir } : { file });
-    }
+      sources.set(name, apps.has(dir) ? { file, app: dir } : { file });
+    });
     const problems: GeneratorProblem[] = r.error ? [{ severity: 'error', message: `${bin}: ${r.error.message}` }] : [];
     problems.push(...parseGeneratorStderr(stderr));
     const verdicts = verdictsOf(apps, staged, { services: sources, problems }, shownRoot);
