@@ -141,9 +141,15 @@ describe('quick YAML reading', () => {
       'a: x\r\nb: y\r\n',
       'a: "\\U00110000"\n', // past U+10FFFF: an error for `yaml`
       `${'k'.repeat(1100)}: 1\n`, // an implicit key over `yaml`'s 1024 characters
+      `a: 1\n${'k'.repeat(1022)}: 1`, // 1025 characters, on the last line, with no newline after
+      `a: 1\n${'k'.repeat(1022)}: 1\nb: 2\n`,
       '- -\r\n  # c\r\n- c\r\n',
     ])
       expect(quickYaml(text), text).toBeUndefined();
+  });
+
+  it('reads with js-yaml a line of 1024 characters, the longest `yaml` takes as a key', () => {
+    expect(quickYaml(`a: 1\n${'k'.repeat(1021)}: 1\nb: 2\n`)).toEqual({ a: 1, ['k'.repeat(1021)]: 1, b: 2 });
   });
 
   it('never reads a generated document otherwise than `yaml` (block and flow styles)', () => {
