@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fmt, median, ratio } from './lib.mjs';
+import { fmt, median, ratio, timePaired } from './lib.mjs';
 
 const LAB = new URL('../../shared/lab/', import.meta.url).pathname;
 const AS = join(LAB, 'as-user');
@@ -19,7 +19,7 @@ function as(args, env = {}) {
   return spawnSync(AS, ['env', ...envArgs, ...args], { encoding: 'utf8', cwd: '/', timeout: 600_000 });
 }
 
-function reset() {
+export function reset() {
   as([
     'bash',
     '-c',
@@ -31,7 +31,7 @@ function reset() {
  * n apps of one busybox container each. linked: bench0 provides the interface "svc" (with a
  * secret), and half of the others require it and read that secret by reference.
  */
-function catalog(n, linked = false) {
+export function catalog(n, linked = false) {
   const dir = mkdtempSync('/tmp/aq-bench-apps-');
   for (let i = 0; i < n; i++) {
     const id = `bench${i}`;
@@ -66,7 +66,7 @@ function shims() {
 }
 
 /** Installs n apps and waits until they run; returns how many did (the lab may not bring up all). */
-function installAll(apps, n) {
+export function installAll(apps, n) {
   const state = {
     version: 1,
     apps: Object.fromEntries(
@@ -142,6 +142,7 @@ export function benchSupervise(rows = []) {
     );
     // BENCH_NOOP_ONLY=1: the no-op passes alone (plain and linked), for a quick paired look.
     if (n === 10 && !process.env.BENCH_NOOP_ONLY) rows.push(benchActingPass(apps, n));
+    if (n === 50) rows.push(benchStatus(apps, n));
     if (n === 50 && !process.env.BENCH_NOOP_ONLY) rows.push(...benchGenerator(apps));
     rmSync(apps, { recursive: true, force: true });
   }
@@ -153,6 +154,19 @@ export function benchSupervise(rows = []) {
   if (!process.env.BENCH_NOOP_ONLY) rows.push(...benchInstall());
   reset();
   return rows;
+}
+
+/**
+ * Issue 15: `status` at n running apps, paired with `node -e 0`, both run as the lab user
+ * the same way (as-user), so the ratio holds while the machine drifts.
+ */
+function benchStatus(apps, n) {
+  const {
+    a,
+    b,
+    ratio: r,
+  } = timePaired([AS, ['env', `ARCHY_QUADLET_APPS=${apps}`, 'archy-quadlet', 'status']], [AS, ['node', '-e', '0']], 11);
+  return `| \`archy-quadlet status\` at ${n} running apps, paired with \`node -e 0\` (both as the lab user) | ${fmt(a)} / ${fmt(b)}: ${r.toFixed(2)}× | ≤ 3× | ${r <= 3 ? 'met' : 'MISSED'} |`;
 }
 
 /** A no-op reconcile at n installed running apps, 7 times: whole process, processes run, writes. */
