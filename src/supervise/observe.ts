@@ -11,6 +11,7 @@ import { adoptionInFlight } from './plan-adoption.js';
 import type { BackoffEntry, HostPort, ReloadLog, UnitStatus } from './types.js';
 import {
   containersToStat,
+  fileStamp,
   nextSnapshot,
   reusableUnits,
   sameSnapshot,
@@ -149,7 +150,7 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   // With a snapshot store (see unit-snapshot.ts): list every unit's state, and show only the
   // units whose last show no longer holds. Without one: show them all.
   const bootId = d.clock.bootId?.();
-  const loadStamp = bootId && names.length > 0 ? await d.unitSnapshot?.loadStamp() : undefined;
+  const loadStamp = bootId && names.length > 0 ? await d.unitSnapshot?.loadStamp().catch(() => undefined) : undefined;
   const store = loadStamp ? d.unitSnapshot : undefined;
   const listing = store ? d.systemctl.list(names) : undefined;
   const shown = store ? undefined : d.systemctl.show(names);
@@ -180,35 +181,43 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
     for (const f of list) if (f.owned) extra.add(serviceOfUnitFile(f.name) ?? '');
   extra.delete('');
   for (const s of known) extra.delete(s);
-  let units: Record<string, UnitStatus>;
-  if (store && listing) {
-    const listed = await listing;
-    const previous = await snapshot;
-    const toStat = containersToStat(desired, previous);
-    const startsMs = toStat.length > 0 ? await store.containerStarts(toStat) : {};
+  let units: Record<string, UnitStatus> | undefined;
+  // A list-units that fails (or says what cannot be read) costs the snapshot, not the pass.
+  const listed = await listing?.catch(() => undefined);
+  if (store && listed) {
+    const previous = await snapshot?.catch(() => undefined);
+    // Read before the show: a file written or a container started after this is seen next time.
+    const fileStamps: Record<string, string> = {};
+    ids.forEach((id, i) => {
+      fileStamps[id] = fileStamp(lists[i]!);
+    });
+    const cidStamps = await store.cidStamps(containersToStat(desired)).catch(() => ({}));
     const reused = reusableUnits({
       desired,
-      files,
       listed,
       snapshot: previous,
       nowMono,
       bootId,
       loadStamp,
       backoff: d.backoff,
-      containerStarts: Object.fromEntries(
-        Object.entries(startsMs).map(([svc, ms]) => [svc, nowMono - Math.round((nowMs - ms) * 1000)]),
-      ),
+      fileStamps,
+      cidStamps,
     });
     // The transient units the patterns matched are in `listed` by name.
     const toShow = [...new Set([...known, ...Object.keys(listed), ...extra])].filter((u) => !(u in reused)).sort();
     const fresh = toShow.length > 0 ? await d.systemctl.show(toShow) : {};
     units = { ...fresh };
-    for (const [name, { seenMono: _seen, ...status }] of Object.entries(reused)) units[name] = status;
-    const next = nextSnapshot(previous, bootId!, loadStamp!, reused, fresh, nowMono);
+    for (const [name, { seenMono: _s, files: _f, cid: _c, ...status }] of Object.entries(reused)) units[name] = status;
+    const appOf: Record<string, string> = {};
+    for (const app of desired.apps) for (const svc of app.rendered?.services ?? []) appOf[svc] = app.id;
+    const at = { bootId: bootId!, loadStamp: loadStamp!, seenMono: nowMono };
+    const next = nextSnapshot(previous, at, reused, fresh, { appOf, fileStamps, cidStamps });
     if (!sameSnapshot(previous, next)) await store.write(next).catch(() => undefined);
-  } else {
-    units = { ...(await shown), ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}) };
   }
+  units ??= {
+    ...(await (shown ?? d.systemctl.show(names))),
+    ...(extra.size > 0 ? await d.systemctl.show([...extra].sort()) : {}),
+  };
   const observed: Observed = { nowMs, nowMono, ...(bootId ? { bootId } : {}), files, units, backoff: d.backoff };
   if (d.reloads) observed.reloads = d.reloads;
   if (d.templateInputs && desired.apps.some((a) => a.rendered?.containers.some((c) => c.templates)))

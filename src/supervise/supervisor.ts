@@ -1,4 +1,3 @@
-import { runtimeSnapshotStore, type UnitSnapshotStore } from './unit-snapshot.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -34,6 +33,7 @@ import { readTemplateInputs, recordSecretId, recordTemplateInput } from './secre
 import type { NodeFacts } from '../graph/node-facts.js';
 import { lastGoodDue } from './plan-update.js';
 import { writeLastGood } from './last-good-store.js';
+import { runtimeSnapshotStore, type UnitSnapshotStore } from './unit-snapshot.js';
 
 /** Everything a pass needs, as values: the CLI builds one, tests build one for the lab. */
 export interface Supervisor {

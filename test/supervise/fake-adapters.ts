@@ -232,12 +232,13 @@ export function fakeNode(): FakeNode {
       snapshot = structuredClone(next);
     },
     loadStamp: async () => `load ${systemctl.loads}`,
-    containerStarts: async (services) =>
+    // A container's cid file is written anew at each start: its start time stands for its identity.
+    cidStamps: async (services) =>
       Object.fromEntries(
         services.flatMap((svc) => {
           const u = systemctl.units[svc];
           if (!u || u.activeState === 'inactive' || u.activeState === 'failed' || u.execMainStartMono <= 0) return [];
-          return [[svc, Date.now() - (nowMono() - u.execMainStartMono) / 1000]];
+          return [[svc, `start ${u.execMainStartMono}`]];
         }),
       ),
   };

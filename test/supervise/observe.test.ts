@@ -13,7 +13,7 @@ function memoryStore() {
     saved: undefined as UnitSnapshot | undefined,
     writes: 0,
     stamp: 'gen1',
-    startsMs: {} as Record<string, number>,
+    cids: {} as Record<string, string>,
   };
   const store: UnitSnapshotStore = {
     read: async () => (m.saved ? structuredClone(m.saved) : undefined),
@@ -22,8 +22,8 @@ function memoryStore() {
       m.writes++;
       m.saved = structuredClone(s);
     },
-    containerStarts: async (services) =>
-      Object.fromEntries(services.flatMap((s) => (m.startsMs[s] !== undefined ? [[s, m.startsMs[s]!]] : []))),
+    cidStamps: async (services) =>
+      Object.fromEntries(services.flatMap((s) => (m.cids[s] !== undefined ? [[s, m.cids[s]!]] : []))),
   };
   return { m, store };
 }
@@ -106,7 +106,7 @@ describe('observe', () => {
     const { desired } = await currentView(node.sv);
     const { m, store } = memoryStore();
     const containers = desired.apps.flatMap((a) => a.rendered!.containers.map((c) => c.service));
-    for (const c of containers) m.startsMs[c] = Date.now() - 60_000;
+    for (const c of containers) m.cids[c] = `${c} 1`;
     const d = { ...deps(node), clock: { ...node.sv.clock, bootId: () => 'boot1' }, unitSnapshot: store };
     const verbs = async () => {
       node.sv.systemctl.verbs.length = 0;
@@ -127,7 +127,7 @@ describe('observe', () => {
     // A container restarted by systemd between passes (a new cid file): that one is shown.
     const [restarted] = containers;
     node.sv.systemctl.units[restarted!]!.nRestarts = 1;
-    m.startsMs[restarted!] = Date.now();
+    m.cids[restarted!] = `${restarted} 2`;
     const shown: string[][] = [];
     const show = node.sv.systemctl.show.bind(node.sv.systemctl);
     node.sv.systemctl.show = async (names) => {

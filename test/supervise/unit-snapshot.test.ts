@@ -3,13 +3,15 @@ import {
   nextSnapshot,
   type ReuseInput,
   reusableUnits,
+  SNAPSHOT_FORMAT,
   SNAPSHOT_MAX_AGE_SEC,
   sameSnapshot,
+  snapshotOf,
   type UnitSnapshot,
 } from '../../src/supervise/unit-snapshot.js';
 import { parseListUnits, type ListedUnit } from '../../src/supervise/systemctl.js';
 import type { DesiredApp, UnitStatus } from '../../src/supervise/types.js';
-import { app, file, S, unit } from './fake-systemd.js';
+import { app, S, unit } from './fake-systemd.js';
 
 // Which units a pass may take from the last `show` (list-units says their state is as it was)
 // and which it must show again. Every reason to show again is a case here.
@@ -21,31 +23,33 @@ const listedOf = (u: UnitStatus): ListedUnit => ({
   jobQueued: false,
 });
 
-/** Two running apps at rest: shown at 200 s, files written at 50 s, containers started at 100 s. */
+/** Two running apps at rest, shown at 200 s; their files and cid files as they were then. */
 function input(apps: DesiredApp[] = [app('a', 'running', ['web', 'db']), app('b', 'running', ['web'])]): ReuseInput {
   const units: UnitSnapshot['units'] = {};
   const listed: Record<string, ListedUnit> = {};
-  const containerStarts: Record<string, number> = {};
-  for (const a of apps)
+  const cidStamps: Record<string, string> = {};
+  const fileStamps: Record<string, string> = {};
+  for (const a of apps) {
+    fileStamps[a.id] = `${a.id} files 1`;
     for (const svc of a.rendered!.services) {
-      const u =
-        a.intent === 'stopped'
-          ? unit('inactive')
-          : unit('active', svc.endsWith('-network.service') ? { subState: 'exited' } : {});
-      units[svc] = { ...u, seenMono: 200 * S };
+      const network = svc.endsWith('-network.service');
+      const u = a.intent === 'stopped' ? unit('inactive') : unit('active', network ? { subState: 'exited' } : {});
+      const cid = a.intent === 'running' && !network ? `${svc} cid 1` : undefined;
+      units[svc] = { ...u, seenMono: 200 * S, files: fileStamps[a.id]!, ...(cid ? { cid } : {}) };
       listed[svc] = listedOf(u);
-      if (!svc.endsWith('-network.service')) containerStarts[svc] = 100 * S;
+      if (cid) cidStamps[svc] = cid;
     }
+  }
   return {
     desired: { apps },
-    files: Object.fromEntries(apps.map((a) => [a.id, a.rendered!.files.map((f) => file(f.name, f.content, 50 * S))])),
     listed,
-    snapshot: { bootId: 'boot1', loadStamp: 'gen1', units },
+    snapshot: { format: SNAPSHOT_FORMAT, bootId: 'boot1', loadStamp: 'gen1', units },
     nowMono: 230 * S,
     bootId: 'boot1',
     loadStamp: 'gen1',
     backoff: {},
-    containerStarts,
+    fileStamps,
+    cidStamps,
   };
 }
 
@@ -82,16 +86,18 @@ describe('reusableUnits', () => {
     expect(reused(r)).toEqual(['a-network.service']);
   });
 
-  it('shows again every unit of an app whose files were written since (even one not its own)', () => {
+  it('shows again every unit of an app whose files changed since (even a file not its own)', () => {
     const r = input();
-    r.files.a![0]!.mtimeMono = 210 * S;
+    r.fileStamps.a = 'a files 2';
     expect(reused(r)).toEqual(['b-web.service']);
+    delete r.fileStamps.b; // its directory gone
+    expect(reused(r)).toEqual([]);
   });
 
-  it('shows again a container started since, or whose cid file is gone (a restart it cannot rule out)', () => {
+  it('shows again a container started since (a new cid file), or whose cid file is gone', () => {
     const r = input();
-    r.containerStarts['a-web.service'] = 220 * S; // crashed and restarted by systemd between passes
-    delete r.containerStarts['b-web.service'];
+    r.cidStamps['a-web.service'] = 'a-web.service cid 2'; // crashed and restarted by systemd between passes
+    delete r.cidStamps['b-web.service'];
     expect(reused(r)).toEqual(['a-db.service', 'a-network.service']);
   });
 
@@ -101,8 +107,6 @@ describe('reusableUnits', () => {
     expect(reused(old)).toEqual([]);
     const future = input();
     future.nowMono = 150 * S;
-    future.files = {};
-    future.containerStarts = {};
     expect(reused(future)).toEqual([]);
   });
 
@@ -140,37 +144,51 @@ describe('reusableUnits', () => {
 });
 
 describe('nextSnapshot', () => {
-  const shown = unit('active');
-  it('takes what was shown now, keeps what was reused, drops units systemd does not know', () => {
+  const at = (seenMono: number, loadStamp = 'gen1') => ({ bootId: 'boot1', loadStamp, seenMono });
+  const stampsOf = (r: ReuseInput) => ({
+    appOf: { 'c.service': 'c', 's-web.service': 's' },
+    fileStamps: { ...r.fileStamps, c: 'c files 1' },
+    cidStamps: { ...r.cidStamps, 'c.service': 'c cid 1' },
+  });
+
+  it('takes what was shown now with the stamps read before it, keeps what was reused, drops units systemd does not know', () => {
     const r = input();
-    const keep = reusableUnits(r);
-    const next = nextSnapshot(
-      r.snapshot,
-      'boot1',
-      'gen1',
-      keep,
-      { 'c.service': shown, 'x.service': unit('inactive', { loadState: 'not-found' }) },
-      240 * S,
-    );
+    const shown = { 'c.service': unit('active'), 'x.service': unit('inactive', { loadState: 'not-found' }) };
+    const next = nextSnapshot(r.snapshot, at(240 * S), reusableUnits(r), shown, stampsOf(r));
     expect(Object.keys(next.units).sort()).toEqual([...ALL, 'c.service']);
-    expect(next.units['c.service']).toEqual({ ...shown, seenMono: 240 * S });
+    expect(next.units['c.service']).toEqual({
+      ...unit('active'),
+      seenMono: 240 * S,
+      files: 'c files 1',
+      cid: 'c cid 1',
+    });
     expect(sameSnapshot(r.snapshot, next)).toBe(false);
   });
 
-  it('is the same snapshot when what was shown is as it was not long ago (no write), not when it is old', () => {
+  it('is the same snapshot when what was shown is as it was not long ago (no write), not when it changed or is old', () => {
     const r = input([app('s', 'stopped', ['web'])]);
     const before = r.snapshot!;
     const again = { 's-web.service': unit('inactive') };
-    expect(sameSnapshot(before, nextSnapshot(before, 'boot1', 'gen1', {}, again, 210 * S))).toBe(true);
-    expect(
-      sameSnapshot(
-        before,
-        nextSnapshot(before, 'boot1', 'gen1', {}, { 's-web.service': unit('inactive', { nRestarts: 1 }) }, 210 * S),
-      ),
-    ).toBe(false);
+    expect(sameSnapshot(before, nextSnapshot(before, at(210 * S), {}, again, stampsOf(r)))).toBe(true);
+    const restarted = { 's-web.service': unit('inactive', { nRestarts: 1 }) };
+    expect(sameSnapshot(before, nextSnapshot(before, at(210 * S), {}, restarted, stampsOf(r)))).toBe(false);
+    const touched = { ...stampsOf(r), fileStamps: { s: 's files 2' } };
+    expect(nextSnapshot(before, at(210 * S), {}, again, touched).units['s-web.service']!.files).toBe('s files 2');
     const late = 200 * S + (SNAPSHOT_MAX_AGE_SEC / 2 + 1) * S;
-    expect(nextSnapshot(before, 'boot1', 'gen1', {}, again, late).units['s-web.service']!.seenMono).toBe(late);
-    expect(sameSnapshot(before, nextSnapshot(before, 'boot1', 'gen2', {}, again, 210 * S))).toBe(false);
+    expect(nextSnapshot(before, at(late), {}, again, stampsOf(r)).units['s-web.service']!.seenMono).toBe(late);
+    expect(sameSnapshot(before, nextSnapshot(before, at(210 * S, 'gen2'), {}, again, stampsOf(r)))).toBe(false);
+  });
+});
+
+describe('snapshotOf', () => {
+  it('reads a snapshot of this format only, and drops entries it cannot trust', () => {
+    const good = input().snapshot!;
+    expect(snapshotOf(JSON.parse(JSON.stringify(good)))).toEqual(good);
+    expect(snapshotOf({ ...good, format: 1 })).toBeUndefined();
+    expect(snapshotOf(null)).toBeUndefined();
+    const { seenMono: _, ...noTime } = good.units['a-web.service']!;
+    const read = snapshotOf({ ...good, units: { ...good.units, 'a-web.service': noTime } })!;
+    expect(Object.keys(read.units).sort()).toEqual(ALL.filter((u) => u !== 'a-web.service'));
   });
 });
 
