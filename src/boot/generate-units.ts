@@ -162,24 +162,28 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
         report.skipped.push({ app: id, why: `Quadlet rejects its new units (its last good units stay): ${why}` });
       }
       const accepted = new Set(report.apps);
-      const fromContext = [...made.sources.values()].some((s) => s.app === undefined);
-      const onDisk = fromContext ? await readUnitTree(req.paths.unitRoot) : new Map<string, string>();
-      const contextText = new Map(
-        [...stale.values()].flatMap((u) => u.context ?? []).map((f) => [f.name, f.content] as const),
-      );
+      // Of the referenced units, only the node's own (the node network) may be moved, and only
+      // when its file on disk says otherwise: a provider's units boot from its files on disk
+      // (it is current there, or left on them on purpose: an update under way, a rejection).
+      const nodeFiles = new Map((desired.nodeFiles ?? []).map((f) => [f.name, f.content] as const));
+      const fromNode = [...made.sources.values()].some((s) => s.app === undefined && nodeFiles.has(s.file));
+      const onDisk = fromNode ? await readUnitTree(req.paths.unitRoot) : new Map<string, string>();
       const kept = new Set(
         [...made.sources]
           .filter(([, s]) =>
-            s.app === undefined ? onDisk.get(s.file) !== contextText.get(s.file) : accepted.has(s.app),
+            s.app === undefined
+              ? nodeFiles.has(s.file) && onDisk.get(s.file) !== nodeFiles.get(s.file)
+              : accepted.has(s.app),
           )
           .map(([svc]) => svc),
       );
-      await moveGenerated(out, req.dirs[1], kept);
+      // What a Quadlet that did not finish left behind is not booted: the files on disk are.
+      if (!made.crashed) await moveGenerated(out, req.dirs[1], kept);
       report.quadlet = {
         status: made.exitCode,
         stderr: made.stderr,
-        // Errors of the apps rejected above are theirs, reported with them.
-        failed: made.exitCode !== 0 && rejected === 0,
+        // Errors of the apps rejected above are theirs, reported with them; not the others.
+        failed: made.crashed || made.unattributed.length > 0 || (made.exitCode !== 0 && rejected === 0),
       };
     }
   } finally {
@@ -194,6 +198,7 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
  * they hold in the new place). Both are under $XDG_RUNTIME_DIR: a rename, else a copy.
  */
 async function moveGenerated(from: string, to: string, units: Set<string>): Promise<void> {
+  await mkdir(to, { recursive: true });
   const move = async (src: string, dest: string, link?: string) => {
     try {
       await rename(src, dest);

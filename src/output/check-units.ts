@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UnitFile } from './plan-unit-dir.js';
@@ -50,18 +50,22 @@ function verdictsOf(
   staged: Staged,
   result: { services: ReadonlySet<string> | ReadonlyMap<string, unknown>; problems: GeneratorProblem[] },
   shownRoot: string | undefined,
-): Map<string, GeneratorProblem[]> {
+): { verdicts: Map<string, GeneratorProblem[]>; unattributed: GeneratorProblem[] } {
   const verdicts = new Map<string, GeneratorProblem[]>([...apps.keys()].map((id) => [id, []]));
+  const unattributed: GeneratorProblem[] = [];
   for (const found of result.problems) {
     // A path into the staging copy means nothing once it is gone: the file name says which.
     const { path: _staged, ...raw } = found;
     if (raw.file && staged.context.has(raw.file)) continue; // judged with its own app, not here
     const id =
       (raw.file && staged.owner.get(raw.file)) ??
-      [...apps.keys()].find((k) => raw.message.includes(join(staged.dir, k)));
+      [...apps.keys()].find((k) => raw.message.includes(`${join(staged.dir, k)}/`));
     const p = shownRoot ? { ...raw, message: raw.message.replaceAll(staged.dir, shownRoot) } : raw;
     if (id) verdicts.get(id)!.push(p);
-    else for (const list of verdicts.values()) list.push(p); // cannot tell whose: nobody passes
+    else {
+      for (const list of verdicts.values()) list.push(p); // cannot tell whose: nobody passes
+      unattributed.push(p);
+    }
   }
   for (const [id, units] of apps) {
     for (const unit of units.services) {
@@ -69,7 +73,7 @@ function verdictsOf(
         verdicts.get(id)!.push({ severity: 'error', message: `the generator produced no ${unit}` });
     }
   }
-  return verdicts;
+  return { verdicts, unattributed };
 }
 
 /**
@@ -88,7 +92,7 @@ export async function checkWithGenerator(
   if (apps.size === 0) return new Map();
   const staged = await stageUnits(apps, stagingParent);
   try {
-    return verdictsOf(apps, staged, await runQuadletDryRun(bin, [staged.dir]), shownRoot);
+    return verdictsOf(apps, staged, await runQuadletDryRun(bin, [staged.dir]), shownRoot).verdicts;
   } finally {
     await rm(staged.dir, { recursive: true, force: true });
   }
@@ -97,6 +101,10 @@ export async function checkWithGenerator(
 export interface GeneratedUnits {
   /** Each app's problems, as checkWithGenerator gives them. */
   verdicts: Map<string, GeneratorProblem[]>;
+  /** Errors no app's file explains (each also filed under every app). */
+  unattributed: GeneratorProblem[];
+  /** Quadlet did not finish (could not start, timed out, killed): what it left is not used. */
+  crashed: boolean;
   exitCode: number | null;
   stderr: string;
   /** Units generated in `outDir`: the file each came from, and its app (none: a context file). */
@@ -125,20 +133,26 @@ export async function generateWithGenerator(
       timeout: 20_000,
     });
     const stderr = (r.stderr ?? '').trim();
+    const crashed = r.error !== undefined || r.signal !== null;
+    // Quadlet resolves symbolic links in its unit directories: SourcePath names the real path.
+    const prefixes = [`${staged.dir}/`, `${await realpath(staged.dir).catch(() => staged.dir)}/`];
     const sources = new Map<string, { file: string; app?: string }>();
     const units = (await readdir(outDir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
     const texts = await Promise.all(units.map((name) => readFile(join(outDir, name), 'utf8')));
     units.forEach((name, i) => {
       const source = /^SourcePath=(.*)$/m.exec(texts[i]!)?.[1] ?? '';
-      const [dir = '', file = ''] = source.startsWith(`${staged.dir}/`)
-        ? source.slice(staged.dir.length + 1).split('/')
-        : [];
+      const prefix = prefixes.find((x) => source.startsWith(x));
+      const [dir = '', file = ''] = prefix ? source.slice(prefix.length).split('/') : [];
       sources.set(name, apps.has(dir) ? { file, app: dir } : { file });
     });
-    const problems: GeneratorProblem[] = r.error ? [{ severity: 'error', message: `${bin}: ${r.error.message}` }] : [];
+    const problems: GeneratorProblem[] = crashed
+      ? [{ severity: 'error', message: `${bin} did not finish: ${r.error?.message ?? `killed by ${r.signal}`}` }]
+      : [];
     problems.push(...parseGeneratorStderr(stderr));
-    const verdicts = verdictsOf(apps, staged, { services: sources, problems }, shownRoot);
-    return { verdicts, exitCode: r.status, stderr, sources };
+    // An app's unit counts as generated only when it is known to come from that app's files.
+    const generated = new Set([...sources].filter(([, s]) => s.app !== undefined).map(([name]) => name));
+    const { verdicts, unattributed } = verdictsOf(apps, staged, { services: generated, problems }, shownRoot);
+    return { verdicts, unattributed, crashed, exitCode: r.status, stderr, sources };
   } finally {
     await rm(staged.dir, { recursive: true, force: true });
   }

@@ -64,6 +64,38 @@ describe.runIf(enabled)('generateUnits', () => {
     expect(calls[0]).toMatch(/^-user -no-kmsg-log \/\S+$/);
   });
 
+  it('moves nothing that a Quadlet which did not finish left, and says it failed', async () => {
+    root = mkdtempSync(join(tmpdir(), 'aq-boot-'));
+    const appsDir = join(root, 'apps');
+    cpSync(new URL('../lab-apps', import.meta.url), appsDir, { recursive: true });
+    const paths = resolvePaths({
+      env: { XDG_CONFIG_HOME: join(root, 'config'), XDG_STATE_HOME: join(root, 'state') },
+      home: root,
+      bundledAppsDir: appsDir,
+    });
+    mkdirSync(paths.stateDir, { recursive: true });
+    const installed = { intent: 'running', installedAt: '2026-01-01T00:00:00Z' };
+    writeFileSync(join(paths.stateDir, 'state.json'), JSON.stringify({ version: 1, apps: { slowstop: installed } }));
+    // Killed once its units are written (an OOM kill, a timeout): what it left may be partial.
+    const wrapper = join(root, 'quadlet.sh');
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh
+${QUADLET_BIN} "$@"
+kill -KILL $$
+`,
+      { mode: 0o755 },
+    );
+    const dirs = ['normal', 'early', 'late'].map((d) => join(root, d)) as [string, string, string];
+    for (const d of dirs) mkdirSync(d);
+    const report = await generateUnits({ paths, dirs, quadletBin: wrapper, runtimeDir: root });
+    expect(readdirSync(dirs[1])).toEqual([]);
+    expect(report.quadlet?.failed).toBe(true);
+    expect(report.skipped).toEqual([
+      { app: 'slowstop', why: expect.stringMatching(/did not finish: killed by SIGKILL/) },
+    ]);
+  });
+
   it('generates no unit of an app being adopted whose old containers may still hold its names, nor of one rolling back', async () => {
     root = mkdtempSync(join(tmpdir(), 'aq-boot-'));
     const appsDir = join(root, 'apps');
