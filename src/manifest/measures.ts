@@ -1,13 +1,26 @@
 import type { Duration } from './types.js';
 
-const DURATION_PART = /([0-9]+)(ms|s|m|h)/g;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** 30 → 30000, '1m30s' → 90000. The schema has already checked the form. */
+/**
+ * 30 → 30000, '1m30s' → 90000. The schema has already checked the form. A scan, not
+ * `matchAll` (which copies its regex every call: a tenth of rendering 500 manifests, measured).
+ */
 export function durationMs(d: Duration): number {
   if (typeof d === 'number') return d * 1000;
   let total = 0;
-  for (const m of d.matchAll(DURATION_PART)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  let i = 0;
+  while (i < d.length) {
+    const start = i;
+    for (let c = d.charCodeAt(i); c >= 48 && c <= 57; c = d.charCodeAt(++i));
+    const unit = d.startsWith('ms', i) ? 'ms' : (d[i] ?? '');
+    if (i === start || !(unit in UNIT_MS)) {
+      i = i === start ? i + 1 : i; // not a part (the schema rules it out): skipped as the regex did
+      continue;
+    }
+    total += Number(d.slice(start, i)) * UNIT_MS[unit]!;
+    i += unit.length;
+  }
   return total;
 }
 

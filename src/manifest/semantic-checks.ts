@@ -409,12 +409,26 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 /** Paths of strings (keys or values) that are not well-formed text: YAML "\ud800" escapes make them. */
 function loneSurrogates(value: unknown, path: Array<string | number>): FieldPath[] {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? [path] : [];
-  if (Array.isArray(value)) return value.flatMap((v, i) => loneSurrogates(v, [...path, i]));
-  if (value !== null && typeof value === 'object') {
-    return Object.entries(value).flatMap(([k, v]) =>
-      LONE_SURROGATE.test(k) ? [[...path, k]] : loneSurrogates(v, [...path, k]),
-    );
-  }
-  return [];
+  // A path is copied only for a string found wanting: the walk itself allocates nothing.
+  const found: FieldPath[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) found.push([...path]);
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        walk(v[i]);
+        path.pop();
+      }
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        path.push(k);
+        if (LONE_SURROGATE.test(k)) found.push([...path]);
+        else walk(x);
+        path.pop();
+      }
+    }
+  };
+  walk(value);
+  return found;
 }
