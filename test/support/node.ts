@@ -96,6 +96,8 @@ export async function resetNode(user: LabUser): Promise<void> {
     f=label=io.archipelago.managed-by=archy-quadlet
     podman ps -aq --filter $f | xargs -r podman rm -f -t 0 >/dev/null 2>&1
     podman volume ls -q --filter $f | xargs -r podman volume rm -f >/dev/null 2>&1
+    # Images our .build units made: a test must not find one left by another (a build then skipped).
+    podman images -q --filter $f | sort -u | xargs -r podman rmi -f >/dev/null 2>&1
     for s in $(podman secret ls --noheading --format '{{.Name}}'); do
       podman secret inspect "$s" --format '{{index .Spec.Labels "io.archipelago.managed-by"}}' | grep -q archy-quadlet && podman secret rm "$s" >/dev/null
     done
