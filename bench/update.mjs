@@ -51,6 +51,9 @@ const answers = () =>
     const req = get({ host: '127.0.0.1', port: PORT, path: '/', timeout: 500 }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode === 200));
+      // A response cut short (the container killed mid-answer) ends with no 'end': a probe
+      // that never settled left the bench's top-level await pending (Node exits 13).
+      res.on('close', () => resolve(res.complete && res.statusCode === 200));
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));

@@ -19,17 +19,25 @@ const enabled = requireLab('quadlet');
 let root: string;
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
+/** A node in a temporary directory: the lab catalog, its paths, and systemd's three generator directories. */
+function bootNode(): { paths: ReturnType<typeof resolvePaths>; dirs: [string, string, string] } {
+  root = mkdtempSync(join(tmpdir(), 'aq-boot-'));
+  const appsDir = join(root, 'apps');
+  cpSync(new URL('../lab-apps', import.meta.url), appsDir, { recursive: true });
+  const paths = resolvePaths({
+    env: { XDG_CONFIG_HOME: join(root, 'config'), XDG_STATE_HOME: join(root, 'state') },
+    home: root,
+    bundledAppsDir: appsDir,
+  });
+  mkdirSync(paths.stateDir, { recursive: true });
+  const dirs = ['normal', 'early', 'late'].map((d) => join(root, d)) as [string, string, string];
+  for (const d of dirs) mkdirSync(d);
+  return { paths, dirs };
+}
+
 describe.runIf(enabled)('generateUnits', () => {
   it('leaves an app whose new units Quadlet rejects to its last good files, and generates the others, in one run of Quadlet', async () => {
-    root = mkdtempSync(join(tmpdir(), 'aq-boot-'));
-    const appsDir = join(root, 'apps');
-    cpSync(new URL('../lab-apps', import.meta.url), appsDir, { recursive: true });
-    const paths = resolvePaths({
-      env: { XDG_CONFIG_HOME: join(root, 'config'), XDG_STATE_HOME: join(root, 'state') },
-      home: root,
-      bundledAppsDir: appsDir,
-    });
-    mkdirSync(paths.stateDir, { recursive: true });
+    const { paths, dirs } = bootNode();
     const installed = { intent: 'running', installedAt: '2026-01-01T00:00:00Z' };
     writeFileSync(
       join(paths.stateDir, 'state.json'),
@@ -42,8 +50,6 @@ describe.runIf(enabled)('generateUnits', () => {
       `#!/bin/sh\necho "$@" >> ${root}/quadlet.calls\ncase "$QUADLET_UNIT_DIRS" in *archy-quadlet-staging-*)\n  find "$QUADLET_UNIT_DIRS" -name web.container -exec sed -i 's/^\\[Container\\]$/[Container]\\nFrobnicate=1/' {} + ;;\nesac\nexec ${QUADLET_BIN} "$@"\n`,
       { mode: 0o755 },
     );
-    const dirs = ['normal', 'early', 'late'].map((d) => join(root, d)) as [string, string, string];
-    for (const d of dirs) mkdirSync(d);
     const report = await generateUnits({ paths, dirs, quadletBin: wrapper, runtimeDir: root });
     expect(report.apps).toEqual(['slowstop']);
     expect(report.skipped).toEqual([
@@ -65,15 +71,7 @@ describe.runIf(enabled)('generateUnits', () => {
   });
 
   it('moves nothing that a Quadlet which did not finish left, and says it failed', async () => {
-    root = mkdtempSync(join(tmpdir(), 'aq-boot-'));
-    const appsDir = join(root, 'apps');
-    cpSync(new URL('../lab-apps', import.meta.url), appsDir, { recursive: true });
-    const paths = resolvePaths({
-      env: { XDG_CONFIG_HOME: join(root, 'config'), XDG_STATE_HOME: join(root, 'state') },
-      home: root,
-      bundledAppsDir: appsDir,
-    });
-    mkdirSync(paths.stateDir, { recursive: true });
+    const { paths, dirs } = bootNode();
     const installed = { intent: 'running', installedAt: '2026-01-01T00:00:00Z' };
     writeFileSync(join(paths.stateDir, 'state.json'), JSON.stringify({ version: 1, apps: { slowstop: installed } }));
     // Killed once its units are written (an OOM kill, a timeout): what it left may be partial.
@@ -86,8 +84,6 @@ kill -KILL $$
 `,
       { mode: 0o755 },
     );
-    const dirs = ['normal', 'early', 'late'].map((d) => join(root, d)) as [string, string, string];
-    for (const d of dirs) mkdirSync(d);
     const report = await generateUnits({ paths, dirs, quadletBin: wrapper, runtimeDir: root });
     expect(readdirSync(dirs[1])).toEqual([]);
     expect(report.quadlet?.failed).toBe(true);
@@ -97,15 +93,7 @@ kill -KILL $$
   });
 
   it('generates no unit of an app being adopted whose old containers may still hold its names, nor of one rolling back', async () => {
-    root = mkdtempSync(join(tmpdir(), 'aq-boot-'));
-    const appsDir = join(root, 'apps');
-    cpSync(new URL('../lab-apps', import.meta.url), appsDir, { recursive: true });
-    const paths = resolvePaths({
-      env: { XDG_CONFIG_HOME: join(root, 'config'), XDG_STATE_HOME: join(root, 'state') },
-      home: root,
-      bundledAppsDir: appsDir,
-    });
-    mkdirSync(paths.stateDir, { recursive: true });
+    const { paths, dirs } = bootNode();
     const adopting = (phase: string) => ({
       intent: 'running',
       installedAt: '2026-01-01T00:00:00Z',
@@ -118,8 +106,6 @@ kill -KILL $$
         apps: { keeper: adopting('retiring'), keepstack: adopting('rollingBack'), web: adopting('starting') },
       }),
     );
-    const dirs = ['normal', 'early', 'late'].map((d) => join(root, d)) as [string, string, string];
-    for (const d of dirs) mkdirSync(d);
     const report = await generateUnits({ paths, dirs, quadletBin: QUADLET_BIN, runtimeDir: root });
     // Once the old containers are out of the way (starting), its units start at boot like any app's.
     expect(report.apps).toEqual(['web']);
@@ -129,15 +115,7 @@ kill -KILL $$
   });
 
   it('boots a rollback on its last good set once its data is back, the failed units only until then', async () => {
-    root = mkdtempSync(join(tmpdir(), 'aq-boot-'));
-    const appsDir = join(root, 'apps');
-    cpSync(new URL('../lab-apps', import.meta.url), appsDir, { recursive: true });
-    const paths = resolvePaths({
-      env: { XDG_CONFIG_HOME: join(root, 'config'), XDG_STATE_HOME: join(root, 'state') },
-      home: root,
-      bundledAppsDir: appsDir,
-    });
-    mkdirSync(paths.stateDir, { recursive: true });
+    const { paths, dirs } = bootNode();
     const installed = { intent: 'running', installedAt: '2026-01-01T00:00:00Z' };
     const writeState = (apps: Record<string, unknown>) =>
       writeFileSync(join(paths.stateDir, 'state.json'), JSON.stringify({ version: 1, apps }));
@@ -180,8 +158,6 @@ kill -KILL $$
         ...more,
       },
     });
-    const dirs = ['normal', 'early', 'late'].map((d) => join(root, d)) as [string, string, string];
-    for (const d of dirs) mkdirSync(d);
 
     // Its snapshot not put back yet: the failed units boot (the last good one must not start
     // on data the failed one migrated).
@@ -206,7 +182,7 @@ kill -KILL $$
     writeState({ web: rollingBack({ restored: true }) });
 
     // So too when the manifest changed since (that update is a pass's to make, through its gate).
-    const manifest = join(appsDir, 'web', 'manifest.yml');
+    const manifest = join(root, 'apps', 'web', 'manifest.yml');
     writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/^version: .*$/m, 'version: "9.9.9"'));
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
     for (const d of dirs) mkdirSync(d);
