@@ -120,8 +120,6 @@ function mtimes(dir) {
   return out.split('\n').filter(Boolean).sort().join('\n');
 }
 
-export { benchGenerator };
-
 export function benchSupervise(rows = []) {
   const noop = {};
   // BENCH_APP_COUNTS=10,50 to leave out the 200-app run (a cgroup v1 lab can fail to start 200).
@@ -131,7 +129,14 @@ export function benchSupervise(rows = []) {
     // Each container start in this lab moves its user manager one cgroup level deeper in some
     // v1 hierarchies (see scripts/lab-up); a long session of tests reaches the kernel's path
     // limit and every start fails. lab-up moves it back up (a real host needs none of this).
-    spawnSync('bash', [new URL('../scripts/lab-up', import.meta.url).pathname, join(LAB, 'up')], { stdio: 'ignore' });
+    const tuned = spawnSync(
+      'bash',
+      [new URL('../scripts/lab-up', import.meta.url).pathname, join(LAB, 'up'), '--tune'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (tuned.status !== 0) throw new Error(`scripts/lab-up --tune failed (run the bench as root): ${tuned.stderr}`);
     const apps = catalog(n);
     const up = installAll(apps, n);
     if (up < n) {
@@ -305,7 +310,7 @@ function waitNoJobs() {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     const r = as(['systemctl', '--user', 'list-jobs', '--no-legend']);
-    if (r.stdout.trim() === '') break;
+    if (r.status === 0 && r.stdout.trim() === '') break;
     spawnSync('sleep', ['0.5']);
   }
   spawnSync('sleep', ['1']);

@@ -162,19 +162,21 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
         report.skipped.push({ app: id, why: `Quadlet rejects its new units (its last good units stay): ${why}` });
       }
       const accepted = new Set(report.apps);
-      // Of the referenced units, only the node's own (the node network) may be moved, and only
-      // when its file on disk says otherwise: a provider's units boot from its files on disk
-      // (it is current there, or left on them on purpose: an update under way, a rejection).
+      // Of the referenced units: the node's own (the node network) moves when its file on disk
+      // says otherwise; a provider's boots from its file on disk (current there, or left on it
+      // on purpose: an update under way, a rejection), and moves only when there is none, or
+      // the app that needs it would boot without it.
       const nodeFiles = new Map((desired.nodeFiles ?? []).map((f) => [f.name, f.content] as const));
-      const fromNode = [...made.sources.values()].some((s) => s.app === undefined && nodeFiles.has(s.file));
-      const onDisk = fromNode ? await readUnitTree(req.paths.unitRoot) : new Map<string, string>();
+      const fromContext = [...made.sources.values()].some((s) => s.app === undefined);
+      const onDisk = fromContext ? await readUnitTree(req.paths.unitRoot) : new Map<string, string>();
       const kept = new Set(
         [...made.sources]
-          .filter(([, s]) =>
-            s.app === undefined
-              ? nodeFiles.has(s.file) && onDisk.get(s.file) !== nodeFiles.get(s.file)
-              : accepted.has(s.app),
-          )
+          .filter(([, s]) => {
+            if (s.app !== undefined) return accepted.has(s.app);
+            if (s.file === '' || accepted.size === 0) return false;
+            if (nodeFiles.has(s.file)) return onDisk.get(s.file) !== nodeFiles.get(s.file);
+            return !onDisk.has(s.file);
+          })
           .map(([svc]) => svc),
       );
       // What a Quadlet that did not finish left behind is not booted: the files on disk are.
@@ -183,7 +185,10 @@ export async function generateUnits(req: GenerateRequest): Promise<GenerateRepor
         status: made.exitCode,
         stderr: made.stderr,
         // Errors of the apps rejected above are theirs, reported with them; not the others.
-        failed: made.crashed || made.unattributed.length > 0 || (made.exitCode !== 0 && rejected === 0),
+        failed:
+          made.crashed ||
+          made.unattributed.some((p) => p.severity === 'error') ||
+          (made.exitCode !== 0 && rejected === 0),
       };
     }
   } finally {

@@ -158,7 +158,7 @@ export async function observe(desired: Desired, d: ObserveDeps): Promise<Observe
   const helpers = d.networkHelpers?.().catch(() => undefined);
   // Awaited below, after the files are read: until then a failure must not count as unhandled
   // (Node would end the process with a stack trace instead of our message).
-  for (const p of [listing, shown]) p?.catch(() => undefined);
+  for (const p of [listing, shown, snapshot]) p?.catch(() => undefined);
   const ids = [...new Set([...desired.apps.map((a) => a.id), ...(await appDirs(d.unitRoot))])];
   const [nodeList, ...lists] = await Promise.all(
     [NODE_UNITS_DIR, ...ids].map((id) => readUnitDir(join(d.unitRoot, id))),

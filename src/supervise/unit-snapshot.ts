@@ -95,7 +95,9 @@ export function reusableUnits(r: ReuseInput): Record<string, ShownUnit> {
     if (!app.rendered || !resting) continue;
     if (app.restartRequestedAt !== undefined || adoptionInFlight(app)) continue;
     if (app.update && app.update.phase !== 'rolledBack') continue;
-    const containers = new Set(app.rendered.containers.map((c) => c.service));
+    // Init containers (oneshot) are not restarted by systemd, and Podman removes an exited
+    // --rm container's cid file: they rest in active/exited with none, on the age bound alone.
+    const containers = new Set(app.rendered.containers.filter((c) => !c.oneshot).map((c) => c.service));
     for (const svc of app.rendered.services) {
       const was = snap.units[svc];
       if (!was || r.backoff[svc] !== undefined) continue;
@@ -175,6 +177,16 @@ export function sameSnapshot(a: UnitSnapshot | undefined, b: UnitSnapshot): bool
   return keys.every((k) => a.units[k] !== undefined && JSON.stringify(a.units[k]) === JSON.stringify(b.units[k]));
 }
 
+const ENTRY_STRINGS = ['loadState', 'activeState', 'subState', 'result'] as const;
+const ENTRY_NUMBERS = [
+  'seenMono',
+  'nRestarts',
+  'execMainStatus',
+  'execMainStartMono',
+  'activeEnterMono',
+  'inactiveEnterMono',
+] as const;
+
 /** A snapshot read from its file, if it is one of this format: else none (every unit shown). Pure. */
 export function snapshotOf(doc: unknown): UnitSnapshot | undefined {
   const d = doc as Partial<UnitSnapshot> | null;
@@ -183,8 +195,8 @@ export function snapshotOf(doc: unknown): UnitSnapshot | undefined {
   if (!d.units || typeof d.units !== 'object') return undefined;
   const units: Record<string, ShownUnit> = {};
   for (const [name, u] of Object.entries(d.units))
-    if (u && typeof u.seenMono === 'number' && typeof u.files === 'string' && typeof u.activeState === 'string')
-      units[name] = u;
+    if (u && typeof u.files === 'string' && ENTRY_STRINGS.every((k) => typeof u[k] === 'string'))
+      if (ENTRY_NUMBERS.every((k) => typeof u[k] === 'number' && Number.isFinite(u[k]))) units[name] = u;
   return { format: SNAPSHOT_FORMAT, bootId: d.bootId, loadStamp: d.loadStamp, units };
 }
 
