@@ -16,10 +16,13 @@ import { FAILSAFE_SCHEMA, load, type State, Type } from 'js-yaml';
 // two readings equal over the catalog, the lab apps and generated documents.
 
 // js-yaml keeps one implicit type per tag, so each tag's forms are tried in one type, in `yaml`'s order.
-const scalar = (tag: string, forms: [RegExp, (s: string) => unknown][]) =>
+// `firsts` holds every character a form can start with: js-yaml tries each implicit type on
+// every plain scalar, and most scalars (names, images, paths) are strings that start elsewhere.
+const scalar = (tag: string, firsts: string, forms: [RegExp, (s: string) => unknown][]) =>
   new Type(tag, {
     kind: 'scalar',
-    resolve: (s: string | null) => s !== null && forms.some(([test]) => test.test(s)),
+    resolve: (s: string | null) =>
+      s !== null && s.length > 0 && firsts.includes(s[0]!) && forms.some(([test]) => test.test(s)),
     construct: (s: string) => forms.find(([test]) => test.test(s))![1](s),
   });
 
@@ -28,16 +31,18 @@ const FLOAT = 'tag:yaml.org,2002:float';
 const CORE_TYPES = [
   new Type('tag:yaml.org,2002:null', {
     kind: 'scalar',
-    resolve: (s: string | null) => s === null || /^(?:~|[Nn]ull|NULL)?$/.test(s),
+    resolve: (s: string | null) => s === null || s === '' || ('~nN'.includes(s[0]!) && /^(?:~|[Nn]ull|NULL)?$/.test(s)),
     construct: () => null,
   }),
-  scalar('tag:yaml.org,2002:bool', [[/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === 't' || s[0] === 'T']]),
-  scalar(INT, [
+  scalar('tag:yaml.org,2002:bool', 'tTfF', [
+    [/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === 't' || s[0] === 'T'],
+  ]),
+  scalar(INT, '-+0123456789', [
     [/^0o[0-7]+$/, (s) => Number.parseInt(s.slice(2), 8)],
     [/^[-+]?[0-9]+$/, (s) => Number.parseInt(s, 10)],
     [/^0x[0-9a-fA-F]+$/, (s) => Number.parseInt(s.slice(2), 16)],
   ]),
-  scalar(FLOAT, [
+  scalar(FLOAT, '-+.0123456789', [
     [
       /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
       (s) =>
@@ -138,6 +143,8 @@ const OVER_LINES = /^(?:\s|#[^\n]*)*(?:[!&]\S*\s+)*["'[{][\s\S]*\n/;
  * sequence (`- -` then `- a` is [[null], "a"] for `yaml`, [[null, "a"]] for js-yaml).
  */
 function hasEmptyItemBeforeSibling(text: string): boolean {
+  // EMPTY_ITEM tries every line of every manifest; most have no line ending in a dash at all.
+  if (!EMPTY_ITEM_HINT.test(text)) return false;
   for (const empty of text.matchAll(EMPTY_ITEM)) {
     const dashColumn = empty[1]!.length - 1;
     const after = text.slice(empty.index + empty[0].length).split('\n');
@@ -147,6 +154,7 @@ function hasEmptyItemBeforeSibling(text: string): boolean {
   return false;
 }
 const EMPTY_ITEM = /^((?:[ \t]*-)+)[ \t]*(?:#.*)?$/gm;
+const EMPTY_ITEM_HINT = /-[ \t]*(?:#.*)?$/m;
 
 function hasNoNullKey(value: unknown): boolean {
   if (Array.isArray(value)) return value.every(hasNoNullKey);

@@ -7,10 +7,13 @@ export class UnitValueError extends Error {}
 
 const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// Most values have no surrogate at all: this plain class is much cheaper than the lookarounds.
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+const hasLoneSurrogate = (s: string) => ANY_SURROGATE.test(s) && LONE_SURROGATE.test(s);
 
 function checkCommon(s: string): void {
   if (s.includes('\0')) throw new UnitValueError('a NUL character cannot be written into a unit file');
-  if (LONE_SURROGATE.test(s)) throw new UnitValueError('an unpaired UTF-16 surrogate is not text');
+  if (hasLoneSurrogate(s)) throw new UnitValueError('an unpaired UTF-16 surrogate is not text');
   // Quadlet writes U+0080 back as \x80, which systemd reads as U+FFFD.
   if (s.includes('\u0080')) throw new UnitValueError('U+0080 does not survive the generator');
 }
@@ -22,11 +25,11 @@ function checkCommon(s: string): void {
  */
 export function rawValue(s: string): string {
   checkCommon(s);
-  const chars = [...s];
-  const first = chars[0];
-  const last = chars[chars.length - 1];
-  if (first === undefined || last === undefined)
-    throw new UnitValueError('an empty value means "unset" in a unit file');
+  if (s === '') throw new UnitValueError('an empty value means "unset" in a unit file');
+  // The ends are compared with white space, quotes and a backslash, all single UTF-16 units:
+  // half of a surrogate pair matches none of them, so no code-point split is needed.
+  const first = s[0]!;
+  const last = s[s.length - 1]!;
   if (/[\n\r]/.test(s)) throw new UnitValueError('a line break cannot be part of a value');
   if (GO_SPACE.test(first) || GO_SPACE.test(last))
     throw new UnitValueError(`leading or trailing white space would be trimmed: ${JSON.stringify(s)}`);
@@ -34,13 +37,15 @@ export function rawValue(s: string): string {
     throw new UnitValueError(`a leading or trailing quote would be stripped: ${JSON.stringify(s)}`);
   if (last === '\\') throw new UnitValueError(`a trailing backslash would join the next line: ${JSON.stringify(s)}`);
   if (s === ';') throw new UnitValueError('a lone ";" separates commands in ExecStart');
-  return s.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  return s.includes('%') || s.includes('$') ? s.replace(/%/g, '%%').replace(/\$/g, '$$$$') : s;
 }
 
 /** One argument for keys Quadlet splits into words (Exec=, Environment=, Label=, Secret=, PodmanArgs=). */
 export function quoteWord(s: string): string {
   checkCommon(s);
   if (s === '' || s === ';') throw new UnitValueError(`the argument ${JSON.stringify(s)} needs argumentLine()`);
+  // Most words need no escape at all: the loop below builds a new string per character.
+  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -58,6 +63,8 @@ export function quoteWord(s: string): string {
   }
   return `${out}"`; // always quoted: the line never ends in white space or a backslash
 }
+
+const NEEDS_ESCAPE = /[\\"%$\u0000-\u001f\u007f]/;
 
 /** Words for a key=value key (Environment=, Label=): one pair, one quoted word. */
 export function keyValueWord(key: string, value: string): string {
@@ -96,7 +103,7 @@ export function argumentLine(args: readonly string[]): { line: string; serviceEn
  */
 export function jsonArrayValue(args: readonly string[]): string {
   for (const a of args) {
-    if (a.includes('\0') || LONE_SURROGATE.test(a))
+    if (a.includes('\0') || hasLoneSurrogate(a))
       throw new UnitValueError('NUL or an unpaired surrogate cannot be passed');
   }
   return JSON.stringify(args).replace(
@@ -105,12 +112,14 @@ export function jsonArrayValue(args: readonly string[]): string {
   );
 }
 
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE, 'g');
+
 /**
  * Free text for systemd's own keys (Description=): systemd expands % there, not $. Text
  * that a unit line cannot hold is replaced, since a description is only shown.
  */
 export function descriptionText(s: string): string {
-  const clean = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').replace(new RegExp(LONE_SURROGATE, 'g'), '\ufffd');
+  const clean = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').replace(LONE_SURROGATES, '\ufffd');
   return (
     clean
       .replace(/^[\s"]+/u, '')

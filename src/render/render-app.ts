@@ -194,7 +194,8 @@ function containerSections(app: AppSpec, c: ContainerPlan, o: RenderOptions): Un
   unit.push(['StartLimitIntervalSec', '120'], ['StartLimitBurst', '5']);
 
   const ctx: ContainerContext = { app, plan: c, spec: s, options: o };
-  const ctr = CONTAINER_KEYS.flatMap(({ key, emit }) => emit(ctx).map((value): UnitEntry => [key, value]));
+  const ctr: UnitEntry[] = [];
+  for (const { key, emit } of CONTAINER_KEYS) for (const value of emit(ctx)) ctr.push([key, value]);
 
   const service: UnitEntry[] = [
     // An init container runs to completion once per start of the app: systemd keeps it

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   argumentLine,
   descriptionText,
@@ -64,5 +65,75 @@ describe('descriptionText', () => {
     expect(descriptionText('  Bitcoin 100% \\ ')).toBe('Bitcoin 100%%');
     expect(descriptionText('"x"\n')).toBe('x');
     expect(descriptionText('   ')).toBe('-');
+  });
+});
+
+// The fast paths (no spread of the string, no per-character loop for a plain word) must give
+// what the plain definitions give, refusals included: these are those definitions.
+describe('fast paths agree with the plain definitions', () => {
+  const reference = {
+    rawValue(s: string): string {
+      const chars = [...s];
+      if (s.includes('\0') || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s))
+        throw new UnitValueError('x');
+      if (s.includes('\u0080') || chars.length === 0 || /[\n\r]/.test(s)) throw new UnitValueError('x');
+      const [first, last] = [chars[0]!, chars[chars.length - 1]!];
+      const space = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
+      if (space.test(first) || space.test(last) || first === '"' || last === '"' || last === '\\' || s === ';')
+        throw new UnitValueError('x');
+      return s.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+    },
+    quoteWord(s: string): string {
+      rawOk(s);
+      let out = '"';
+      for (const ch of s) {
+        const c = ch.codePointAt(0)!;
+        if (ch === '\\' || ch === '"') out += `\\${ch}`;
+        else if (ch === '%' || ch === '$') out += ch + ch;
+        else if (ch === '\n') out += '\\n';
+        else if (ch === '\t') out += '\\t';
+        else if (ch === '\r') out += '\\r';
+        else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
+        else out += ch;
+      }
+      return `${out}"`;
+    },
+  };
+  function rawOk(s: string): void {
+    if (s === '' || s === ';' || s.includes('\0') || s.includes('\u0080')) throw new UnitValueError('x');
+    if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s)) throw new UnitValueError('x');
+  }
+  const outcome = (f: (s: string) => string, s: string) => {
+    try {
+      return f(s);
+    } catch (e) {
+      return e instanceof UnitValueError ? 'refused' : `threw ${(e as Error).message}`;
+    }
+  };
+  // Characters the rules are about, with any code unit (lone surrogates included) among them.
+  const tricky = fc.constantFrom(
+    ...['a', ' ', '"', '\\', '%', '$', ';', '\n', '\r', '\t', '\0', '\u0001', '\u007f', '\u0080', '\u00a0'],
+    ...['\u3000', '₿', '😀', '\ud83d', '\ude00', '\ud800', '\udfff'],
+  );
+  const strings = fc.oneof(fc.string({ unit: tricky, maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 12 }));
+  it('rawValue', () => {
+    fc.assert(
+      fc.property(strings, (s) => {
+        expect(outcome(rawValue, s)).toBe(outcome(reference.rawValue, s));
+      }),
+      {
+        numRuns: 5000,
+      },
+    );
+  });
+  it('quoteWord', () => {
+    fc.assert(
+      fc.property(strings, (s) => {
+        expect(outcome(quoteWord, s)).toBe(outcome(reference.quoteWord, s));
+      }),
+      {
+        numRuns: 5000,
+      },
+    );
   });
 });

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseOwnedHeader, serializeSections, withHeader } from '../../src/render/unit-file.js';
+import { parseOwnedHeader, serializeSections, sha256, withHeader } from '../../src/render/unit-file.js';
 
 describe('unit file header', () => {
   const body = serializeSections([{ name: 'Container', entries: [['Image', 'docker.io/library/redis:7.4']] }]);
@@ -25,5 +26,12 @@ describe('unit file header', () => {
     expect(text.split('\n')[0]).toBe(
       '# Written by archy-quadlet from /tmp/x?[Service]?ExecStartPre=/bin/false. Do not edit: changes are overwritten.',
     );
+  });
+});
+
+describe('sha256', () => {
+  it('is the hex SHA-256 of the UTF-8 text, whichever hash call Node has', () => {
+    for (const text of ['', 'abc', '₿ 😀 \u0000', 'x'.repeat(5000)])
+      expect(sha256(text)).toBe(createHash('sha256').update(Buffer.from(text, 'utf8')).digest('hex'));
   });
 });
