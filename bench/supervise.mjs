@@ -285,18 +285,26 @@ function benchGenerator(apps) {
   const current = run(false);
   const stale = run(true);
   const cold = run(true, true);
-  const q = [];
-  for (let i = 0; i < 7; i++) {
-    const out = mkdtempSync('/tmp/aq-bench-q-');
-    spawnSync('chown', [`${uid}:${gid}`, out]);
-    const t0 = process.hrtime.bigint();
-    as(['/usr/libexec/podman/quadlet', '-user', '-no-kmsg-log', out], {
-      QUADLET_UNIT_DIRS: join(home, '.config/containers/systemd/archy-quadlet'),
-    });
-    q.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    rmSync(out, { recursive: true, force: true });
-  }
-  const qm = median(q);
+  // Quadlet alone over the 50 apps' files: where they are (one folder per app), and copied
+  // into one folder as the hook stages them (Quadlet's run grows with units × folders).
+  const flatDir = mkdtempSync('/tmp/aq-bench-flat-');
+  spawnSync('chown', [`${uid}:${gid}`, flatDir]);
+  as(['bash', '-c', `cp ~/.config/containers/systemd/archy-quadlet/*/* ${flatDir}/`]);
+  const quadletAlone = (dir) => {
+    const q = [];
+    for (let i = 0; i < 7; i++) {
+      const out = mkdtempSync('/tmp/aq-bench-q-');
+      spawnSync('chown', [`${uid}:${gid}`, out]);
+      const t0 = process.hrtime.bigint();
+      as(['/usr/libexec/podman/quadlet', '-user', '-no-kmsg-log', out], { QUADLET_UNIT_DIRS: dir });
+      q.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      rmSync(out, { recursive: true, force: true });
+    }
+    return median(q);
+  };
+  const qm = quadletAlone(join(home, '.config/containers/systemd/archy-quadlet'));
+  const qFlat = quadletAlone(flatDir);
+  rmSync(flatDir, { recursive: true, force: true });
   // The floor of any hook that runs Node: Node's own start through the same path (as-user),
   // and that start plus Quadlet's run (the as-user cost, counted in both, taken once).
   const timeAs = (args) => {
@@ -310,13 +318,13 @@ function benchGenerator(apps) {
   };
   const nodeStart = timeAs(['node', '-e', '0']);
   const asUser = timeAs(['true']);
-  const floor = nodeStart + qm - asUser;
+  const floor = nodeStart + qFlat - asUser;
   return [
     `| generator hook, 50 apps, all units current (nothing to override) | ${fmt(current)} | < 250 ms | ${current < 250 ? 'met' : 'MISSED'} |`,
     `| generator hook, 50 apps, every unit file on disk stale (all 50 overridden through Quadlet into the early dir; manifests in the render cache) | ${fmt(stale)} | < 250 ms | ${stale < 250 ? 'met' : 'MISSED'} |`,
     `| generator hook, 50 apps, stale and no render cache (every manifest parsed, validated, rendered) | ${fmt(cold)} | (worst case) | |`,
     `| … ratio to the Quadlet generator alone on the same 50 apps (${fmt(qm)}) | current ${ratio(current, qm)}, stale ${ratio(stale, qm)}, cold ${ratio(cold, qm)} | stale ≤ 1.2×, cold ≤ 2× (issue 15) | ${stale / qm <= 1.2 && cold / qm <= 2 ? 'met' : 'MISSED'} |`,
-    `| … the floor of a hook in Node: \`node -e 0\` as the lab user (${fmt(nodeStart)}; \`true\` ${fmt(asUser)}), and that start plus Quadlet's run | ${ratio(nodeStart, qm)} and ${ratio(floor, qm)} Quadlet alone, before any work | report | |`,
+    `| … the floor of a hook in Node: \`node -e 0\` as the lab user (${fmt(nodeStart)}; \`true\` ${fmt(asUser)}), and that start plus Quadlet's run over the 50 apps staged flat (${fmt(qFlat)}) | ${ratio(nodeStart, qm)} and ${ratio(floor, qm)} Quadlet alone, before any work | report | |`,
   ];
 }
 

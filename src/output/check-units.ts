@@ -25,7 +25,10 @@ export interface AppUnits {
  */
 interface Staged {
   dir: string;
+  /** The staging directory as messages and SourcePath may name it: as made, and resolved (Quadlet resolves links). */
+  roots: string[];
   flat: boolean;
+  appIds: ReadonlySet<string>;
   /** Unit file name → the app whose file it is. */
   owner: Map<string, string>;
   /** Context units staged (not any staged app's own). */
@@ -55,32 +58,54 @@ async function stageUnits(apps: Map<string, AppUnits>, stagingParent: string): P
       await Promise.all(files.map((f) => writeFile(join(dir, sub, f.name), f.content)));
     }),
   );
-  return { dir, flat, owner, context };
+  const real = await realpath(dir).catch(() => dir);
+  return { dir, roots: real === dir ? [dir] : [dir, real], flat, appIds: new Set(apps.keys()), owner, context };
 }
+
+/** The unit file name that starts `text` (what follows a staged path in a message); systemd's escapes use `\`. */
+const leadingName = (text: string) => /^[\w@.:\\-]*/.exec(text)![0];
 
 /** A message with the staged paths in it naming where the files are to be written (flat: under their app). */
 function shownPaths(message: string, staged: Staged, shownRoot: string): string {
-  if (!staged.flat) return message.replaceAll(staged.dir, shownRoot);
-  return message
-    .split(`${staged.dir}/`)
-    .map((part, i) => {
-      if (i === 0) return part;
-      const file = /^[\w@.:-]*/.exec(part)![0];
-      return `${shownRoot}/${staged.owner.get(file) ?? CONTEXT_DIR}/${part}`;
-    })
-    .join('');
+  let out = message;
+  for (const root of staged.roots) {
+    if (staged.flat)
+      out = out
+        .split(`${root}/`)
+        .map((part, i) => {
+          if (i === 0) return part;
+          return `${shownRoot}/${staged.owner.get(leadingName(part)) ?? CONTEXT_DIR}/${part}`;
+        })
+        .join('');
+    out = out.replaceAll(root, shownRoot);
+  }
+  return out;
 }
 
-/** The app a staged path (relative to the staging directory) belongs to; none for a context file. */
-function stagedOwner(staged: Staged, apps: Map<string, AppUnits>, relative: string): { file: string; app?: string } {
+/**
+ * The app a staged path (relative to the staging directory) belongs to; none for a context
+ * file. `relative` is the path alone (a SourcePath), or the rest of a message after it.
+ */
+function stagedOwner(staged: Staged, relative: string, rest: 'path' | 'message'): { file: string; app?: string } {
   if (staged.flat) {
-    // A message goes on after the name: a unit file's name is made of these characters.
-    const file = /^[\w@.:-]*/.exec(relative)![0];
+    const file = rest === 'path' ? relative : leadingName(relative);
     const app = staged.context.has(file) ? undefined : staged.owner.get(file);
     return app ? { file, app } : { file };
   }
-  const [dir = '', file = ''] = relative.split('/');
-  return apps.has(dir) ? { file, app: dir } : { file };
+  const [dir = '', tail = ''] = relative.split('/');
+  const file = rest === 'path' ? tail : leadingName(tail);
+  return staged.appIds.has(dir) ? { file, app: dir } : { file };
+}
+
+/** The app of the first staged path in a message that belongs to one. */
+function ownerInMessage(staged: Staged, message: string): string | undefined {
+  for (const root of staged.roots) {
+    for (let at = message.indexOf(`${root}/`); at >= 0; at = message.indexOf(`${root}/`, at + 1)) {
+      const { app } = stagedOwner(staged, message.slice(at + root.length + 1), 'message');
+      if (app) return app;
+    }
+  }
+  return undefined;
 }
 
 /** Each app's problems in one run of the generator over the staged units. Pure. */
@@ -96,10 +121,8 @@ function verdictsOf(
     // A path into the staging copy means nothing once it is gone: the file name says which.
     const { path: _staged, ...raw } = found;
     if (raw.file && staged.context.has(raw.file)) continue; // judged with its own app, not here
-    const at = raw.message.indexOf(`${staged.dir}/`);
-    const id =
-      (raw.file && staged.owner.get(raw.file)) ||
-      (at >= 0 ? stagedOwner(staged, apps, raw.message.slice(at + staged.dir.length + 1)).app : undefined);
+    // The path first: in the tree layout (two files of one name) the name alone is ambiguous.
+    const id = ownerInMessage(staged, raw.message) ?? (raw.file ? staged.owner.get(raw.file) : undefined);
     const p = shownRoot ? { ...raw, message: shownPaths(raw.message, staged, shownRoot) } : raw;
     if (id) verdicts.get(id)!.push(p);
     else {
@@ -118,8 +141,8 @@ function verdictsOf(
 
 /**
  * The real generator's verdict on units before they are written: one dry run over a private
- * staging copy, one subdirectory per app, so a file the generator cannot parse drops only
- * its own app. Used by every writer of unit files (the supervisor's observe, `render --out`).
+ * staging copy (see Staged); each message goes to the app whose file it names, so a file the
+ * generator cannot parse drops only its own app. Used by every writer of unit files (the supervisor's observe, `render --out`).
  * Messages name `shownRoot` (where the files are to be written) instead of
  * the staging copy, gone once checked, so a reason reads the same from one pass to the next.
  */
@@ -175,14 +198,14 @@ export async function generateWithGenerator(
     const stderr = (r.stderr ?? '').trim();
     const crashed = r.error !== undefined || r.signal !== null;
     // Quadlet resolves symbolic links in its unit directories: SourcePath names the real path.
-    const prefixes = [`${staged.dir}/`, `${await realpath(staged.dir).catch(() => staged.dir)}/`];
+    const prefixes = staged.roots.map((root) => `${root}/`);
     const sources = new Map<string, { file: string; app?: string }>();
     const units = (await readdir(outDir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
     const texts = await Promise.all(units.map((name) => readFile(join(outDir, name), 'utf8')));
     units.forEach((name, i) => {
       const source = /^SourcePath=(.*)$/m.exec(texts[i]!)?.[1] ?? '';
       const prefix = prefixes.find((x) => source.startsWith(x));
-      sources.set(name, prefix ? stagedOwner(staged, apps, source.slice(prefix.length)) : { file: '' });
+      sources.set(name, prefix ? stagedOwner(staged, source.slice(prefix.length), 'path') : { file: '' });
     });
     const problems: GeneratorProblem[] = crashed
       ? [{ severity: 'error', message: `${bin} did not finish: ${r.error?.message ?? `killed by ${r.signal}`}` }]
