@@ -4,7 +4,16 @@
 // - install of a fresh app to active: our part (the CLI returns) and systemd's (to active);
 // - the boot-time generator hook at 50 apps, against the Quadlet binary alone.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fmt, median, ratio, timePaired } from './lib.mjs';
 
@@ -290,6 +299,8 @@ function benchGenerator(apps) {
   const flatDir = mkdtempSync('/tmp/aq-bench-flat-');
   spawnSync('chown', [`${uid}:${gid}`, flatDir]);
   as(['bash', '-c', `cp ~/.config/containers/systemd/archy-quadlet/*/* ${flatDir}/`]);
+  const copied = readdirSync(flatDir).length;
+  if (copied !== 50) throw new Error(`the flat copy holds ${copied} files, not the 50 apps' units`);
   const quadletAlone = (dir) => {
     const q = [];
     for (let i = 0; i < 7; i++) {

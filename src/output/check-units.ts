@@ -59,11 +59,15 @@ async function stageUnits(apps: Map<string, AppUnits>, stagingParent: string): P
     }),
   );
   const real = await realpath(dir).catch(() => dir);
-  return { dir, roots: real === dir ? [dir] : [dir, real], flat, appIds: new Set(apps.keys()), owner, context };
+  // Longest first: the made path can be the tail of the resolved one (/home → /var/home), and
+  // rewriting it first would leave the resolved one's head in front.
+  const roots = real === dir ? [dir] : [dir, real].sort((a, b) => b.length - a.length);
+  return { dir, roots, flat, appIds: new Set(apps.keys()), owner, context };
 }
 
 /** The unit file name that starts `text` (what follows a staged path in a message); systemd's escapes use `\`. */
-const leadingName = (text: string) => /^[\w@.:\\-]*/.exec(text)![0];
+// A name ends in its type (`.container`...): a `:` or `.` after it is the message's (Go's `open PATH: ...`).
+const leadingName = (text: string) => /^[\w@.:\\-]*/.exec(text)![0].replace(/[:.]+$/, '');
 
 /** A message with the staged paths in it naming where the files are to be written (flat: under their app). */
 function shownPaths(message: string, staged: Staged, shownRoot: string): string {

@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkWithGenerator, type AppUnits } from '../../src/output/check-units.js';
 
 // How the units are staged for the generator, and how its verdicts come back to each app. A
 // stand-in generator (a shell script) logs the files it was given, makes a service of every
-// .container, and refuses those named bad-* the way Quadlet 5.4 words it (with the path).
+// .container, and refuses those named bad-* the way Quadlet 5.4 words it (with the path, resolved).
 
 let root: string;
 afterEach(() => rmSync(root, { recursive: true, force: true }));
@@ -20,10 +20,10 @@ function standIn(): { bin: string; seen: () => string[] } {
     bin,
     `#!/bin/sh
 find "$QUADLET_UNIT_DIRS" -type f | sort | while read -r f; do
-  echo "\${f#"$QUADLET_UNIT_DIRS"/}" >> ${log}
+  echo "\${f#"$QUADLET_UNIT_DIRS"/}" >> '${log}'
   n=$(basename "$f")
   case "$n" in
-    bad-*) echo "quadlet-generator[1]: converting \\"$n\\": unsupported key 'X' in group 'Container' in $f" >&2 ;;
+    bad-*) echo "quadlet-generator[1]: converting \\"$n\\": unsupported key 'X' in group 'Container' in $(cd "$(dirname "$f")" && pwd -P)/$n" >&2 ;;
     *.container) printf -- '---%s.service---\\n[Service]\\n' "\${n%.container}" ;;
   esac
 done
@@ -76,6 +76,23 @@ describe('checkWithGenerator', () => {
       expect.stringContaining('in /units/two/bad-x.container'),
     ]);
     expect(verdicts.get('three')).toEqual([]);
+  });
+
+  it('rewrites a resolved staging path whose tail is the path it was made under, and files no context unit', async () => {
+    const { bin } = standIn();
+    // <root>/link → <root>/r<root>/link: the made path is the tail of the resolved one (/home → /var/home).
+    const deep = join(root, 'r', root, 'link');
+    mkdirSync(deep, { recursive: true });
+    symlinkSync(deep, join(root, 'link'));
+    const apps = new Map<string, AppUnits>([
+      ['api', { files: [unit('bad-api.container')], services: [], context: [unit('bad-ctx.network')] }],
+      ['web', { files: [unit('web.container')], services: ['web.service'] }],
+    ]);
+    const verdicts = await checkWithGenerator(bin, apps, join(root, 'link'), '/units');
+    expect(verdicts.get('api')?.map((p) => p.message)).toEqual([
+      "converting \"bad-api.container\": unsupported key 'X' in group 'Container' in /units/api/bad-api.container",
+    ]);
+    expect(verdicts.get('web')).toEqual([]);
   });
 
   it('names a service the generator did not make as a problem of its app', async () => {
